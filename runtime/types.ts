@@ -1,0 +1,65 @@
+/**
+ * The contracts between the collector's stages (discover → scrape → parse → aggregate → sinks).
+ * Types only, so each stage can be built and tested alone.
+ */
+import type { CloudWatchUnit } from './catalog';
+
+/** One sample line of the exposition: `name{labels} value [timestamp]`. */
+export interface Sample {
+  /** Full sample name, e.g. `awscni_aws_api_latency_ms_sum`. */
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  /** May be NaN, +Inf or -Inf. */
+  readonly value: number;
+  /** Milliseconds since the epoch, when the line carries one. */
+  readonly timestampMs?: number;
+}
+
+export type FamilyType = 'counter' | 'gauge' | 'summary' | 'histogram' | 'untyped';
+
+/** A metric family: the samples that share a base name (summary `_sum`/`_count` included). */
+export interface MetricFamily {
+  readonly name: string;
+  readonly type: FamilyType;
+  readonly help?: string;
+  readonly samples: Sample[];
+}
+
+/** Parser output: families by name. */
+export type ParsedMetrics = Map<string, MetricFamily>;
+
+/** An aws-node pod found by discovery: one per node. */
+export interface AwsNodePod {
+  readonly podName: string;
+  readonly namespace: string;
+  readonly nodeName: string;
+  /** Pod IP; aws-node runs on the host network, so this is the node's IP. */
+  readonly podIP?: string;
+  /** Pod start time (ms since epoch): a newer start than the last cycle means ipamd restarted. */
+  readonly startTimeMs?: number;
+}
+
+/** The result of scraping one node in one cycle. */
+export type NodeScrapeResult =
+  | { readonly ok: true; readonly pod: AwsNodePod; readonly metrics: ParsedMetrics; readonly durationMs: number }
+  | { readonly ok: false; readonly pod: AwsNodePod; readonly error: string; readonly durationMs: number };
+
+/** One cluster-level value of one catalog metric for one cycle. */
+export interface ClusterDatum {
+  readonly metricName: string;
+  readonly unit: CloudWatchUnit;
+  readonly value: number;
+  /** The cycle's time: every datum of a cycle carries the same one. */
+  readonly timestamp: Date;
+}
+
+/** Where cluster datums go. Sinks never throw from publish: they log, retry and keep what they can. */
+export interface Sink {
+  readonly name: string;
+  /** Hands one cycle's datums to the sink. */
+  publish(datums: readonly ClusterDatum[]): Promise<void>;
+  /** Sends everything still held; resolves when done or when the deadline passes. */
+  flush(deadlineMs?: number): Promise<void>;
+  /** Releases servers and timers; calling it twice is harmless. */
+  stop(): Promise<void>;
+}
