@@ -1,0 +1,52 @@
+/**
+ * The collector's settings: environment variable names and defaults, written once.
+ *
+ * Pure data with no imports: the collector reads these (runtime/config.ts) and the chart
+ * (lib/) writes them into the Deployment, so the two never disagree on a name.
+ * The first six are upstream cni-metrics-helper's; the rest are ours.
+ */
+export const ENV = {
+  clusterId: 'AWS_CLUSTER_ID',
+  region: 'AWS_REGION',
+  useCloudWatch: 'USE_CLOUDWATCH',
+  usePrometheus: 'USE_PROMETHEUS',
+  intervalSeconds: 'METRIC_UPDATE_INTERVAL',
+  logLevel: 'AWS_VPC_K8S_CNI_LOGLEVEL',
+  scrapeMode: 'SCRAPE_MODE',
+  scrapeConcurrency: 'SCRAPE_CONCURRENCY',
+  scrapeTimeoutMs: 'SCRAPE_TIMEOUT_MS',
+  scrapeMaxBytes: 'SCRAPE_MAX_BYTES',
+  ipamdPort: 'IPAMD_METRICS_PORT',
+  awsNodeNamespace: 'AWS_NODE_NAMESPACE',
+  awsNodeLabelSelector: 'AWS_NODE_LABEL_SELECTOR',
+  listPageSize: 'POD_LIST_PAGE_SIZE',
+  cloudWatchNamespace: 'CLOUDWATCH_NAMESPACE',
+  bufferMaxDatums: 'CLOUDWATCH_BUFFER_MAX_DATUMS',
+  prometheusPort: 'PROMETHEUS_PORT',
+  healthPort: 'HEALTH_PORT',
+} as const;
+
+export type ScrapeMode = 'proxy' | 'direct';
+export type CniLogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+
+/** Defaults, in one place; the README's table is written from this. */
+export const DEFAULTS = {
+  useCloudWatch: true,
+  usePrometheus: false,
+  intervalSeconds: 30,
+  logLevel: 'INFO' as CniLogLevel,
+  scrapeMode: 'proxy' as ScrapeMode,
+  scrapeConcurrency: 64,
+  scrapeTimeoutMs: 3000,
+  /** ipamd serves about 10-30 KB; 4 MiB stops a runaway payload without cutting a real one. */
+  scrapeMaxBytes: 4 * 1024 * 1024,
+  ipamdPort: 61678,
+  awsNodeNamespace: 'kube-system',
+  awsNodeLabelSelector: 'k8s-app=aws-node',
+  listPageSize: 500,
+  cloudWatchNamespace: 'Kubernetes',
+  /** About 5 hours of one cluster's datums at the default interval. */
+  bufferMaxDatums: 20000,
+  prometheusPort: 61681,
+  healthPort: 61682,
+} as const;
