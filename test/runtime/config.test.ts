@@ -1,0 +1,78 @@
+import { ConfigError, loadConfig } from '../../runtime/config';
+import { DEFAULTS } from '../../runtime/settings';
+
+const base = { AWS_CLUSTER_ID: 'prod-eu' };
+
+describe('loadConfig', () => {
+  test('gives the documented defaults when only the cluster is set', () => {
+    const config = loadConfig(base);
+    expect(config).toMatchObject({
+      clusterId: 'prod-eu',
+      useCloudWatch: true,
+      usePrometheus: false,
+      intervalSeconds: 30,
+      logLevel: 'INFO',
+      scrapeMode: 'proxy',
+      scrapeConcurrency: DEFAULTS.scrapeConcurrency,
+      scrapeTimeoutMs: DEFAULTS.scrapeTimeoutMs,
+      awsNodeNamespace: 'kube-system',
+      awsNodeLabelSelector: 'k8s-app=aws-node',
+      cloudWatchNamespace: 'Kubernetes',
+      ipamdPort: 61678,
+    });
+    expect(config.region).toBeUndefined();
+  });
+
+  test('reads every variable it documents', () => {
+    const config = loadConfig({
+      ...base,
+      AWS_REGION: 'eu-west-1',
+      USE_CLOUDWATCH: 'false',
+      USE_PROMETHEUS: 'true',
+      METRIC_UPDATE_INTERVAL: '1',
+      AWS_VPC_K8S_CNI_LOGLEVEL: 'debug',
+      SCRAPE_MODE: 'direct',
+      SCRAPE_CONCURRENCY: '8',
+      SCRAPE_TIMEOUT_MS: '250',
+      SCRAPE_MAX_BYTES: '65536',
+      IPAMD_METRICS_PORT: '9100',
+      AWS_NODE_NAMESPACE: 'cni',
+      AWS_NODE_LABEL_SELECTOR: 'app=ipamd',
+      POD_LIST_PAGE_SIZE: '50',
+      CLOUDWATCH_NAMESPACE: 'Custom/CNI',
+      CLOUDWATCH_BUFFER_MAX_DATUMS: '100',
+      PROMETHEUS_PORT: '9999',
+      HEALTH_PORT: '0',
+    });
+    expect(config).toEqual({
+      clusterId: 'prod-eu', region: 'eu-west-1', useCloudWatch: false, usePrometheus: true, intervalSeconds: 1,
+      logLevel: 'DEBUG', scrapeMode: 'direct', scrapeConcurrency: 8, scrapeTimeoutMs: 250, scrapeMaxBytes: 65536,
+      ipamdPort: 9100, awsNodeNamespace: 'cni', awsNodeLabelSelector: 'app=ipamd', listPageSize: 50,
+      cloudWatchNamespace: 'Custom/CNI', bufferMaxDatums: 100, prometheusPort: 9999, healthPort: 0,
+    });
+  });
+
+  test.each([
+    ['METRIC_UPDATE_INTERVAL', '0', /METRIC_UPDATE_INTERVAL="0" is invalid: use a whole number of whole seconds from 1/],
+    ['METRIC_UPDATE_INTERVAL', 'abc', /METRIC_UPDATE_INTERVAL="abc" is invalid/],
+    ['METRIC_UPDATE_INTERVAL', '1.5', /METRIC_UPDATE_INTERVAL="1.5" is invalid/],
+    ['METRIC_UPDATE_INTERVAL', '-3', /METRIC_UPDATE_INTERVAL="-3" is invalid/],
+    ['SCRAPE_MODE', 'sideways', /SCRAPE_MODE="sideways" is invalid: use one of proxy, direct/],
+    ['USE_CLOUDWATCH', 'maybe', /USE_CLOUDWATCH="maybe" is not a boolean/],
+    ['AWS_VPC_K8S_CNI_LOGLEVEL', 'LOUD', /AWS_VPC_K8S_CNI_LOGLEVEL="LOUD" is invalid: use one of DEBUG, INFO, WARN, ERROR/],
+    ['SCRAPE_CONCURRENCY', '0', /SCRAPE_CONCURRENCY="0" is invalid/],
+    ['IPAMD_METRICS_PORT', '70000', /IPAMD_METRICS_PORT="70000" is invalid/],
+  ])('%s=%s stops start-up with a line naming the variable', (name, value, message) => {
+    expect(() => loadConfig({ ...base, [name]: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ ...base, [name]: value })).toThrow(message);
+  });
+
+  test('a missing cluster id is an error only while CloudWatch is on', () => {
+    expect(() => loadConfig({})).toThrow(/AWS_CLUSTER_ID is not set/);
+    expect(loadConfig({ USE_CLOUDWATCH: 'false' }).clusterId).toBe('');
+  });
+
+  test('blank values fall back to defaults', () => {
+    expect(loadConfig({ ...base, METRIC_UPDATE_INTERVAL: '  ', SCRAPE_MODE: '' }).intervalSeconds).toBe(30);
+  });
+});
