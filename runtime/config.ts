@@ -46,9 +46,14 @@ export function loadConfig(env: Env = process.env): CollectorConfig {
         `set it to the cluster's name, or set ${ENV.useCloudWatch}=false`,
     );
   }
+  // The SDK reads AWS_REGION itself; checking here turns a per-cycle SDK error into one line at start.
+  const region = nonEmpty(env[ENV.region]) ?? nonEmpty(env.AWS_DEFAULT_REGION);
+  if (useCloudWatch && region === undefined) {
+    throw new ConfigError(`${ENV.region} is not set: set it to the cluster's AWS region (e.g. eu-west-1), or set ${ENV.useCloudWatch}=false`);
+  }
   return {
     clusterId,
-    region: nonEmpty(env[ENV.region]),
+    region,
     useCloudWatch,
     usePrometheus: readBoolean(env, ENV.usePrometheus, DEFAULTS.usePrometheus),
     intervalSeconds: readInteger(env, ENV.intervalSeconds, DEFAULTS.intervalSeconds, 1, 86_400, 'whole seconds'),

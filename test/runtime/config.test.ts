@@ -1,7 +1,7 @@
 import { ConfigError, loadConfig } from '../../runtime/config';
 import { DEFAULTS } from '../../runtime/settings';
 
-const base = { AWS_CLUSTER_ID: 'prod-eu' };
+const base = { AWS_CLUSTER_ID: 'prod-eu', AWS_REGION: 'eu-west-1' };
 
 describe('loadConfig', () => {
   test('gives the documented defaults when only the cluster is set', () => {
@@ -20,7 +20,7 @@ describe('loadConfig', () => {
       cloudWatchNamespace: 'Kubernetes',
       ipamdPort: 61678,
     });
-    expect(config.region).toBeUndefined();
+    expect(config.region).toBe('eu-west-1');
   });
 
   test('reads every variable it documents', () => {
@@ -70,6 +70,12 @@ describe('loadConfig', () => {
   test('a missing cluster id is an error only while CloudWatch is on', () => {
     expect(() => loadConfig({})).toThrow(/AWS_CLUSTER_ID is not set/);
     expect(loadConfig({ USE_CLOUDWATCH: 'false' }).clusterId).toBe('');
+  });
+
+  test('a missing region is an error only while CloudWatch is on, and AWS_DEFAULT_REGION counts', () => {
+    expect(() => loadConfig({ AWS_CLUSTER_ID: 'c' })).toThrow(/AWS_REGION is not set/);
+    expect(loadConfig({ AWS_CLUSTER_ID: 'c', AWS_DEFAULT_REGION: 'us-east-2' }).region).toBe('us-east-2');
+    expect(loadConfig({ USE_CLOUDWATCH: 'false' }).region).toBeUndefined();
   });
 
   test('blank values fall back to defaults', () => {

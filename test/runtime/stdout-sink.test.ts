@@ -1,0 +1,16 @@
+import { StdoutSink } from '../../runtime/stdout-sink';
+
+test('StdoutSink writes one JSON line per datum with cluster, metric, value, unit and ISO time', async () => {
+  const lines: string[] = [];
+  const sink = new StdoutSink('prod', (l) => lines.push(l));
+  const timestamp = new Date('2026-11-25T12:00:00Z');
+  await sink.publish([
+    { metricName: 'eniAllocated', unit: 'Count', value: 12, timestamp },
+    { metricName: 'awsAPILatency', unit: 'Milliseconds', value: 41.5, timestamp },
+  ]);
+  expect(lines.map((l) => JSON.parse(l))).toEqual([
+    { timestamp: '2026-11-25T12:00:00.000Z', cluster: 'prod', metric: 'eniAllocated', value: 12, unit: 'Count' },
+    { timestamp: '2026-11-25T12:00:00.000Z', cluster: 'prod', metric: 'awsAPILatency', value: 41.5, unit: 'Milliseconds' },
+  ]);
+  expect(lines.every((l) => l.endsWith('\n'))).toBe(true);
+});
