@@ -1,0 +1,206 @@
+/**
+ * Turns the metric catalog into CloudWatch metrics for the dashboard and the alarms.
+ *
+ * One place decides, from each catalog entry's aggregation, which statistic reads the collector's
+ * data correctly, so that a widget and an alarm on the same metric always agree.
+ */
+import { Duration, Token } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import { CLUSTER_DIMENSION, CatalogMetric, DEFAULT_NAMESPACE, catalogMetric } from '../runtime/catalog';
+
+/** The metric period the factory uses unless told otherwise. */
+export const DEFAULT_METRIC_PERIOD = Duration.minutes(5);
+
+export interface CniMetricFactoryProps {
+  /**
+   * Name of the EKS cluster: the value of the `CLUSTER_ID` dimension the collector publishes
+   * (its `AWS_CLUSTER_ID` setting).
+   */
+  readonly clusterName: string;
+
+  /**
+   * CloudWatch namespace the collector publishes to.
+   *
+   * @default 'Kubernetes'
+   */
+  readonly namespace?: string;
+
+  /**
+   * Period over which every metric is aggregated.
+   *
+   * Must be a whole number of minutes: the collector publishes at standard resolution, which
+   * CloudWatch keeps at one-minute granularity.
+   *
+   * @default Duration.minutes(5)
+   */
+  readonly period?: Duration;
+}
+
+/** Per-metric overrides of what the catalog decides. */
+export interface CniMetricOptions {
+  /**
+   * Statistic to read the metric with.
+   *
+   * @default - the statistic the catalog's aggregation calls for (see `defaultStatistic`)
+   */
+  readonly statistic?: string;
+
+  /**
+   * Period over which the metric is aggregated.
+   *
+   * @default - the factory's period
+   */
+  readonly period?: Duration;
+
+  /**
+   * Label shown on graphs and Number widgets.
+   *
+   * @default - the metric name
+   */
+  readonly label?: string;
+}
+
+/**
+ * Statistics of the collector's own health metrics. Their catalog aggregation ('health') says
+ * only that they are the collector's figures, so each needs its own reading. The lookups
+ * through `catalogMetric` throw when this module loads if a name is ever mistyped.
+ */
+const HEALTH_STATISTICS: ReadonlyMap<string, string> = new Map([
+  // A count of nodes seen each cycle: the typical cycle in the period.
+  [catalogMetric('collectorNodesDiscovered').metricName, cloudwatch.Stats.AVERAGE],
+  [catalogMetric('collectorNodesScraped').metricName, cloudwatch.Stats.AVERAGE],
+  // One bad cycle matters: the worst cycle in the period.
+  [catalogMetric('collectorNodesFailed').metricName, cloudwatch.Stats.MAXIMUM],
+  [catalogMetric('collectorCycleDuration').metricName, cloudwatch.Stats.MAXIMUM],
+  // Each datum counts the drops since the previous cycle, so they add up.
+  [catalogMetric('collectorDatumsDropped').metricName, cloudwatch.Stats.SUM],
+]);
+
+/**
+ * The statistic that reads a catalog metric correctly.
+ *
+ * The collector publishes one datum per metric per cycle (every 30 s by default) whose value is
+ * already the cluster figure. Gauges are therefore read with Average: a Sum would add up two or
+ * more cycles per minute (upstream's doubling bug). Counter deltas are each cycle's increase, so
+ * their Sum over the period is the increase in the period.
+ */
+export function defaultStatistic(metric: CatalogMetric): string {
+  switch (metric.aggregation) {
+    case 'gaugeSum':
+    case 'minAvailableIps':
+    case 'latencyMean':
+      return cloudwatch.Stats.AVERAGE;
+    case 'counterDelta':
+      return cloudwatch.Stats.SUM;
+    case 'latencyMaxP99':
+      return cloudwatch.Stats.MAXIMUM;
+    case 'health': {
+      const statistic = HEALTH_STATISTICS.get(metric.metricName);
+      if (!statistic) {
+        throw new Error(
+          `No statistic for the health metric '${metric.metricName}': add it to HEALTH_STATISTICS in lib/metric-factory.ts`,
+        );
+      }
+      return statistic;
+    }
+  }
+}
+
+/**
+ * Builds every CloudWatch metric of one cluster from the catalog, with shared namespace,
+ * dimension and period.
+ */
+export class CniMetricFactory {
+  readonly clusterName: string;
+  readonly namespace: string;
+  readonly period: Duration;
+
+  constructor(props: CniMetricFactoryProps) {
+    this.clusterName = props.clusterName;
+    this.namespace = props.namespace ?? DEFAULT_NAMESPACE;
+    this.period = props.period ?? DEFAULT_METRIC_PERIOD;
+
+    validateClusterName(this.clusterName);
+    validateNamespace(this.namespace);
+    validatePeriod(this.period);
+  }
+
+  /**
+   * The metric `metricName` of the catalog for this cluster, read with the statistic its
+   * aggregation calls for. Throws for a name that is not in the catalog.
+   */
+  metric(metricName: string, options: CniMetricOptions = {}): cloudwatch.Metric {
+    const entry = catalogMetric(metricName);
+    return new cloudwatch.Metric({
+      namespace: this.namespace,
+      metricName: entry.metricName,
+      dimensionsMap: { [CLUSTER_DIMENSION]: this.clusterName },
+      statistic: options.statistic ?? defaultStatistic(entry),
+      period: options.period ?? this.period,
+      label: options.label,
+    });
+  }
+
+  /** Share of the IPs ipamd holds that are assigned to pods, in percent. */
+  ipUtilization(label = 'IP utilization (%)'): cloudwatch.MathExpression {
+    return this.percentOf(catalogMetric('assignIPAddresses'), catalogMetric('totalIPAddresses'), label);
+  }
+
+  /** Share of the ENIs the nodes can attach that are allocated, in percent. */
+  eniUtilization(label = 'ENI utilization (%)'): cloudwatch.MathExpression {
+    return this.percentOf(catalogMetric('eniAllocated'), catalogMetric('eniMaxAvailable'), label);
+  }
+
+  private percentOf(part: CatalogMetric, whole: CatalogMetric, label: string): cloudwatch.MathExpression {
+    return new cloudwatch.MathExpression({
+      // Ids must start with a lowercase letter; the catalog names do.
+      expression: `100 * ${part.metricName} / ${whole.metricName}`,
+      usingMetrics: {
+        [part.metricName]: this.metric(part.metricName),
+        [whole.metricName]: this.metric(whole.metricName),
+      },
+      label,
+      period: this.period,
+    });
+  }
+}
+
+function validateClusterName(clusterName: string): void {
+  if (Token.isUnresolved(clusterName)) return;
+  if (clusterName.trim() === '') {
+    throw new Error(
+      `clusterName must not be empty, got '${clusterName}': pass the EKS cluster's name (the collector's AWS_CLUSTER_ID)`,
+    );
+  }
+}
+
+// CloudWatch accepts up to 255 ASCII characters without control characters, and reserves 'AWS/'.
+const MAX_NAMESPACE_LENGTH = 255;
+const PRINTABLE_ASCII = /^[\x20-\x7e]+$/;
+
+function validateNamespace(namespace: string): void {
+  if (Token.isUnresolved(namespace)) return;
+  if (namespace.trim() === '' || namespace.length > MAX_NAMESPACE_LENGTH || !PRINTABLE_ASCII.test(namespace)) {
+    throw new Error(
+      `namespace '${namespace}' is invalid: CloudWatch namespaces are 1-${MAX_NAMESPACE_LENGTH} printable ASCII ` +
+        `characters and not blank; use the collector's CLOUDWATCH_NAMESPACE, by default '${DEFAULT_NAMESPACE}'`,
+    );
+  }
+  if (namespace.startsWith('AWS/')) {
+    throw new Error(
+      `namespace '${namespace}' is invalid: names starting with 'AWS/' are reserved for AWS services; ` +
+        `use your own, e.g. '${DEFAULT_NAMESPACE}'`,
+    );
+  }
+}
+
+function validatePeriod(period: Duration): void {
+  if (period.isUnresolved()) return;
+  const seconds = period.toSeconds({ integral: false });
+  if (seconds < 60 || seconds % 60 !== 0) {
+    throw new Error(
+      `period must be a whole number of minutes (the collector publishes at standard, one-minute resolution), ` +
+        `got ${period.toHumanString()}; use e.g. Duration.minutes(1) or Duration.minutes(5)`,
+    );
+  }
+}
