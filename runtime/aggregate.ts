@@ -1,0 +1,421 @@
+/**
+ * Cluster aggregation: one cycle's per-node scrapes in, one value per catalog metric out.
+ *
+ * Counter state is kept per node and per series, so each node's increase is measured against
+ * that node's own previous scrape. Upstream kept one cluster-wide last value and subtracted it
+ * once per pod, which makes every counter wrong with more than one node (#3844, #1073).
+ *
+ * Decisions worth knowing (see also the Aggregation doc in catalog.ts):
+ * - A node seen for the first time (or again after it vanished from discovery) is a baseline:
+ *   its counters count from the next cycle on, never its history.
+ * - Counter datums are published, 0 included, whenever at least one node scraped OK was compared
+ *   with its own previous scrape. A family absent from every payload then reads 0: ipamd's
+ *   labeled counters only appear on their first increment, so absence means nothing happened.
+ * - Gauge datums need at least one OK node exposing the family: no node, no datum (never 0).
+ * - A failed scrape keeps the node's state, so its next success gives the increase across the gap.
+ * - Non-finite samples are skipped; a counter that reads NaN keeps its previous value.
+ * - If a node appears twice in one cycle (two aws-node pods during a rollout), one result is used:
+ *   an OK one over a failed one, then the pod started last.
+ */
+import { CATALOG, catalogMetric, type CatalogMetric } from './catalog';
+import type { AwsNodePod, ClusterDatum, MetricFamily, NodeScrapeResult, ParsedMetrics, Sample } from './types';
+
+export interface AggregatorOptions {
+  /**
+   * The metrics to aggregate. Entries with aggregation 'health' are skipped: the cycle runner adds those.
+   * @default CATALOG
+   */
+  readonly catalog?: readonly CatalogMetric[];
+}
+
+/** The family that `minAvailableIps` subtracts from the metric's own (total IPs) family. */
+const ASSIGNED_IPS_FAMILY = catalogMetric('assignIPAddresses').family as string;
+
+/** The quantile label value `latencyMaxP99` reads. */
+const P99 = 0.99;
+
+type Labels = Readonly<Record<string, string>>;
+
+/**
+ * Counter and summary samples of a node's last successful scrape, by family: what its next scrape
+ * is compared with. Usually the parser's own sample arrays, so recording them costs nothing.
+ */
+type RecordedFamilies = Map<string, readonly Sample[]>;
+
+interface NodeState {
+  readonly podName: string;
+  readonly podStartTimeMs: number | undefined;
+  /** cycleTime (ms) of the node's last successful scrape. */
+  readonly lastScrapeCycleMs: number;
+  readonly recorded: RecordedFamilies;
+  /** The last cycle whose results named this node (OK or failed); older states are released. */
+  seenInCycle: number;
+}
+
+/** A catalog metric this aggregator computes, with its family resolved. */
+interface PlannedMetric {
+  readonly metric: CatalogMetric;
+  readonly family: string;
+}
+
+/** Per-family figures of one cycle, filled node by node. */
+class CycleRollup {
+  readonly gaugeTotals = new Map<string, number>();
+  readonly counterDeltas = new Map<string, number>();
+  readonly latencySum = new Map<string, number>();
+  readonly latencyCount = new Map<string, number>();
+  readonly p99Max = new Map<string, number>();
+  readonly minAvailable = new Map<string, number>();
+  /** Nodes scraped OK this cycle that had a previous successful scrape to compare with. */
+  comparedNodes = 0;
+
+  add(into: Map<string, number>, family: string, value: number): void {
+    into.set(family, (into.get(family) ?? 0) + value);
+  }
+
+  min(into: Map<string, number>, family: string, value: number): void {
+    const current = into.get(family);
+    if (current === undefined || value < current) into.set(family, value);
+  }
+
+  max(into: Map<string, number>, family: string, value: number): void {
+    const current = into.get(family);
+    if (current === undefined || value > current) into.set(family, value);
+  }
+}
+
+export class ClusterAggregator {
+  private readonly planned: readonly PlannedMetric[];
+  private readonly gaugeFamilies: readonly string[];
+  private readonly counterFamilies: readonly string[];
+  private readonly latencyMeanFamilies: readonly string[];
+  private readonly p99Families: readonly string[];
+  private readonly availableIpsFamilies: readonly string[];
+  private readonly nodes = new Map<string, NodeState>();
+  private cycle = 0;
+
+  constructor(options: AggregatorOptions = {}) {
+    const catalog = options.catalog ?? CATALOG;
+    this.planned = catalog.filter((m) => m.aggregation !== 'health').map(planMetric);
+    const familiesOf = (aggregation: CatalogMetric['aggregation']): string[] => [
+      ...new Set(this.planned.filter((p) => p.metric.aggregation === aggregation).map((p) => p.family)),
+    ];
+    this.gaugeFamilies = familiesOf('gaugeSum');
+    this.counterFamilies = familiesOf('counterDelta');
+    this.latencyMeanFamilies = familiesOf('latencyMean');
+    this.p99Families = familiesOf('latencyMaxP99');
+    this.availableIpsFamilies = familiesOf('minAvailableIps');
+  }
+
+  /** Nodes whose state is held (for memory/soak checks). */
+  get trackedNodeCount(): number {
+    return this.nodes.size;
+  }
+
+  /**
+   * One cycle: every scraped node's result (ok or failed) and the set of node names discovered this cycle
+   * (the nodes the results name; a node named by none is forgotten).
+   * Returns one ClusterDatum per catalog metric that has a value this cycle, all stamped `cycleTime`.
+   */
+  aggregate(results: readonly NodeScrapeResult[], cycleTime: Date): ClusterDatum[] {
+    const cycleMs = cycleTime.getTime();
+    if (!Number.isFinite(cycleMs)) {
+      throw new Error('ClusterAggregator.aggregate: cycleTime is an invalid Date; pass the time the cycle started');
+    }
+    this.cycle += 1;
+    const rollup = new CycleRollup();
+    for (const result of onePerNode(results)) {
+      const nodeName = result.pod.nodeName;
+      const previous = this.nodes.get(nodeName);
+      if (result.ok) {
+        this.nodes.set(nodeName, this.readNode(result.pod, result.metrics, previous, cycleMs, rollup));
+      } else if (previous) {
+        previous.seenInCycle = this.cycle;
+      }
+    }
+    this.releaseVanishedNodes();
+    return this.datums(rollup, new Date(cycleMs));
+  }
+
+  /** Adds one OK node's figures to the rollup and returns its new state. */
+  private readNode(
+    pod: AwsNodePod, metrics: ParsedMetrics, previous: NodeState | undefined, cycleMs: number, rollup: CycleRollup,
+  ): NodeState {
+    for (const family of this.gaugeFamilies) {
+      const total = nodeGaugeTotal(metrics.get(family));
+      if (total !== undefined) rollup.add(rollup.gaugeTotals, family, total);
+    }
+    for (const family of this.availableIpsFamilies) {
+      const total = nodeGaugeTotal(metrics.get(family));
+      const assigned = nodeGaugeTotal(metrics.get(ASSIGNED_IPS_FAMILY));
+      if (total !== undefined && assigned !== undefined) rollup.min(rollup.minAvailable, family, total - assigned);
+    }
+    for (const family of this.p99Families) {
+      const p99 = nodeMaxP99(metrics.get(family));
+      if (p99 !== undefined) rollup.max(rollup.p99Max, family, p99);
+    }
+
+    // A first sighting only records the baseline: nothing is counted without a previous scrape.
+    const restarted = previous !== undefined && ipamdRestarted(previous, pod);
+    const recorded: RecordedFamilies = new Map();
+    for (const family of this.counterFamilies) {
+      const delta = readCounterFamily(metrics.get(family), previous?.recorded, restarted, recorded);
+      if (previous) rollup.add(rollup.counterDeltas, family, delta);
+    }
+    for (const family of this.latencyMeanFamilies) {
+      const delta = readSummaryFamily(metrics.get(family), previous?.recorded, restarted, recorded);
+      if (previous) {
+        rollup.add(rollup.latencySum, family, delta.sum);
+        rollup.add(rollup.latencyCount, family, delta.count);
+      }
+    }
+    if (previous) rollup.comparedNodes += 1;
+
+    return {
+      podName: pod.podName,
+      podStartTimeMs: pod.startTimeMs,
+      lastScrapeCycleMs: cycleMs,
+      recorded,
+      seenInCycle: this.cycle,
+    };
+  }
+
+  /** Drops nodes that this cycle's results did not name at all, so memory stays flat with churn. */
+  private releaseVanishedNodes(): void {
+    for (const [nodeName, state] of this.nodes) {
+      if (state.seenInCycle !== this.cycle) this.nodes.delete(nodeName);
+    }
+  }
+
+  private datums(rollup: CycleRollup, timestamp: Date): ClusterDatum[] {
+    const datums: ClusterDatum[] = [];
+    for (const { metric, family } of this.planned) {
+      const value = metricValue(metric, family, rollup);
+      // The last guard: no sink ever receives NaN or Infinity.
+      if (value !== undefined && Number.isFinite(value)) {
+        datums.push({ metricName: metric.metricName, unit: metric.unit, value, timestamp });
+      }
+    }
+    return datums;
+  }
+}
+
+function planMetric(metric: CatalogMetric): PlannedMetric {
+  if (!metric.family) {
+    throw new Error(
+      `Catalog metric '${metric.metricName}' aggregates with '${metric.aggregation}' but names no ipamd family; ` +
+      "set its 'family' or use aggregation 'health'",
+    );
+  }
+  return { metric, family: metric.family };
+}
+
+/** The cycle value of one metric, or undefined when it has none this cycle. */
+function metricValue(metric: CatalogMetric, family: string, rollup: CycleRollup): number | undefined {
+  switch (metric.aggregation) {
+    case 'gaugeSum':
+      return rollup.gaugeTotals.get(family);
+    case 'counterDelta':
+      return rollup.comparedNodes > 0 ? rollup.counterDeltas.get(family) ?? 0 : undefined;
+    case 'latencyMean': {
+      const count = rollup.latencyCount.get(family) ?? 0;
+      // No API call in the cycle: no datum, never a 0 ms mean.
+      return count > 0 ? (rollup.latencySum.get(family) ?? 0) / count : undefined;
+    }
+    case 'latencyMaxP99':
+      return rollup.p99Max.get(family);
+    case 'minAvailableIps':
+      return rollup.minAvailable.get(family);
+    case 'health':
+      return undefined;
+  }
+}
+
+/**
+ * Keeps one result per node name, in first-seen order: an OK one over a failed one, then the
+ * pod started last. Two aws-node pods can briefly share a node during a rollout, and both
+ * would read the same ipamd.
+ */
+function onePerNode(results: readonly NodeScrapeResult[]): Iterable<NodeScrapeResult> {
+  const chosen = new Map<string, NodeScrapeResult>();
+  for (const result of results) {
+    const held = chosen.get(result.pod.nodeName);
+    if (!held || prefer(result, held)) chosen.set(result.pod.nodeName, result);
+  }
+  return chosen.values();
+}
+
+function prefer(candidate: NodeScrapeResult, held: NodeScrapeResult): boolean {
+  if (candidate.ok !== held.ok) return candidate.ok;
+  return (candidate.pod.startTimeMs ?? -Infinity) > (held.pod.startTimeMs ?? -Infinity);
+}
+
+/**
+ * Whether the node's ipamd started afresh since its last successful scrape: another pod on the
+ * node, or a pod start later than that scrape's cycle. A start time already recorded at that
+ * scrape is not a new restart, so a pod that started just after the cycle time (clock skew
+ * between API server and collector) is not counted from zero twice.
+ */
+function ipamdRestarted(previous: NodeState, pod: AwsNodePod): boolean {
+  if (pod.podName !== previous.podName) return true;
+  const start = pod.startTimeMs;
+  return start !== undefined && start > previous.lastScrapeCycleMs && start !== previous.podStartTimeMs;
+}
+
+/** Sum of a gauge family's finite samples on one node, or undefined when it has none. */
+function nodeGaugeTotal(family: MetricFamily | undefined): number | undefined {
+  if (!family) return undefined;
+  let total: number | undefined;
+  for (const sample of family.samples) {
+    if (sample.name === family.name && Number.isFinite(sample.value)) total = (total ?? 0) + sample.value;
+  }
+  return total;
+}
+
+/** Largest finite `quantile="0.99"` sample of a summary family on one node. */
+function nodeMaxP99(family: MetricFamily | undefined): number | undefined {
+  if (!family) return undefined;
+  let max: number | undefined;
+  for (const sample of family.samples) {
+    const quantile = sample.labels.quantile;
+    if (quantile === undefined || sample.name !== family.name || Number(quantile) !== P99) continue;
+    if (Number.isFinite(sample.value) && (max === undefined || sample.value > max)) max = sample.value;
+  }
+  return max;
+}
+
+/**
+ * The increase of a counter since the node's previous scrape: the whole current value after a
+ * restart, a drop (counter reset) or for a series the node did not have before (labeled
+ * counters appear on their first increment).
+ */
+function counterIncrease(current: number, previous: number | undefined, restarted: boolean): number {
+  if (restarted || previous === undefined || current < previous) return current;
+  return current - previous;
+}
+
+/**
+ * Returns a node's summed counter increase for one family (0 on a baseline: `before` undefined)
+ * and records the family's samples in `recorded`.
+ */
+function readCounterFamily(
+  family: MetricFamily | undefined, before: RecordedFamilies | undefined, restarted: boolean, recorded: RecordedFamilies,
+): number {
+  if (!family) return 0;
+  // OpenMetrics names a counter's samples `<family>_total`; `_created` samples are not counts.
+  const totalName = `${family.name}_total`;
+  const previous = before && new SeriesLookup(before.get(family.name));
+  const swaps = new SampleSwaps();
+  let delta = 0;
+  family.samples.forEach((sample, at) => {
+    if (sample.name !== family.name && sample.name !== totalName) return;
+    const last = previous?.find(sample.name, sample.labels, at);
+    if (!Number.isFinite(sample.value)) {
+      swaps.swap(sample, last);
+      return;
+    }
+    if (previous) delta += counterIncrease(sample.value, last?.value, restarted);
+  });
+  recorded.set(family.name, swaps.applyTo(family.samples));
+  return delta;
+}
+
+/**
+ * Returns a node's summed `_sum`/`_count` increases for one summary family (0 on a baseline) and
+ * records the family's samples in `recorded`. Sum and count of one label set go together: both
+ * keep their last good values when either is not finite, and both count from zero when either
+ * went down, so the mean never mixes a reset count with a continuing sum.
+ */
+function readSummaryFamily(
+  family: MetricFamily | undefined, before: RecordedFamilies | undefined, restarted: boolean, recorded: RecordedFamilies,
+): { sum: number; count: number } {
+  const delta = { sum: 0, count: 0 };
+  if (!family) return delta;
+  const sumName = `${family.name}_sum`;
+  const countName = `${family.name}_count`;
+  const current = new SeriesLookup(family.samples);
+  const previous = before && new SeriesLookup(before.get(family.name));
+  const swaps = new SampleSwaps();
+  family.samples.forEach((sum, at) => {
+    if (sum.name !== sumName) return;
+    // ipamd writes each label set's `_count` right after its `_sum`.
+    const count = current.find(countName, sum.labels, at + 1);
+    if (!count) return;
+    const lastSum = previous?.find(sumName, sum.labels, at);
+    const lastCount = previous?.find(countName, sum.labels, at + 1);
+    if (!Number.isFinite(sum.value) || !Number.isFinite(count.value)) {
+      swaps.swap(sum, lastSum);
+      swaps.swap(count, lastCount);
+      return;
+    }
+    if (!previous) return;
+    const fromZero = restarted || lastSum === undefined || lastCount === undefined ||
+      sum.value < lastSum.value || count.value < lastCount.value;
+    delta.sum += fromZero ? sum.value : sum.value - (lastSum as Sample).value;
+    delta.count += fromZero ? count.value : count.value - (lastCount as Sample).value;
+  });
+  recorded.set(family.name, swaps.applyTo(family.samples));
+  return delta;
+}
+
+/**
+ * Finds a series' sample in a family's samples: at the expected position when the exposition kept
+ * its order (ipamd's is stable, so this is the usual case and builds no key), else through a
+ * key index built once.
+ */
+class SeriesLookup {
+  private index: Map<string, Sample> | undefined;
+
+  constructor(private readonly samples: readonly Sample[] = []) {}
+
+  find(name: string, labels: Labels, expectedAt: number): Sample | undefined {
+    if (this.samples.length === 0) return undefined;
+    const there = this.samples[expectedAt];
+    if (there !== undefined && there.name === name && sameLabels(there.labels, labels)) return there;
+    if (!this.index) {
+      this.index = new Map();
+      for (const sample of this.samples) this.index.set(seriesKey(sample.name, sample.labels), sample);
+    }
+    return this.index.get(seriesKey(name, labels));
+  }
+}
+
+/**
+ * Non-finite samples to record as their last good sample (or to drop when there is none), so a
+ * NaN never becomes the value the next scrape is compared with. Copies the samples only then.
+ */
+class SampleSwaps {
+  private swaps: Map<Sample, Sample | undefined> | undefined;
+
+  swap(sample: Sample, replacement: Sample | undefined): void {
+    (this.swaps ??= new Map()).set(sample, replacement);
+  }
+
+  applyTo(samples: readonly Sample[]): readonly Sample[] {
+    const swaps = this.swaps;
+    if (!swaps) return samples;
+    const kept: Sample[] = [];
+    for (const sample of samples) {
+      const recorded = swaps.has(sample) ? swaps.get(sample) : sample;
+      if (recorded) kept.push(recorded);
+    }
+    return kept;
+  }
+}
+
+function sameLabels(a: Labels, b: Labels): boolean {
+  if (a === b) return true;
+  for (const name in a) if (a[name] !== b[name]) return false;
+  for (const name in b) if (a[name] === undefined) return false;
+  return true;
+}
+
+/**
+ * A compact key for one series: the sample name, then `\0name\1value` per label in name order.
+ * Label names cannot hold control characters, so the key is unambiguous.
+ */
+function seriesKey(sampleName: string, labels: Labels): string {
+  let key = sampleName;
+  for (const name of Object.keys(labels).sort()) key += '\u0000' + name + '\u0001' + labels[name];
+  return key;
+}
