@@ -1,0 +1,441 @@
+/**
+ * The CloudWatch sink: sends each cycle's cluster datums with PutMetricData, and keeps what
+ * could not be sent in a bounded buffer to resend later, each datum with its own cycle's timestamp.
+ *
+ * Upstream sends batches of 20 and drops a batch whose call fails; here a cycle goes in one
+ * request, failures are retried with capped exponential backoff, and every datum that is not
+ * delivered is counted and logged: dropped for a full buffer, rejected by CloudWatch as invalid,
+ * refused locally as unsendable, or too old for CloudWatch to accept.
+ *
+ * The client is created without an endpoint, so the SDK's standard settings apply
+ * (AWS_ENDPOINT_URL_CLOUDWATCH, then AWS_ENDPOINT_URL: read by @smithy/core's endpoints
+ * `getEndpointUrlConfig("CloudWatch")` in the installed SDK), as do AWS_REGION and AWS_MAX_ATTEMPTS.
+ */
+import { CloudWatchClient, PutMetricDataCommand, type MetricDatum, type PutMetricDataInput } from '@aws-sdk/client-cloudwatch';
+import { CLUSTER_DIMENSION } from './catalog';
+import { silentLogger, type Logger } from './log';
+import type { ClusterDatum, Sink } from './types';
+
+// PutMetricData limits, from the API reference
+// (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricData.html) and the
+// installed SDK's docs (client-cloudwatch PutMetricDataCommand.d.ts): "Each PutMetricData request is
+// limited to 1 MB in size for HTTP POST requests ... no more than 1000 different metrics",
+// "time stamps that are as much as two weeks before the current date, and as much as 2 hours after",
+// "Values must be in the range of -2^360 to 2^360 ... NaN, +Infinity, -Infinity are not supported".
+/** Datums in one request (was 20 when upstream was written). */
+export const MAX_DATUMS_PER_REQUEST = 1000;
+/** Request body bytes, counted before gzip; 1 MB read as 10^6 to stay on the safe side. */
+export const MAX_REQUEST_BYTES = 1_000_000;
+/** Oldest timestamp CloudWatch accepts, relative to now. */
+export const MAX_DATUM_AGE_MS = 14 * 24 * 60 * 60 * 1000;
+/** Furthest future timestamp CloudWatch accepts, relative to now. */
+export const MAX_DATUM_FUTURE_MS = 2 * 60 * 60 * 1000;
+const MAX_ABS_VALUE = 2 ** 360;
+/** Datums this close to the two-week limit are dropped rather than sent to be refused in transit. */
+const EXPIRY_MARGIN_MS = 5 * 60 * 1000;
+/** Longest accepted dimension value (the cluster id) and namespace, per the API reference. */
+const MAX_DIMENSION_VALUE_CHARS = 1024;
+const MAX_NAMESPACE_CHARS = 255;
+
+const DEFAULT_BASE_BACKOFF_MS = 2_000;
+const DEFAULT_MAX_BACKOFF_MS = 60_000;
+
+/**
+ * Errors that blame the request itself: sending the same batch again can only fail again, so the
+ * batch is dropped. Names are the SDK's exception names and the service's awsQuery codes.
+ * Everything else (throttling, 5xx, network, credentials, access denied) is retried: those clear
+ * up without the data changing, and the buffer bound keeps retrying from growing without limit.
+ */
+const REQUEST_FAULT_ERRORS: ReadonlySet<string> = new Set([
+  'InvalidParameterValueException', 'InvalidParameterValue',
+  'InvalidParameterCombinationException', 'InvalidParameterCombination',
+  'MissingRequiredParameterException', 'MissingParameter',
+  'ValidationError', 'ValidationException', 'SerializationException', 'InvalidFormat',
+]);
+const HTTP_PAYLOAD_TOO_LARGE = 413;
+
+export interface CloudWatchSinkOptions {
+  /** Value of the CLUSTER_ID dimension on every datum. */
+  readonly clusterId: string;
+  /** CloudWatch namespace, `Kubernetes` as upstream unless configured. */
+  readonly namespace: string;
+  /** Region for the client this sink creates; ignored when `client` is given. @default - the SDK's (AWS_REGION) */
+  readonly region?: string;
+  /** Most datums held for resending; past it the oldest are dropped first, and counted. */
+  readonly bufferMaxDatums: number;
+  /** @default - silent */
+  readonly logger?: Logger;
+  /** A client to use instead of creating one (tests point it at a loopback server). @default - a new client */
+  readonly client?: CloudWatchClient;
+  /** Wait after the first failed send; doubles per consecutive failure. @default 2000 */
+  readonly baseBackoffMs?: number;
+  /** Longest wait between retries. @default 60000 */
+  readonly maxBackoffMs?: number;
+}
+
+/** Datums not delivered, by reason, since the sink started. */
+export interface CloudWatchDropCounts {
+  /** Oldest datums pushed out of a full buffer. */
+  readonly bufferFull: number;
+  /** In batches CloudWatch refused as the request's fault (e.g. InvalidParameterValue). */
+  readonly rejected: number;
+  /** Older than CloudWatch accepts (two weeks) by the time they could be sent. */
+  readonly expired: number;
+  /** Never sendable: a value CloudWatch refuses (NaN, infinite, beyond ±2^360) or a timestamp beyond 2 h ahead. */
+  readonly invalid: number;
+}
+
+export class CloudWatchSink implements Sink {
+  readonly name = 'cloudwatch';
+  private readonly clusterId: string;
+  private readonly namespace: string;
+  private readonly bufferMaxDatums: number;
+  private readonly baseBackoffMs: number;
+  private readonly maxBackoffMs: number;
+  private readonly logger: Logger;
+  private readonly client: CloudWatchClient;
+  private readonly ownsClient: boolean;
+  /** Datums waiting to be sent, oldest first; the first `inFlight` are in the request being sent. */
+  private readonly queue: ClusterDatum[] = [];
+  private inFlight = 0;
+  private consecutiveFailures = 0;
+  private nextAttemptAtMs = 0;
+  private retryTimer?: NodeJS.Timeout;
+  private draining?: Promise<boolean>;
+  private stopped = false;
+  /** Aborts the request in flight when the sink stops. */
+  private readonly lifetime = new AbortController();
+  private droppedForBufferSinceTaken = 0;
+  private sent = 0;
+  private readonly drops = { bufferFull: 0, rejected: 0, expired: 0, invalid: 0 };
+
+  constructor(options: CloudWatchSinkOptions) {
+    this.clusterId = options.clusterId;
+    this.namespace = options.namespace;
+    this.bufferMaxDatums = options.bufferMaxDatums;
+    this.baseBackoffMs = options.baseBackoffMs ?? DEFAULT_BASE_BACKOFF_MS;
+    this.maxBackoffMs = options.maxBackoffMs ?? DEFAULT_MAX_BACKOFF_MS;
+    this.logger = options.logger ?? silentLogger;
+
+    if (this.clusterId.length < 1 || this.clusterId.length > MAX_DIMENSION_VALUE_CHARS) {
+      throw new Error(`CloudWatch sink: clusterId must be 1 to ${MAX_DIMENSION_VALUE_CHARS} characters (a CloudWatch dimension value), got ${this.clusterId.length}; set AWS_CLUSTER_ID`);
+    }
+    if (this.namespace.length < 1 || this.namespace.length > MAX_NAMESPACE_CHARS) {
+      throw new Error(`CloudWatch sink: namespace must be 1 to ${MAX_NAMESPACE_CHARS} characters, got '${this.namespace}'`);
+    }
+    if (!Number.isInteger(this.bufferMaxDatums) || this.bufferMaxDatums < 1) {
+      throw new Error(`CloudWatch sink: bufferMaxDatums must be a positive integer, got ${this.bufferMaxDatums}`);
+    }
+    if (!(this.baseBackoffMs > 0) || !(this.maxBackoffMs >= this.baseBackoffMs)) {
+      throw new Error(`CloudWatch sink: need 0 < baseBackoffMs <= maxBackoffMs, got ${this.baseBackoffMs} and ${this.maxBackoffMs}`);
+    }
+
+    this.ownsClient = options.client === undefined;
+    this.client = options.client ?? new CloudWatchClient({
+      region: options.region,
+      // Without throwOnRequestTimeout the SDK only warns on a slow request; a hung connection
+      // would then hold the buffer until the socket gives up.
+      requestHandler: { connectionTimeout: 5_000, requestTimeout: 20_000, throwOnRequestTimeout: true },
+    });
+  }
+
+  /** Datums dropped because the buffer was full since the last call (the collectorDatumsDropped figure). */
+  takeDroppedCount(): number {
+    const count = this.droppedForBufferSinceTaken;
+    this.droppedForBufferSinceTaken = 0;
+    return count;
+  }
+
+  /** Datums held and not yet accepted by CloudWatch. */
+  get bufferedCount(): number {
+    return this.queue.length;
+  }
+
+  /** Datums CloudWatch has accepted since the sink started. */
+  get sentCount(): number {
+    return this.sent;
+  }
+
+  /** Datums not delivered since the sink started, by reason. */
+  get droppedCounts(): CloudWatchDropCounts {
+    return { ...this.drops };
+  }
+
+  /**
+   * Queues one cycle's datums and sends what is queued, unless a retry is scheduled for later
+   * (then the datums wait for it). Resolves after the attempt; never rejects.
+   */
+  async publish(datums: readonly ClusterDatum[]): Promise<void> {
+    try {
+      if (this.stopped) {
+        this.logger.warn('CloudWatch sink: publish after stop; datums not sent', { datums: datums.length });
+        return;
+      }
+      this.enqueue(datums);
+      // A send loop already running may have finished its last check before these datums came.
+      if (this.draining) await this.draining;
+      if (!this.stopped && this.queue.length > 0 && Date.now() >= this.nextAttemptAtMs) await this.drain();
+    } catch (err) {
+      this.logger.error('CloudWatch sink: unexpected error in publish', { error: describeError(err) });
+    }
+  }
+
+  /**
+   * Sends everything held. With `deadlineMs` (an absolute time, ms since the epoch, e.g.
+   * `Date.now() + 10_000`) it tries at once, then keeps retrying on the backoff schedule until the
+   * buffer is empty or the deadline passes, aborting a request still open then. Without one it
+   * makes a single pass, stopping at the first failure. Resolves by the deadline; never rejects.
+   */
+  async flush(deadlineMs?: number): Promise<void> {
+    try {
+      this.cancelRetryTimer();
+      this.nextAttemptAtMs = 0;
+      if (deadlineMs === undefined) {
+        if (this.draining) await this.draining;
+        if (this.queue.length > 0) await this.drain();
+      } else {
+        await this.flushUntil(deadlineMs);
+      }
+      if (this.queue.length > 0) {
+        this.logger.warn('CloudWatch sink: flush ended with datums not sent', { buffered: this.queue.length });
+      }
+    } catch (err) {
+      this.logger.error('CloudWatch sink: unexpected error in flush', { error: describeError(err) });
+    }
+  }
+
+  /** Stops retries and aborts a request in flight; what is still buffered is logged as not sent. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.cancelRetryTimer();
+    this.lifetime.abort();
+    await this.draining;
+    if (this.queue.length > 0) {
+      this.logger.warn('CloudWatch sink: stopped with datums not sent', { buffered: this.queue.length });
+    }
+    if (this.ownsClient) this.client.destroy();
+  }
+
+  private async flushUntil(deadlineMs: number): Promise<void> {
+    const deadline = new AbortController();
+    // Referenced timers: a flush on SIGTERM should keep the process alive until it is done.
+    const deadlineTimer = setTimeout(() => deadline.abort(), Math.max(0, deadlineMs - Date.now()));
+    try {
+      while (!this.stopped && this.queue.length > 0 && !deadline.signal.aborted) {
+        const waitMs = this.nextAttemptAtMs - Date.now();
+        if (this.draining) await untilAborted(this.draining, deadline.signal);
+        else if (waitMs > 0) await sleep(waitMs, deadline.signal);
+        else await this.drain(deadline.signal);
+      }
+    } finally {
+      clearTimeout(deadlineTimer);
+      // The backoff timer was cancelled for the flush; datums still held get their retry back.
+      if (!this.stopped && this.queue.length > 0 && !this.draining) this.scheduleRetry(Math.max(0, this.nextAttemptAtMs - Date.now()));
+    }
+  }
+
+  /** Runs one send loop at a time; callers arriving meanwhile share it (it picks up their datums). */
+  private drain(signal?: AbortSignal): Promise<boolean> {
+    this.draining ??= this.sendQueued(signal)
+      .catch((err: unknown) => {
+        this.logger.error('CloudWatch sink: unexpected error while sending', { error: describeError(err) });
+        return false;
+      })
+      .finally(() => {
+        this.draining = undefined;
+      });
+    return this.draining;
+  }
+
+  /** Sends batches until the queue is empty (true) or a send fails and a retry is scheduled (false). */
+  private async sendQueued(signal?: AbortSignal): Promise<boolean> {
+    while (!this.stopped && this.queue.length > 0) {
+      this.dropExpired();
+      const count = this.nextBatchSize();
+      if (count === 0) break;
+      const batch = this.queue.slice(0, count);
+      this.inFlight = count;
+      try {
+        await this.client.send(new PutMetricDataCommand(this.toRequest(batch)), {
+          abortSignal: signal ? AbortSignal.any([signal, this.lifetime.signal]) : this.lifetime.signal,
+        });
+        this.queue.splice(0, count);
+        this.sent += count;
+        this.recordSuccess(count);
+      } catch (err) {
+        if (isRequestFault(err)) {
+          this.queue.splice(0, count);
+          this.drops.rejected += count;
+          this.logger.error('CloudWatch sink: PutMetricData refused the batch as invalid; dropped it, not retrying', {
+            error: describeError(err), dropped: count, oldest: batch[0].timestamp.toISOString(),
+          });
+          continue;
+        }
+        this.recordFailure(err);
+        return false;
+      } finally {
+        this.inFlight = 0;
+        this.enforceBound();
+      }
+    }
+    return this.queue.length === 0;
+  }
+
+  private recordSuccess(count: number): void {
+    if (this.consecutiveFailures > 0) {
+      this.logger.info('CloudWatch sink: PutMetricData works again', { failedAttempts: this.consecutiveFailures, sent: count, buffered: this.queue.length });
+    }
+    this.consecutiveFailures = 0;
+    this.nextAttemptAtMs = 0;
+  }
+
+  private recordFailure(err: unknown): void {
+    if (isAbort(err)) {
+      // A flush deadline or stop, not CloudWatch's answer: no backoff, the caller decides what next.
+      this.logger.debug('CloudWatch sink: request aborted', { buffered: this.queue.length });
+      return;
+    }
+    this.consecutiveFailures += 1;
+    const delayMs = Math.min(this.maxBackoffMs, this.baseBackoffMs * 2 ** Math.min(this.consecutiveFailures - 1, 30));
+    this.nextAttemptAtMs = Date.now() + delayMs;
+    this.scheduleRetry(delayMs);
+    this.logger.warn('CloudWatch sink: PutMetricData failed; datums kept for retry', {
+      error: describeError(err), consecutiveFailures: this.consecutiveFailures, buffered: this.queue.length, retryInMs: delayMs,
+    });
+  }
+
+  private scheduleRetry(delayMs: number): void {
+    if (this.stopped) return;
+    this.cancelRetryTimer();
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      void this.drain();
+    }, delayMs);
+    // Retrying must not keep a finished process alive.
+    this.retryTimer.unref();
+  }
+
+  private cancelRetryTimer(): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+  }
+
+  private enqueue(datums: readonly ClusterDatum[]): void {
+    const now = Date.now();
+    let invalid = 0;
+    for (const datum of datums) {
+      const time = datum.timestamp.getTime();
+      const sendable = Number.isFinite(datum.value) && Math.abs(datum.value) <= MAX_ABS_VALUE
+        && Number.isFinite(time) && time <= now + MAX_DATUM_FUTURE_MS;
+      if (sendable) this.queue.push(datum);
+      else invalid += 1;
+    }
+    if (invalid > 0) {
+      this.drops.invalid += invalid;
+      this.logger.warn('CloudWatch sink: dropped datums CloudWatch would refuse (non-finite or out-of-range value, or timestamp over 2 h ahead)', { dropped: invalid });
+    }
+    this.enforceBound();
+  }
+
+  /** Drops the oldest datums not in flight until the buffer fits its bound; one log line per event. */
+  private enforceBound(): void {
+    const excess = this.queue.length - this.bufferMaxDatums;
+    const droppable = Math.min(excess, this.queue.length - this.inFlight);
+    if (droppable <= 0) return;
+    const dropped = this.queue.splice(this.inFlight, droppable);
+    this.drops.bufferFull += dropped.length;
+    this.droppedForBufferSinceTaken += dropped.length;
+    this.logger.warn('CloudWatch sink: buffer full; dropped the oldest datums', {
+      dropped: dropped.length, bufferMaxDatums: this.bufferMaxDatums,
+      droppedFrom: dropped[0].timestamp.toISOString(), droppedTo: dropped[dropped.length - 1].timestamp.toISOString(),
+    });
+  }
+
+  private dropExpired(): void {
+    const oldestAcceptedMs = Date.now() - MAX_DATUM_AGE_MS + EXPIRY_MARGIN_MS;
+    const before = this.queue.length;
+    const kept = this.queue.filter((d) => d.timestamp.getTime() >= oldestAcceptedMs);
+    if (kept.length === before) return;
+    this.queue.splice(0, before, ...kept);
+    this.drops.expired += before - kept.length;
+    this.logger.warn('CloudWatch sink: dropped datums older than CloudWatch accepts (two weeks)', { dropped: before - kept.length });
+  }
+
+  /** How many datums from the front of the queue fit in one request's count and size limits. */
+  private nextBatchSize(): number {
+    let bytes = Buffer.byteLength(JSON.stringify({ Namespace: this.namespace, MetricData: [] }));
+    let count = 0;
+    for (const datum of this.queue) {
+      if (count === MAX_DATUMS_PER_REQUEST) break;
+      // The SDK's JSON 1.0 body carries the timestamp as epoch seconds; the comma separates datums.
+      const datumBytes = Buffer.byteLength(JSON.stringify({ ...this.toWire(datum), Timestamp: datum.timestamp.getTime() / 1000 })) + 1;
+      if (count > 0 && bytes + datumBytes > MAX_REQUEST_BYTES) break;
+      bytes += datumBytes;
+      count += 1;
+    }
+    return count;
+  }
+
+  private toRequest(batch: readonly ClusterDatum[]): PutMetricDataInput {
+    return { Namespace: this.namespace, MetricData: batch.map((d) => this.toWire(d)) };
+  }
+
+  private toWire(datum: ClusterDatum): MetricDatum {
+    return {
+      MetricName: datum.metricName,
+      Dimensions: [{ Name: CLUSTER_DIMENSION, Value: this.clusterId }],
+      Timestamp: datum.timestamp,
+      Value: datum.value,
+      Unit: datum.unit,
+    };
+  }
+}
+
+interface SdkErrorShape {
+  name?: string;
+  message?: string;
+  Code?: string;
+  $metadata?: { httpStatusCode?: number };
+}
+
+function isRequestFault(err: unknown): boolean {
+  const e = (err ?? {}) as SdkErrorShape;
+  return REQUEST_FAULT_ERRORS.has(e.name ?? '') || REQUEST_FAULT_ERRORS.has(e.Code ?? '')
+    || e.$metadata?.httpStatusCode === HTTP_PAYLOAD_TOO_LARGE;
+}
+
+function isAbort(err: unknown): boolean {
+  return (err as SdkErrorShape | undefined)?.name === 'AbortError';
+}
+
+function describeError(err: unknown): string {
+  const e = (err ?? {}) as SdkErrorShape & { code?: string };
+  const status = e.$metadata?.httpStatusCode;
+  return `${e.name ?? 'Error'}${e.code ? ` ${e.code}` : ''}${status ? ` (HTTP ${status})` : ''}: ${e.message ?? String(err)}`;
+}
+
+/** Waits for `promise` or for `signal` to abort, whichever comes first. */
+function untilAborted(promise: Promise<unknown>, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const onAbort = (): void => resolve();
+    signal.addEventListener('abort', onAbort, { once: true });
+    void promise.finally(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    });
+  });
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+  });
+}

@@ -1,0 +1,387 @@
+import { PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import { CATALOG, CLUSTER_DIMENSION } from '../../runtime/catalog';
+import { CloudWatchSink, MAX_DATUMS_PER_REQUEST, MAX_REQUEST_BYTES, type CloudWatchSinkOptions } from '../../runtime/cloudwatch-sink';
+import { createLogger } from '../../runtime/log';
+import type { ClusterDatum } from '../../runtime/types';
+import {
+  createTestCloudWatchClient, startCloudWatchServer, type CloudWatchServer, type ReceivedDatum, type TestCloudWatchClient,
+} from '../support/cloudwatch-server';
+
+// No test may read ~/.aws or reach AWS: shared config files point nowhere, and every client gets
+// explicit fake credentials, region and a loopback endpoint.
+const savedEnv = { ...process.env };
+beforeAll(() => {
+  process.env.AWS_CONFIG_FILE = '/nonexistent/aws-config';
+  process.env.AWS_SHARED_CREDENTIALS_FILE = '/nonexistent/aws-credentials';
+  delete process.env.AWS_PROFILE;
+  delete process.env.AWS_ENDPOINT_URL;
+  delete process.env.AWS_ENDPOINT_URL_CLOUDWATCH;
+});
+afterAll(() => {
+  process.env = savedEnv;
+});
+
+const CLUSTER_ID = 'test-cluster';
+const NAMESPACE = 'Kubernetes';
+/** Recent enough for CloudWatch, with milliseconds to prove they survive the wire. */
+const T0 = new Date(Math.floor(Date.now() / 1000) * 1000 - 10 * 60_000 + 123);
+/** Long enough that no retry timer fires during a test that drives retries itself. */
+const NO_TIMER_BACKOFF = { baseBackoffMs: 10 * 60_000, maxBackoffMs: 10 * 60_000 };
+
+/** One cycle's datums: `count` of them, catalog names and units in turn, values that tell cycles apart. */
+function cycle(index: number, count = CATALOG.length): ClusterDatum[] {
+  const timestamp = new Date(T0.getTime() + index * 30_000);
+  return Array.from({ length: count }, (_, i) => {
+    const metric = CATALOG[i % CATALOG.length];
+    return { metricName: metric.metricName, unit: metric.unit, value: index * 1000 + i + 0.5, timestamp };
+  });
+}
+
+/** What CloudWatch should have stored for these datums. */
+function expected(datums: readonly ClusterDatum[], clusterId = CLUSTER_ID): ReceivedDatum[] {
+  return datums.map((d) => ({
+    Namespace: NAMESPACE, MetricName: d.metricName, Unit: d.unit, Value: d.value, Timestamp: d.timestamp,
+    Dimensions: [{ Name: CLUSTER_DIMENSION, Value: clusterId }],
+  }));
+}
+
+async function waitUntil(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const giveUpAt = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > giveUpAt) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+interface LogLine { level: string; msg: string; [field: string]: unknown }
+
+describe('CloudWatchSink', () => {
+  const cleanups: (() => Promise<void> | void)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  async function setUp(options: Partial<CloudWatchSinkOptions> = {}, sdk: { maxAttempts?: number } = {}): Promise<{
+    server: CloudWatchServer; sink: CloudWatchSink; sdkClient: TestCloudWatchClient; logs: LogLine[];
+  }> {
+    const server = await startCloudWatchServer();
+    cleanups.push(() => server.close());
+    const sdkClient = createTestCloudWatchClient(server.url, sdk);
+    cleanups.push(() => sdkClient.client.destroy());
+    const logs: LogLine[] = [];
+    const sink = new CloudWatchSink({
+      clusterId: CLUSTER_ID, namespace: NAMESPACE, bufferMaxDatums: 10_000, client: sdkClient.client,
+      logger: createLogger('debug', (line) => logs.push(JSON.parse(line))), ...NO_TIMER_BACKOFF, ...options,
+    });
+    cleanups.push(() => sink.stop());
+    return { server, sink, sdkClient, logs };
+  }
+
+  describe('what CloudWatch receives', () => {
+    test('a cycle arrives as the exact datums: names, values, units, own timestamps, cluster dimension, namespace', async () => {
+      const { server, sink } = await setUp();
+      const datums = cycle(0);
+
+      await sink.publish(datums);
+
+      expect(server.datums).toEqual(expected(datums));
+      expect(server.protocolErrors).toEqual([]);
+      expect(sink.sentCount).toBe(datums.length);
+      expect(sink.bufferedCount).toBe(0);
+      // Sent the way the SDK speaks JSON 1.0, signed for CloudWatch in the client's region.
+      const [request] = server.requests;
+      expect(request.headers['x-amz-target']).toBe('GraniteServiceVersion20100801.PutMetricData');
+      expect(request.signedFor).toEqual({ accessKeyId: 'AKIDLOOPBACKTEST', region: 'us-east-1', service: 'monitoring' });
+    });
+
+    test('a cycle of 30 datums goes in one request', async () => {
+      const { server, sink } = await setUp();
+
+      await sink.publish(cycle(0, 30));
+
+      expect(server.requests).toHaveLength(1);
+      expect(server.requests[0].input.MetricData).toHaveLength(30);
+    });
+
+    test('more datums than one request may carry are split into several, in order', async () => {
+      // GIVEN 2,500 datums held (CloudWatch was down), WHEN they are flushed
+      const { server, sink } = await setUp();
+      server.faults.push('serviceUnavailable', 'serviceUnavailable');
+      const datums = cycle(0, 2500);
+      await sink.publish(datums);
+      expect(sink.bufferedCount).toBe(2500);
+
+      await sink.flush(Date.now() + 5000);
+
+      // THEN three requests of at most 1,000 carry them all, gzipped as the SDK does above 10 KB
+      const delivered = server.requests.filter((r) => r.answer === 'ok');
+      expect(delivered.map((r) => r.input.MetricData.length)).toEqual([MAX_DATUMS_PER_REQUEST, MAX_DATUMS_PER_REQUEST, 500]);
+      expect(delivered.every((r) => r.gzipped)).toBe(true);
+      expect(server.datums).toEqual(expected(datums));
+      expect(server.protocolErrors).toEqual([]);
+    });
+
+    test('requests stay under the 1 MB payload limit when long cluster ids make datums large', async () => {
+      // GIVEN the longest cluster id CloudWatch accepts as a dimension value
+      const longClusterId = 'c'.repeat(1024);
+      const { server, sink } = await setUp({ clusterId: longClusterId });
+      server.faults.push('serviceUnavailable', 'serviceUnavailable');
+      const datums = cycle(0, MAX_DATUMS_PER_REQUEST);
+      await sink.publish(datums);
+
+      await sink.flush(Date.now() + 5000);
+
+      // THEN 1,000 such datums (over 1 MB together) go in two requests, each within the limit
+      const delivered = server.requests.filter((r) => r.answer === 'ok');
+      expect(delivered.length).toBe(2);
+      for (const request of delivered) expect(request.bodyBytes).toBeLessThanOrEqual(MAX_REQUEST_BYTES);
+      expect(server.datums).toEqual(expected(datums, longClusterId));
+      expect(server.protocolErrors).toEqual([]);
+    });
+  });
+
+  describe('when CloudWatch fails', () => {
+    test('throttling keeps the datums, and they arrive later with their original timestamps', async () => {
+      // GIVEN CloudWatch throttles both of the SDK's attempts
+      const { server, sink, sdkClient } = await setUp({}, { maxAttempts: 2 });
+      server.faults.push('throttling', 'throttling');
+      const first = cycle(0);
+      const second = cycle(1);
+
+      // WHEN a cycle is published, THEN the SDK saw throttling and the sink kept everything
+      await sink.publish(first);
+      expect(sdkClient.sdkErrorTypes).toEqual(['THROTTLING', 'THROTTLING']);
+      expect(sink.sentCount).toBe(0);
+      expect(sink.bufferedCount).toBe(first.length);
+
+      // WHEN the next cycle comes during the backoff, THEN it waits with the first
+      await sink.publish(second);
+      expect(server.requests).toHaveLength(2);
+      expect(sink.bufferedCount).toBe(first.length + second.length);
+
+      // WHEN flushed, THEN both cycles arrive in one request, in order, timestamps untouched
+      await sink.flush(Date.now() + 5000);
+      expect(server.requests).toHaveLength(3);
+      expect(server.datums).toEqual(expected([...first, ...second]));
+      expect(sink.droppedCounts).toEqual({ bufferFull: 0, rejected: 0, expired: 0, invalid: 0 });
+    });
+
+    test('after 5xx answers over several cycles, every buffered datum is sent in order by the retry timer', async () => {
+      // GIVEN CloudWatch answers 503 and 500 five times, and the sink retries on its own after a short backoff
+      const { server, sink, sdkClient } = await setUp({ baseBackoffMs: 5, maxBackoffMs: 20 }, { maxAttempts: 1 });
+      server.faults.push('serviceUnavailable', 'internalError', 'serviceUnavailable', 'internalError', 'serviceUnavailable');
+      const cycles = [cycle(0), cycle(1), cycle(2), cycle(3)];
+
+      // WHEN four cycles are published while it is down
+      for (const datums of cycles) {
+        await sink.publish(datums);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      await waitUntil(() => sink.bufferedCount === 0, 'the buffer is empty');
+
+      // THEN all of them arrived once, in publish order, with their own cycle's timestamps
+      expect(server.requests.filter((r) => r.answer !== 'ok')).toHaveLength(5);
+      expect(server.datums).toEqual(expected(cycles.flat()));
+      expect(sink.sentCount).toBe(4 * CATALOG.length);
+      expect(new Set(sdkClient.sdkErrorTypes)).toEqual(new Set(['TRANSIENT']));
+    });
+
+    test('a full buffer drops the oldest datums first, counts them and logs each drop once', async () => {
+      // GIVEN room for 50 datums and CloudWatch down
+      const { server, sink, logs } = await setUp({ bufferMaxDatums: 50 }, { maxAttempts: 1 });
+      server.faults.push('serviceUnavailable');
+      const cycles = [cycle(0), cycle(1), cycle(2)];
+
+      // WHEN three cycles of 28 arrive (84 datums)
+      for (const datums of cycles) await sink.publish(datums);
+
+      // THEN the 34 oldest were dropped, in two drop events, and counted once
+      expect(sink.bufferedCount).toBe(50);
+      expect(sink.takeDroppedCount()).toBe(34);
+      expect(sink.takeDroppedCount()).toBe(0);
+      expect(sink.droppedCounts.bufferFull).toBe(34);
+      const dropLogs = logs.filter((l) => l.msg.includes('buffer full'));
+      expect(dropLogs.map((l) => [l.level, l.dropped])).toEqual([['warn', 6], ['warn', 28]]);
+
+      // WHEN CloudWatch is back, THEN the 50 newest arrive
+      await sink.flush(Date.now() + 5000);
+      expect(server.datums).toEqual(expected(cycles.flat().slice(34)));
+    });
+
+    test('with CloudWatch unreachable, datums wait and reach it when it listens again on the same endpoint', async () => {
+      // GIVEN the endpoint refuses connections
+      const { server, sink, sdkClient } = await setUp({ baseBackoffMs: 20, maxBackoffMs: 100 }, { maxAttempts: 2 });
+      await server.close();
+      const datums = cycle(0);
+
+      // WHEN a cycle is published, THEN the SDK retried it as transient and the sink kept it
+      await sink.publish(datums);
+      expect(sdkClient.sdkErrorTypes).toEqual(['TRANSIENT', 'TRANSIENT']);
+      expect(sink.bufferedCount).toBe(datums.length);
+
+      // WHEN CloudWatch comes back on the same port, THEN the retry timer delivers it with its timestamps
+      const revived = await startCloudWatchServer({ port: server.port });
+      cleanups.push(() => revived.close());
+      await waitUntil(() => sink.bufferedCount === 0, 'the buffer is empty');
+      expect(revived.datums).toEqual(expected(datums));
+    });
+
+    test('a request CloudWatch refuses as invalid is dropped and counted, not retried', async () => {
+      // GIVEN CloudWatch refuses the next request with InvalidParameterValue
+      const { server, sink, sdkClient, logs } = await setUp({ baseBackoffMs: 5, maxBackoffMs: 5 }, { maxAttempts: 3 });
+      server.faults.push('invalidParameter');
+
+      // WHEN a cycle is published
+      await sink.publish(cycle(0));
+
+      // THEN one request was made (the SDK does not retry it either), the batch is counted and logged
+      expect(server.requests).toHaveLength(1);
+      expect(sdkClient.sdkErrorTypes).toEqual(['CLIENT_ERROR']);
+      expect(sink.bufferedCount).toBe(0);
+      expect(sink.droppedCounts.rejected).toBe(CATALOG.length);
+      expect(logs.some((l) => l.level === 'error' && String(l.error).includes('InvalidParameterValue'))).toBe(true);
+
+      // WHEN more cycles follow, THEN only they are sent: the refused batch never comes back
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      await sink.publish(cycle(1));
+      await sink.flush();
+      expect(server.requests).toHaveLength(2);
+      expect(server.datums).toEqual(expected(cycle(1)));
+    });
+
+    test('flush returns by its deadline while CloudWatch keeps failing, keeping the datums', async () => {
+      // GIVEN CloudWatch answers 503 to everything
+      const { server, sink } = await setUp({ baseBackoffMs: 20, maxBackoffMs: 50 }, { maxAttempts: 1 });
+      server.faults.push(...Array<'serviceUnavailable'>(1000).fill('serviceUnavailable'));
+      await sink.publish(cycle(0));
+
+      // WHEN flushed with a deadline 300 ms away
+      const deadline = Date.now() + 300;
+      await sink.flush(deadline);
+
+      // THEN it retried until the deadline and returned then, the datums still held
+      expect(Date.now() - deadline).toBeLessThan(1000);
+      expect(server.requests.length).toBeGreaterThan(2);
+      expect(sink.bufferedCount).toBe(CATALOG.length);
+    });
+
+    test('flush aborts a request that never answers when its deadline passes, and the datums stay', async () => {
+      // GIVEN datums held after a 503, and a CloudWatch that then never answers (the client's own timeout is 5 s)
+      const { server, sink } = await setUp({}, { maxAttempts: 1 });
+      server.faults.push('serviceUnavailable', 'hang');
+      await sink.publish(cycle(0));
+
+      // WHEN flushed with a deadline 300 ms away
+      const deadline = Date.now() + 300;
+      await sink.flush(deadline);
+
+      // THEN flush returned at the deadline, well before the client would have given up, datums kept
+      expect(Date.now() - deadline).toBeLessThan(1000);
+      expect(server.requests.map((r) => r.answer)).toEqual(['serviceUnavailable', 'hang']);
+      expect(sink.bufferedCount).toBe(CATALOG.length);
+
+      // WHEN CloudWatch answers again, THEN the same datums are delivered
+      await sink.flush(Date.now() + 5000);
+      expect(server.datums).toEqual(expected(cycle(0)));
+    });
+  });
+
+  describe('datums CloudWatch would refuse', () => {
+    test('datums older than two weeks are dropped and counted; newer ones are sent', async () => {
+      const { server, sink } = await setUp();
+      const stale: ClusterDatum[] = cycle(0).map((d) => ({ ...d, timestamp: new Date(Date.now() - 15 * 24 * 3600 * 1000) }));
+      const fresh = cycle(1);
+
+      await sink.publish([...stale, ...fresh]);
+
+      expect(sink.droppedCounts.expired).toBe(stale.length);
+      expect(server.datums).toEqual(expected(fresh));
+      // The loopback CloudWatch refuses stale timestamps as the service does: none reached it.
+      expect(server.protocolErrors).toEqual([]);
+    });
+
+    test('non-finite values are dropped and counted; the rest of the cycle is sent', async () => {
+      const { server, sink } = await setUp();
+      const datums = cycle(0, 3);
+      const bad: ClusterDatum[] = [{ ...datums[0], value: Number.NaN }, { ...datums[1], value: Number.POSITIVE_INFINITY }];
+
+      await sink.publish([...bad, datums[2]]);
+
+      expect(sink.droppedCounts.invalid).toBe(2);
+      expect(server.datums).toEqual(expected([datums[2]]));
+    });
+  });
+
+  describe('the loopback CloudWatch itself', () => {
+    test('reports requests the SDK would not send, so tests that expect none can fail', async () => {
+      const server = await startCloudWatchServer();
+      cleanups.push(() => server.close());
+
+      const response = await fetch(server.url, {
+        method: 'POST', headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'GraniteServiceVersion20100801.PutMetricAlarm' }, body: '{}',
+      });
+
+      expect(response.status).toBe(400);
+      expect(response.headers.get('x-amzn-query-error')).toBe('UnknownOperation;Sender');
+      expect(server.protocolErrors).toEqual([expect.stringContaining('PutMetricAlarm')]);
+      expect(server.requests).toEqual([]);
+    });
+
+    test('refuses a request over the 1,000-datum limit as CloudWatch does', async () => {
+      const { server } = await setUp();
+      const { client } = createTestCloudWatchClient(server.url, { maxAttempts: 1 });
+      cleanups.push(() => client.destroy());
+      const tooMany = Array.from({ length: 1001 }, (_, i) => ({ MetricName: `m${i}`, Value: i, Timestamp: T0 }));
+
+      await expect(client.send(new PutMetricDataCommand({ Namespace: NAMESPACE, MetricData: tooMany })))
+        .rejects.toMatchObject({ name: 'InvalidParameterValueException' });
+      expect(server.protocolErrors).toEqual([expect.stringContaining('1001 datums')]);
+    });
+  });
+
+  describe('configuration and lifecycle', () => {
+    test('its own client honours AWS_ENDPOINT_URL_CLOUDWATCH and the region from the environment', async () => {
+      const server = await startCloudWatchServer();
+      cleanups.push(() => server.close());
+      process.env.AWS_ENDPOINT_URL_CLOUDWATCH = server.url;
+      process.env.AWS_ACCESS_KEY_ID = 'AKIDFROMENV';
+      process.env.AWS_SECRET_ACCESS_KEY = 'env-secret';
+      process.env.AWS_REGION = 'eu-west-1';
+      cleanups.push(() => {
+        for (const name of ['AWS_ENDPOINT_URL_CLOUDWATCH', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_REGION']) delete process.env[name];
+      });
+      const sink = new CloudWatchSink({ clusterId: CLUSTER_ID, namespace: NAMESPACE, bufferMaxDatums: 100 });
+      cleanups.push(() => sink.stop());
+
+      await sink.publish(cycle(0, 2));
+
+      expect(server.datums).toEqual(expected(cycle(0, 2)));
+      expect(server.requests[0].signedFor).toEqual({ accessKeyId: 'AKIDFROMENV', region: 'eu-west-1', service: 'monitoring' });
+    });
+
+    test('stop aborts retries, is harmless twice, and a publish after it sends nothing', async () => {
+      const { server, sink, logs } = await setUp({ baseBackoffMs: 5, maxBackoffMs: 5 }, { maxAttempts: 1 });
+      server.faults.push('serviceUnavailable');
+      await sink.publish(cycle(0));
+
+      await sink.stop();
+      await sink.stop();
+      await sink.publish(cycle(1));
+      await new Promise((resolve) => setTimeout(resolve, 30));
+
+      expect(server.requests).toHaveLength(1);
+      expect(logs.some((l) => l.msg.includes('stopped with datums not sent') && l.buffered === CATALOG.length)).toBe(true);
+    });
+
+    test.each([
+      [{ clusterId: '' }, /clusterId must be 1 to 1024 characters/],
+      [{ namespace: '' }, /namespace must be 1 to 255 characters/],
+      [{ bufferMaxDatums: 0 }, /bufferMaxDatums must be a positive integer, got 0/],
+      [{ baseBackoffMs: 100, maxBackoffMs: 10 }, /baseBackoffMs <= maxBackoffMs/],
+    ])('rejects bad options %p', (bad, message) => {
+      const client = createTestCloudWatchClient('http://127.0.0.1:9').client;
+      cleanups.push(() => client.destroy());
+      expect(() => new CloudWatchSink({ clusterId: CLUSTER_ID, namespace: NAMESPACE, bufferMaxDatums: 10, client, ...bad })).toThrow(message);
+    });
+  });
+});
