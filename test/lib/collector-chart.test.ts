@@ -1,0 +1,437 @@
+import { execFileSync } from 'child_process';
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Lazy } from 'aws-cdk-lib';
+import { Size, Testing } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
+import { CollectorChart, CollectorChartProps } from '../../lib/collector-chart';
+import { BUNDLE_PART_BYTES, packCollectorBundle } from '../../lib/collector-bundle';
+import { loadConfig } from '../../runtime/config';
+import { DEFAULTS, ENV } from '../../runtime/settings';
+
+const PACKAGE_ROOT = path.resolve(__dirname, '..', '..');
+const BASE_PROPS: CollectorChartProps = { clusterName: 'demo-cluster', image: 'example.com/cni-metrics-helper:1.0.0', region: 'eu-west-1' };
+
+function synth(props: Partial<CollectorChartProps> = {}): any[] {
+  return Testing.synth(new CollectorChart(Testing.app(), 'Collector', { ...BASE_PROPS, ...props }));
+}
+
+function find(docs: any[], kind: string): any[] {
+  return docs.filter((doc) => doc.kind === kind);
+}
+
+function only(docs: any[], kind: string): any {
+  const found = find(docs, kind);
+  expect(found).toHaveLength(1);
+  return found[0];
+}
+
+function podSpec(docs: any[]): any {
+  return only(docs, 'Deployment').spec.template.spec;
+}
+
+function collectorContainer(docs: any[]): any {
+  return podSpec(docs).containers.find((c: any) => c.name === 'collector');
+}
+
+function envOf(container: any): Record<string, string> {
+  return Object.fromEntries(container.env.map((e: any) => [e.name, e.value]));
+}
+
+/**
+ * Validates manifests against the Kubernetes JSON schemas of `kubernetes-models`. That package is
+ * ESM-only, which this jest setup does not load, so a child Node process does the validating.
+ */
+function schemaErrors(docs: any[]): string[] {
+  const script = `
+    import { readFileSync } from 'node:fs';
+    const docs = JSON.parse(readFileSync(0, 'utf8'));
+    const errors = [];
+    for (const doc of docs) {
+      const where = doc.kind + ' ' + (doc.metadata && doc.metadata.name);
+      try {
+        const module = await import('kubernetes-models/' + doc.apiVersion + '/' + doc.kind);
+        new module[doc.kind](doc).validate();
+      } catch (err) {
+        errors.push(where + ': ' + err.message);
+      }
+    }
+    process.stdout.write(JSON.stringify(errors));
+  `;
+  const output = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: PACKAGE_ROOT,
+    input: JSON.stringify(docs),
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
+  return JSON.parse(output);
+}
+
+/** A bundle file of `size` bytes that gzip cannot shrink, so it spans several parts. */
+function incompressibleBundle(size: number): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'collector-chart-test-'));
+  const file = path.join(dir, 'collector.js');
+  // Deterministic pseudo-random bytes: sha256 in counter mode.
+  const chunks: Buffer[] = [];
+  for (let i = 0; chunks.length * 32 < size; i++) chunks.push(crypto.createHash('sha256').update(String(i)).digest());
+  fs.writeFileSync(file, Buffer.concat(chunks).subarray(0, size));
+  return file;
+}
+
+describe('CollectorChart', () => {
+  test('synthesizes the default chart as snapshotted', () => {
+    expect(synth()).toMatchSnapshot();
+  });
+
+  test('gives every object a chosen name, with no construct-path hashes anywhere', () => {
+    // WHEN
+    const docs = synth();
+
+    // THEN
+    expect(docs.map((doc) => `${doc.kind}/${doc.metadata.namespace}/${doc.metadata.name}`)).toEqual([
+      'ServiceAccount/kube-system/cni-metrics-helper',
+      'Role/kube-system/cni-metrics-helper',
+      'RoleBinding/kube-system/cni-metrics-helper',
+      'Deployment/kube-system/cni-metrics-helper',
+    ]);
+    expect(JSON.stringify(docs)).not.toMatch(/cdk8s\.io\/metadata\.addr|-c8[0-9a-f]{6}\b/);
+  });
+
+  test('is deterministic: the same props give the same manifests', () => {
+    expect(synth({ scrapeMode: 'direct', usePrometheus: true })).toEqual(synth({ scrapeMode: 'direct', usePrometheus: true }));
+  });
+
+  test('passes the Kubernetes schema validation in every mode', () => {
+    // GIVEN every shape the chart can take
+    const variants = [
+      synth(),
+      synth({ scrapeMode: 'direct' }),
+      synth({
+        usePrometheus: true,
+        useCloudWatch: false,
+        region: undefined,
+        priorityClassName: 'system-cluster-critical',
+        serviceAccountAnnotations: { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::123456789012:role/cni-metrics' },
+        extraEnv: { SCRAPE_MAX_BYTES: '1048576' },
+      }),
+      synth({ image: 'public.ecr.aws/docker/library/node:20.20.2-alpine3.23', bundle: packCollectorBundle(incompressibleBundle(300_000)) }),
+    ];
+
+    // WHEN
+    const errors = schemaErrors(variants.flat());
+
+    // THEN
+    expect(errors).toEqual([]);
+  });
+
+  test('catches a manifest the schema rejects (the validation itself works)', () => {
+    const docs = synth();
+    const deployment = only(docs, 'Deployment');
+    deployment.spec.replicas = 'one';
+    expect(schemaErrors([deployment])).toEqual([expect.stringMatching(/Deployment cni-metrics-helper: .*replicas must be integer/)]);
+  });
+
+  describe('RBAC', () => {
+    test('in proxy mode grants list on pods and get on pods/proxy, in the aws-node namespace only', () => {
+      // WHEN
+      const docs = synth({ scrapeMode: 'proxy' });
+
+      // THEN
+      const role = only(docs, 'Role');
+      expect(role.metadata.namespace).toBe('kube-system');
+      expect(role.rules).toEqual([
+        { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
+        { apiGroups: [''], resources: ['pods/proxy'], verbs: ['get'] },
+      ]);
+      expect(find(docs, 'ClusterRole')).toEqual([]);
+      expect(find(docs, 'ClusterRoleBinding')).toEqual([]);
+    });
+
+    test('in direct mode grants only list on pods: no pods/proxy', () => {
+      // WHEN
+      const docs = synth({ scrapeMode: 'direct' });
+
+      // THEN
+      expect(only(docs, 'Role').rules).toEqual([{ apiGroups: [''], resources: ['pods'], verbs: ['list'] }]);
+      expect(JSON.stringify(docs)).not.toContain('pods/proxy');
+    });
+
+    test('matches the snapshot in proxy and in direct mode', () => {
+      const rbac = (docs: any[]) => docs.filter((doc) => doc.kind === 'Role' || doc.kind === 'RoleBinding');
+      expect({ proxy: rbac(synth({ scrapeMode: 'proxy' })), direct: rbac(synth({ scrapeMode: 'direct' })) }).toMatchSnapshot();
+    });
+
+    test('puts the Role and RoleBinding in awsNodeNamespace and binds the ServiceAccount of the collector namespace', () => {
+      // WHEN
+      const docs = synth({ namespace: 'monitoring', awsNodeNamespace: 'aws-cni', serviceAccountName: 'cni-metrics' });
+
+      // THEN
+      expect(only(docs, 'Role').metadata.namespace).toBe('aws-cni');
+      const binding = only(docs, 'RoleBinding');
+      expect(binding.metadata.namespace).toBe('aws-cni');
+      expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'cni-metrics-helper' });
+      expect(binding.subjects).toEqual([{ apiGroup: '', kind: 'ServiceAccount', name: 'cni-metrics', namespace: 'monitoring' }]);
+      expect(only(docs, 'Deployment').metadata.namespace).toBe('monitoring');
+      expect(envOf(collectorContainer(docs))[ENV.awsNodeNamespace]).toBe('aws-cni');
+    });
+  });
+
+  describe('ServiceAccount', () => {
+    test('mounts its token, because the collector calls the API server', () => {
+      const docs = synth();
+      expect(only(docs, 'ServiceAccount').automountServiceAccountToken).toBe(true);
+      expect(podSpec(docs).automountServiceAccountToken).toBe(true);
+      expect(podSpec(docs).serviceAccountName).toBe('cni-metrics-helper');
+    });
+
+    test('carries the IRSA role annotation it is given', () => {
+      const annotations = { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::123456789012:role/cni-metrics' };
+      expect(only(synth({ serviceAccountAnnotations: annotations }), 'ServiceAccount').metadata.annotations).toEqual(annotations);
+    });
+  });
+
+  describe('Deployment', () => {
+    test('runs one replica, recreated on update, selected by a stable label', () => {
+      const deployment = only(synth(), 'Deployment');
+      expect(deployment.spec.replicas).toBe(1);
+      expect(deployment.spec.strategy).toEqual({ type: 'Recreate' });
+      expect(deployment.spec.selector).toEqual({ matchLabels: { 'k8s-app': 'cni-metrics-helper' } });
+      expect(deployment.spec.template.metadata.labels).toEqual({
+        'k8s-app': 'cni-metrics-helper',
+        'app.kubernetes.io/name': 'cni-metrics-helper',
+        'app.kubernetes.io/instance': 'cni-metrics-helper',
+      });
+    });
+
+    test('hardens the pod and every container', () => {
+      // WHEN
+      const spec = podSpec(synth({ bundle: packCollectorBundle(incompressibleBundle(1000)) }));
+
+      // THEN the pod
+      expect(spec.securityContext).toMatchObject({
+        runAsNonRoot: true,
+        runAsUser: 65532,
+        runAsGroup: 65532,
+        seccompProfile: { type: 'RuntimeDefault' },
+      });
+      expect(spec.hostNetwork).toBe(false);
+      expect(spec.nodeSelector).toEqual({ 'kubernetes.io/os': 'linux' });
+      // AND each container, the unpack init container included
+      const containers = [...spec.containers, ...spec.initContainers];
+      expect(containers.map((c: any) => c.name)).toEqual(['collector', 'unpack-collector']);
+      for (const container of containers) {
+        expect(container.securityContext).toEqual({
+          runAsNonRoot: true,
+          runAsUser: 65532,
+          runAsGroup: 65532,
+          readOnlyRootFilesystem: true,
+          allowPrivilegeEscalation: false,
+          privileged: false,
+          capabilities: { drop: ['ALL'] },
+        });
+        expect(container.imagePullPolicy).toBe('IfNotPresent');
+      }
+    });
+
+    test('sets small explicit resources by default, and the ones given otherwise', () => {
+      expect(collectorContainer(synth()).resources).toEqual({
+        requests: { cpu: '50m', memory: '64Mi' },
+        limits: { cpu: '500m', memory: '256Mi' },
+      });
+      const resources = { cpu: { request: kplus.Cpu.millis(100) }, memory: { request: Size.mebibytes(128), limit: Size.mebibytes(512) } };
+      expect(collectorContainer(synth({ resources })).resources).toEqual({
+        requests: { cpu: '100m', memory: '128Mi' },
+        limits: { memory: '512Mi' },
+      });
+    });
+
+    test('probes /healthz and /readyz on the health port the collector is told to serve', () => {
+      const container = collectorContainer(synth());
+      expect(container.livenessProbe.httpGet).toEqual({ path: '/healthz', port: DEFAULTS.healthPort, scheme: 'HTTP' });
+      expect(container.readinessProbe.httpGet).toEqual({ path: '/readyz', port: DEFAULTS.healthPort, scheme: 'HTTP' });
+      expect(envOf(container)[ENV.healthPort]).toBe(String(DEFAULTS.healthPort));
+      expect(container.ports).toEqual([{ containerPort: DEFAULTS.healthPort, name: 'health' }]);
+    });
+
+    test('exposes the Prometheus port only when Prometheus is on', () => {
+      const container = collectorContainer(synth({ usePrometheus: true }));
+      expect(container.ports).toContainEqual({ containerPort: DEFAULTS.prometheusPort, name: 'metrics' });
+      expect(envOf(container)[ENV.prometheusPort]).toBe(String(DEFAULTS.prometheusPort));
+      expect(envOf(collectorContainer(synth()))).not.toHaveProperty(ENV.prometheusPort);
+    });
+
+    test('sets priorityClassName only when given', () => {
+      expect(podSpec(synth())).not.toHaveProperty('priorityClassName');
+      expect(podSpec(synth({ priorityClassName: 'system-cluster-critical' })).priorityClassName).toBe('system-cluster-critical');
+    });
+
+    test('runs the image entry point (no command) when the image holds the collector', () => {
+      expect(collectorContainer(synth())).not.toHaveProperty('command');
+      expect(podSpec(synth())).not.toHaveProperty('initContainers');
+      expect(podSpec(synth())).not.toHaveProperty('volumes');
+    });
+  });
+
+  describe('environment', () => {
+    test('names only variables of the collector settings (ENV)', () => {
+      const names = Object.keys(envOf(collectorContainer(synth({ usePrometheus: true }))));
+      expect(names.filter((name) => !(Object.values(ENV) as string[]).includes(name))).toEqual([]);
+      expect(names).toEqual([
+        ENV.clusterId,
+        ENV.region,
+        ENV.useCloudWatch,
+        ENV.usePrometheus,
+        ENV.intervalSeconds,
+        ENV.logLevel,
+        ENV.scrapeMode,
+        ENV.scrapeConcurrency,
+        ENV.scrapeTimeoutMs,
+        ENV.awsNodeNamespace,
+        ENV.awsNodeLabelSelector,
+        ENV.cloudWatchNamespace,
+        ENV.healthPort,
+        ENV.prometheusPort,
+      ]);
+    });
+
+    test('writes the props, and the collector defaults for the rest', () => {
+      const env = envOf(collectorContainer(synth({ intervalSeconds: 60, scrapeMode: 'direct', logLevel: 'DEBUG' })));
+      expect(env).toMatchObject({
+        [ENV.clusterId]: 'demo-cluster',
+        [ENV.region]: 'eu-west-1',
+        [ENV.intervalSeconds]: '60',
+        [ENV.scrapeMode]: 'direct',
+        [ENV.logLevel]: 'DEBUG',
+        [ENV.useCloudWatch]: 'true',
+        [ENV.usePrometheus]: 'false',
+        [ENV.scrapeConcurrency]: String(DEFAULTS.scrapeConcurrency),
+        [ENV.scrapeTimeoutMs]: String(DEFAULTS.scrapeTimeoutMs),
+        [ENV.awsNodeLabelSelector]: DEFAULTS.awsNodeLabelSelector,
+        [ENV.cloudWatchNamespace]: DEFAULTS.cloudWatchNamespace,
+      });
+    });
+
+    test('is accepted by the collector configuration loader', () => {
+      // GIVEN the environment the container gets
+      const env = envOf(collectorContainer(synth({ usePrometheus: true, intervalSeconds: 45, extraEnv: { SCRAPE_MAX_BYTES: '2097152' } })));
+
+      // WHEN the collector reads it
+      const config = loadConfig(env);
+
+      // THEN it means what the props said
+      expect(config).toMatchObject({
+        clusterId: 'demo-cluster',
+        region: 'eu-west-1',
+        useCloudWatch: true,
+        usePrometheus: true,
+        intervalSeconds: 45,
+        scrapeMode: 'proxy',
+        scrapeMaxBytes: 2097152,
+        healthPort: DEFAULTS.healthPort,
+        prometheusPort: DEFAULTS.prometheusPort,
+      });
+    });
+
+    test('adds extraEnv after its own variables', () => {
+      const env = collectorContainer(synth({ extraEnv: { SCRAPE_MAX_BYTES: '1024', NODE_OPTIONS: '--max-old-space-size=192' } })).env;
+      expect(env.slice(-2)).toEqual([
+        { name: 'SCRAPE_MAX_BYTES', value: '1024' },
+        { name: 'NODE_OPTIONS', value: '--max-old-space-size=192' },
+      ]);
+    });
+  });
+
+  describe('bundle mode', () => {
+    test('splits the bundle into ConfigMaps under the annotation limit, before the Deployment', () => {
+      // GIVEN a bundle that gzip cannot shrink, about 2.3 parts long
+      const bundle = packCollectorBundle(incompressibleBundle(300_000));
+
+      // WHEN
+      const docs = synth({ bundle });
+
+      // THEN one ConfigMap per part, each small enough for client-side apply's annotation copy
+      const configMaps = find(docs, 'ConfigMap');
+      expect(configMaps.map((c) => c.metadata.name)).toEqual(['cni-metrics-helper-bundle-0', 'cni-metrics-helper-bundle-1', 'cni-metrics-helper-bundle-2']);
+      for (const configMap of configMaps) {
+        expect(Buffer.byteLength(JSON.stringify(configMap))).toBeLessThan(256 * 1024 - 4096);
+        expect(Object.values<string>(configMap.binaryData).every((b64) => Buffer.from(b64, 'base64').length <= BUNDLE_PART_BYTES)).toBe(true);
+      }
+      expect(docs.findIndex((doc) => doc.kind === 'Deployment')).toBeGreaterThan(docs.findIndex((doc) => doc.kind === 'ConfigMap'));
+    });
+
+    test('projects the parts into the unpack container and runs the unpacked file', () => {
+      // GIVEN
+      const bundle = packCollectorBundle(incompressibleBundle(300_000));
+
+      // WHEN
+      const docs = synth({ bundle, image: 'node-image:20' });
+
+      // THEN
+      const spec = podSpec(docs);
+      const partsVolume = spec.volumes.find((v: any) => v.name === 'collector-bundle');
+      expect(partsVolume.projected.sources).toEqual(
+        bundle.parts.map((part, index) => ({
+          configMap: { name: `cni-metrics-helper-bundle-${index}`, items: [{ key: part.key, path: part.key }] },
+        })),
+      );
+      expect(spec.volumes.find((v: any) => v.name === 'collector-app')).toEqual({ name: 'collector-app', emptyDir: { sizeLimit: '32Mi' } });
+      const [unpack] = spec.initContainers;
+      expect(unpack.image).toBe('node-image:20');
+      expect(unpack.command).toEqual(bundle.unpackCommand);
+      expect(unpack.volumeMounts).toEqual([
+        { name: 'collector-app', mountPath: bundle.appDir },
+        { name: 'collector-bundle', mountPath: bundle.partsDir, readOnly: true },
+      ]);
+      const collector = collectorContainer(docs);
+      expect(collector.command).toEqual(['node', '/app/collector.js']);
+      expect(collector.volumeMounts).toEqual([{ name: 'collector-app', mountPath: bundle.appDir, readOnly: true }]);
+      expect(only(docs, 'Deployment').spec.template.metadata.annotations).toEqual({ 'cni-metrics-helper/bundle-sha256': bundle.sha256 });
+    });
+  });
+
+  describe('validation', () => {
+    test.each<[string, Partial<CollectorChartProps>, RegExp]>([
+      ['an empty clusterName', { clusterName: ' ' }, /'clusterName' must be the EKS cluster's name.*got " "/],
+      ['an empty image', { image: '' }, /'image' must be an image reference/],
+      ['a fractional intervalSeconds', { intervalSeconds: 1.5 }, /'intervalSeconds' must be a whole number from 1 to 86400, got 1.5/],
+      ['a zero intervalSeconds', { intervalSeconds: 0 }, /'intervalSeconds' must be a whole number from 1 to 86400, got 0/],
+      ['a zero scrapeConcurrency', { scrapeConcurrency: 0 }, /'scrapeConcurrency' must be a whole number from 1 to 10000/],
+      ['a tiny scrapeTimeoutMs', { scrapeTimeoutMs: 5 }, /'scrapeTimeoutMs' must be a whole number from 10 to 600000, got 5/],
+      ['an unknown scrapeMode', { scrapeMode: 'ssh' as any }, /'scrapeMode' must be one of proxy, direct, got "ssh"/],
+      ['an unknown logLevel', { logLevel: 'TRACE' as any }, /'logLevel' must be one of DEBUG, INFO, WARN, ERROR, got "TRACE"/],
+      ['an invalid namespace', { namespace: 'Kube_System' }, /'namespace' must be a Kubernetes namespace name.*got "Kube_System"/],
+      ['an invalid awsNodeNamespace', { awsNodeNamespace: '-x' }, /'awsNodeNamespace' must be a Kubernetes namespace name/],
+      ['an invalid serviceAccountName', { serviceAccountName: 'Has Spaces' }, /'serviceAccountName' must be a DNS subdomain name/],
+      ['an invalid priorityClassName', { priorityClassName: 'High' }, /'priorityClassName' must be the name of a PriorityClass/],
+      ['an empty awsNodeLabelSelector', { awsNodeLabelSelector: '' }, /'awsNodeLabelSelector' must select the aws-node pods/],
+      ['a reserved cloudWatchNamespace', { cloudWatchNamespace: 'AWS/EKS' }, /'cloudWatchNamespace' must be a CloudWatch namespace.*not starting with "AWS\/"/],
+      ['no region while CloudWatch is on', { region: undefined }, /'region' is required while CloudWatch publishing is on.*Stack.of\(this\).region.*useCloudWatch: false/],
+      ['a malformed region', { region: 'Ireland' }, /'region' must be an AWS region such as eu-west-1, got "Ireland"/],
+      ['both sinks off', { useCloudWatch: false, usePrometheus: false }, /'useCloudWatch' is false while usePrometheus is false too, so nothing would be published/],
+      ['extraEnv setting a prop variable', { extraEnv: { METRIC_UPDATE_INTERVAL: '10' } }, /'extraEnv' may not set METRIC_UPDATE_INTERVAL.*use the prop 'intervalSeconds'/],
+      ['extraEnv setting the health port', { extraEnv: { HEALTH_PORT: '8080' } }, /'extraEnv' may not set HEALTH_PORT.*fixed at 61682/],
+      ['extraEnv with a bad name', { extraEnv: { 'NOT-A-NAME': 'x' } }, /'extraEnv' keys must be environment variable names/],
+    ])('rejects %s, naming the prop', (_case, props, message) => {
+      expect(() => synth(props)).toThrow(message);
+    });
+
+    test('does not validate values that are CDK tokens (known only at deploy time)', () => {
+      // GIVEN the cluster name and region of a cluster in the same app
+      const clusterName = Lazy.string({ produce: () => 'resolved-later' });
+      const region = Lazy.string({ produce: () => 'eu-west-1' });
+
+      // WHEN
+      const env = envOf(collectorContainer(synth({ clusterName, region })));
+
+      // THEN the tokens pass through for CloudFormation to resolve
+      expect(env[ENV.clusterId]).toBe(clusterName);
+      expect(env[ENV.region]).toBe(region);
+    });
+
+    test('accepts a chart without CloudWatch and without a region', () => {
+      expect(envOf(collectorContainer(synth({ useCloudWatch: false, usePrometheus: true, region: undefined })))).not.toHaveProperty(ENV.region);
+    });
+  });
+});
