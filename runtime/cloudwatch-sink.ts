@@ -230,8 +230,11 @@ export class CloudWatchSink implements Sink {
       }
     } finally {
       clearTimeout(deadlineTimer);
-      // The backoff timer was cancelled for the flush; datums still held get their retry back.
-      if (!this.stopped && this.queue.length > 0 && !this.draining) this.scheduleRetry(Math.max(0, this.nextAttemptAtMs - Date.now()));
+      // The backoff timer was cancelled for the flush; datums still held get a retry back, no
+      // sooner than the backoff (a request cut at the deadline is no reason to hurry).
+      if (!this.stopped && this.queue.length > 0 && !this.draining) {
+        this.scheduleRetry(Math.max(this.nextAttemptAtMs - Date.now(), this.backoffDelayMs()));
+      }
     }
   }
 
@@ -297,12 +300,18 @@ export class CloudWatchSink implements Sink {
       return;
     }
     this.consecutiveFailures += 1;
-    const delayMs = Math.min(this.maxBackoffMs, this.baseBackoffMs * 2 ** Math.min(this.consecutiveFailures - 1, 30));
+    const delayMs = this.backoffDelayMs();
     this.nextAttemptAtMs = Date.now() + delayMs;
     this.scheduleRetry(delayMs);
     this.logger.warn('CloudWatch sink: PutMetricData failed; datums kept for retry', {
       error: describeError(err), consecutiveFailures: this.consecutiveFailures, buffered: this.queue.length, retryInMs: delayMs,
     });
+  }
+
+  /** base, 2×base, 4×base ... per consecutive failure, capped at maxBackoffMs. */
+  private backoffDelayMs(): number {
+    const doublings = Math.min(Math.max(this.consecutiveFailures - 1, 0), 30);
+    return Math.min(this.maxBackoffMs, this.baseBackoffMs * 2 ** doublings);
   }
 
   private scheduleRetry(delayMs: number): void {
