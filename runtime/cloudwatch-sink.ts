@@ -243,6 +243,10 @@ export class CloudWatchSink implements Sink {
     this.draining ??= this.sendQueued(signal)
       .catch((err: unknown) => {
         this.logger.error('CloudWatch sink: unexpected error while sending', { error: describeError(err) });
+        // Back off as for a failed send, so no caller can spin on an error that repeats at once.
+        this.inFlight = 0;
+        this.nextAttemptAtMs = Date.now() + this.backoffDelayMs();
+        this.scheduleRetry(this.backoffDelayMs());
         return false;
       })
       .finally(() => {
