@@ -105,7 +105,8 @@ export class CloudWatchSink implements Sink {
   private stopped = false;
   /** Aborts the request in flight when the sink stops. */
   private readonly lifetime = new AbortController();
-  private droppedForBufferSinceTaken = 0;
+  /** Drops already reported by takeDroppedCount. */
+  private dropsTaken = 0;
   private sent = 0;
   private readonly drops = { bufferFull: 0, rejected: 0, expired: 0, invalid: 0 };
 
@@ -139,10 +140,15 @@ export class CloudWatchSink implements Sink {
     });
   }
 
-  /** Datums dropped because the buffer was full since the last call (the collectorDatumsDropped figure). */
+  /**
+   * Datums dropped since the last call, for every reason (buffer full, rejected, expired, invalid):
+   * the collectorDatumsDropped figure, so that no datum is lost without being counted.
+   */
   takeDroppedCount(): number {
-    const count = this.droppedForBufferSinceTaken;
-    this.droppedForBufferSinceTaken = 0;
+    const d = this.drops;
+    const total = d.bufferFull + d.rejected + d.expired + d.invalid;
+    const count = total - this.dropsTaken;
+    this.dropsTaken = total;
     return count;
   }
 
@@ -358,7 +364,6 @@ export class CloudWatchSink implements Sink {
     if (droppable <= 0) return;
     const dropped = this.queue.splice(this.inFlight, droppable);
     this.drops.bufferFull += dropped.length;
-    this.droppedForBufferSinceTaken += dropped.length;
     this.logger.warn('CloudWatch sink: buffer full; dropped the oldest datums', {
       dropped: dropped.length, bufferMaxDatums: this.bufferMaxDatums,
       droppedFrom: dropped[0].timestamp.toISOString(), droppedTo: dropped[dropped.length - 1].timestamp.toISOString(),

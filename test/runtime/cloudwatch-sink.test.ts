@@ -239,6 +239,9 @@ describe('CloudWatchSink', () => {
       expect(sdkClient.sdkErrorTypes).toEqual(['CLIENT_ERROR']);
       expect(sink.bufferedCount).toBe(0);
       expect(sink.droppedCounts.rejected).toBe(CATALOG.length);
+      // Rejected datums are counted in the published drop figure too, once.
+      expect(sink.takeDroppedCount()).toBe(CATALOG.length);
+      expect(sink.takeDroppedCount()).toBe(0);
       expect(logs.some((l) => l.level === 'error' && String(l.error).includes('InvalidParameterValue'))).toBe(true);
 
       // WHEN more cycles follow, THEN only they are sent: the refused batch never comes back
