@@ -14,13 +14,20 @@ function synth(props: Partial<CniMetricsAlarmsProps> = {}): { template: Template
   return { template: Template.fromStack(stack), alarms, stack };
 }
 
+/** The default alarms, synthesized once for the tests that only read them. */
+let defaultAlarms: ReturnType<typeof synth> | undefined;
+function synthDefault(): ReturnType<typeof synth> {
+  defaultAlarms ??= synth();
+  return defaultAlarms;
+}
+
 function alarmNames(template: Template): string[] {
   return Object.values(template.findResources(ALARM)).map((r) => r.Properties.AlarmName).sort();
 }
 
 describe('CniMetricsAlarms', () => {
   test('by default creates the IP utilization and collector silent alarms, not the ipamd errors one', () => {
-    const { template, alarms } = synth();
+    const { template, alarms } = synthDefault();
 
     expect(alarmNames(template)).toEqual(['prod-eks-CNI-CollectorSilent', 'prod-eks-CNI-IpUtilization']);
     expect(alarms.alarms).toHaveLength(2);
@@ -30,7 +37,7 @@ describe('CniMetricsAlarms', () => {
 
   describe('IP utilization', () => {
     test('alarms on assigned over total IPs above 80% for 3 periods, both read with Average', () => {
-      const { template } = synth();
+      const { template } = synthDefault();
 
       template.hasResourceProperties(ALARM, {
         AlarmName: 'prod-eks-CNI-IpUtilization',
@@ -108,13 +115,13 @@ describe('CniMetricsAlarms', () => {
     });
 
     test('false leaves it out, as omitting it does', () => {
-      expect(alarmNames(synth({ ipamdErrors: false }).template)).toEqual(alarmNames(synth().template));
+      expect(alarmNames(synth({ ipamdErrors: false }).template)).toEqual(alarmNames(synthDefault().template));
     });
   });
 
   describe('collector silent', () => {
     test('alarms when no node was scraped in 3 periods, with missing data breaching', () => {
-      const { template } = synth();
+      const { template } = synthDefault();
 
       template.hasResourceProperties(ALARM, {
         AlarmName: 'prod-eks-CNI-CollectorSilent',

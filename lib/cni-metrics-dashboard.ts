@@ -1,0 +1,163 @@
+/**
+ * The CloudWatch dashboard `EKS-CNI-metrics`: the AWS guide's Number widgets for the cluster,
+ * then graphs over time, every one drawn from the metric catalog through the metric factory.
+ */
+import { Token } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import { Construct } from 'constructs';
+import { CATALOG, CatalogMetric, DashboardRole } from '../runtime/catalog';
+import { CniMetricFactory, CniMetricFactoryProps } from './metric-factory';
+
+/** The dashboard name the AWS guide uses for the CNI metrics helper. */
+export const DEFAULT_DASHBOARD_NAME = 'EKS-CNI-metrics';
+
+export interface CniMetricsDashboardProps extends CniMetricFactoryProps {
+  /**
+   * Name of the dashboard. Dashboard names are unique per account and region, so give each
+   * cluster's dashboard its own name when several share one.
+   *
+   * @default 'EKS-CNI-metrics'
+   */
+  readonly dashboardName?: string;
+
+  /**
+   * Alarms to show in an alarm status widget at the top of the dashboard.
+   *
+   * @default - no alarm status widget
+   */
+  readonly alarms?: cloudwatch.IAlarm[];
+}
+
+// Widget sizes on CloudWatch's 24-column grid.
+const FULL_WIDTH = 24;
+const HALF_WIDTH = FULL_WIDTH / 2;
+const THIRD_WIDTH = FULL_WIDTH / 3;
+const HEADER_HEIGHT = 2;
+const ALARM_STATUS_HEIGHT = 3;
+const NUMBER_HEIGHT = 5;
+const GRAPH_HEIGHT = 6;
+
+type GraphRole = Exclude<DashboardRole, 'number'>;
+
+/** Title of each graph; keyed by role so that a new catalog role cannot go without a graph. */
+const GRAPH_TITLES: Record<GraphRole, string> = {
+  capacityGraph: 'Capacity: ENIs and IPs',
+  activityGraph: 'IPAM activity per period',
+  errorGraph: 'Errors per period',
+  latencyGraph: 'AWS API latency',
+  healthGraph: 'Collector health',
+};
+
+const MAX_DASHBOARD_NAME_LENGTH = 255;
+const DASHBOARD_NAME_PATTERN = /^[A-Za-z0-9_-]+$/;
+
+export class CniMetricsDashboard extends Construct {
+  readonly dashboard: cloudwatch.Dashboard;
+
+  private readonly metrics: CniMetricFactory;
+
+  constructor(scope: Construct, id: string, props: CniMetricsDashboardProps) {
+    super(scope, id);
+    const dashboardName = props.dashboardName ?? DEFAULT_DASHBOARD_NAME;
+    validateDashboardName(dashboardName);
+    this.metrics = new CniMetricFactory(props);
+
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { dashboardName });
+    this.dashboard.addWidgets(this.header());
+    if (props.alarms && props.alarms.length > 0) {
+      this.dashboard.addWidgets(
+        new cloudwatch.AlarmStatusWidget({
+          title: 'Alarms',
+          alarms: props.alarms,
+          width: FULL_WIDTH,
+          height: ALARM_STATUS_HEIGHT,
+        }),
+      );
+    }
+    this.dashboard.addWidgets(this.numbers());
+    this.dashboard.addWidgets(this.graph('capacityGraph', HALF_WIDTH), this.utilization(HALF_WIDTH));
+    this.dashboard.addWidgets(
+      this.graph('activityGraph', THIRD_WIDTH),
+      this.graph('errorGraph', THIRD_WIDTH),
+      this.graph('latencyGraph', THIRD_WIDTH),
+    );
+    this.dashboard.addWidgets(this.graph('healthGraph', FULL_WIDTH));
+  }
+
+  private header(): cloudwatch.TextWidget {
+    const { clusterName, namespace, period } = this.metrics;
+    return new cloudwatch.TextWidget({
+      markdown:
+        `# Amazon VPC CNI metrics: cluster ${clusterName}\n\n` +
+        `Cluster-wide ipamd figures published by the CNI metrics collector to the \`${namespace}\` namespace; ` +
+        `each point covers ${period.toHumanString()}. Counts are per period, capacities the average in the period.`,
+      width: FULL_WIDTH,
+      height: HEADER_HEIGHT,
+    });
+  }
+
+  /** The AWS guide's Number widget: the latest value of each 'number' metric. */
+  private numbers(): cloudwatch.SingleValueWidget {
+    return new cloudwatch.SingleValueWidget({
+      title: 'Cluster now',
+      metrics: catalogEntriesWithRole('number').map((entry) => this.metrics.metric(entry.metricName)),
+      sparkline: true,
+      width: FULL_WIDTH,
+      height: NUMBER_HEIGHT,
+    });
+  }
+
+  /**
+   * A graph of the catalog metrics in `role`. Metrics that share the first one's scale sit on the
+   * left axis; the others (milliseconds next to counts, a per-node figure next to cluster sums)
+   * on the right, so that neither flattens the other.
+   */
+  private graph(role: GraphRole, width: number): cloudwatch.GraphWidget {
+    const entries = catalogEntriesWithRole(role);
+    const leftScale = scaleOf(entries[0]);
+    const left = entries.filter((entry) => scaleOf(entry) === leftScale);
+    const right = entries.filter((entry) => scaleOf(entry) !== leftScale);
+    return new cloudwatch.GraphWidget({
+      title: GRAPH_TITLES[role],
+      left: left.map((entry) => this.metrics.metric(entry.metricName)),
+      right: right.map((entry) => this.metrics.metric(entry.metricName)),
+      leftYAxis: { min: 0, label: leftScale, showUnits: false },
+      rightYAxis: right.length > 0 ? { min: 0, label: scaleOf(right[0]), showUnits: false } : undefined,
+      width,
+      height: GRAPH_HEIGHT,
+    });
+  }
+
+  private utilization(width: number): cloudwatch.GraphWidget {
+    return new cloudwatch.GraphWidget({
+      title: 'IP and ENI utilization',
+      left: [
+        this.metrics.ipUtilization('IP utilization % (avg: ${AVG}, max: ${MAX})'),
+        this.metrics.eniUtilization('ENI utilization % (avg: ${AVG}, max: ${MAX})'),
+      ],
+      leftYAxis: { min: 0, max: 100, label: 'Percent', showUnits: false },
+      width,
+      height: GRAPH_HEIGHT,
+    });
+  }
+}
+
+function catalogEntriesWithRole(role: DashboardRole): CatalogMetric[] {
+  return CATALOG.filter((entry) => entry.dashboard.includes(role));
+}
+
+/** The axis a metric belongs on: its unit, and whether it is one node's figure or the cluster's. */
+function scaleOf(entry: CatalogMetric): string {
+  return entry.aggregation === 'minAvailableIps' ? `${entry.unit} per node` : entry.unit;
+}
+
+function validateDashboardName(dashboardName: string): void {
+  if (Token.isUnresolved(dashboardName)) return;
+  if (dashboardName.length > MAX_DASHBOARD_NAME_LENGTH || !DASHBOARD_NAME_PATTERN.test(dashboardName)) {
+    const suggestion = dashboardName.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, MAX_DASHBOARD_NAME_LENGTH) || DEFAULT_DASHBOARD_NAME;
+    throw new Error(
+      `dashboardName '${dashboardName}' is invalid: CloudWatch dashboard names are 1-${MAX_DASHBOARD_NAME_LENGTH} ` +
+        `characters of A-Z, a-z, 0-9, '-' and '_'; use e.g. '${suggestion}'`,
+    );
+  }
+}
