@@ -158,9 +158,9 @@ function resolveDocument(doc: any, resolver: TokenResolver | undefined): any {
     throw new Error(
       `The collector manifest for a cluster managed elsewhere cannot hold values that only CloudFormation knows, ` +
         `but ${doc?.kind} ${namespace}${doc?.metadata?.name} does at ${problems.join(', ')}. ` +
-        'An image asset in a stack without an explicit account and region has such a URI. Fix: give the stack an ' +
-        'explicit env ({ account, region }), or use CollectorImage.fromRegistry(uri) or CollectorImage.fromBundle(); ' +
-        'and pass plain strings, not CloudFormation references, for the cluster name and region.',
+        'Fix: give the stack an explicit env ({ account, region }), which resolves the account, region and URL suffix ' +
+        'of an image asset; or take the image from CollectorImage.fromRegistry(uri) or CollectorImage.fromBundle(). ' +
+        'Other values (cluster name, region, role ARN) must be plain strings, not references to CloudFormation resources or parameters.',
     );
   }
   return resolved;
