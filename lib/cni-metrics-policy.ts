@@ -1,0 +1,146 @@
+/**
+ * The IAM managed policy that lets the collector publish: cloudwatch:PutMetricData, narrowed by
+ * the `cloudwatch:namespace` condition to the one namespace it writes.
+ */
+import { Stack, Token } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { Construct, IConstruct } from 'constructs';
+
+/** Anything a policy can be attached to a role through: this construct or an `iam.ManagedPolicy`. */
+export interface IRoleAttachable {
+  /** Attaches the policy to the role; attaching the same role twice is harmless. */
+  attachToRole(role: iam.IRole): void;
+}
+
+export interface CniMetricsPolicyProps {
+  /**
+   * The CloudWatch namespace the collector may publish to; PutMetricData into any other namespace
+   * is denied.
+   *
+   * @default 'Kubernetes' (upstream cni-metrics-helper's namespace)
+   */
+  readonly namespace?: string;
+
+  /**
+   * Name of the managed policy. IAM policy names are unique per account: a second helper in the
+   * same account (another cluster, another stack) needs another name.
+   *
+   * @default 'CNIMetricsHelperPolicy'
+   */
+  readonly managedPolicyName?: string;
+
+  /**
+   * Roles to attach the policy to now; more can be attached with `attachToRole`.
+   *
+   * @default - none
+   */
+  readonly roles?: iam.IRole[];
+}
+
+export const DEFAULT_CLOUDWATCH_NAMESPACE = 'Kubernetes';
+export const DEFAULT_MANAGED_POLICY_NAME = 'CNIMetricsHelperPolicy';
+
+/** CloudWatch keeps namespaces starting with this for AWS services. */
+const RESERVED_NAMESPACE_PREFIX = 'AWS/';
+
+/** The managed policy allowing cloudwatch:PutMetricData into one namespace. */
+export class CniMetricsPolicy extends Construct implements IRoleAttachable {
+  /** The managed policy itself. */
+  public readonly policy: iam.ManagedPolicy;
+
+  /** The one CloudWatch namespace the policy allows. */
+  public readonly namespace: string;
+
+  /** The managed policy's name. */
+  public readonly managedPolicyName: string;
+
+  constructor(scope: Construct, id: string, props: CniMetricsPolicyProps = {}) {
+    super(scope, id);
+    this.namespace = props.namespace ?? DEFAULT_CLOUDWATCH_NAMESPACE;
+    this.managedPolicyName = props.managedPolicyName ?? DEFAULT_MANAGED_POLICY_NAME;
+    validateNamespace(this.namespace);
+    validateManagedPolicyName(this.managedPolicyName);
+
+    this.policy = new iam.ManagedPolicy(this, 'Resource', {
+      managedPolicyName: this.managedPolicyName,
+      description: `Lets the CNI metrics helper publish metrics to the CloudWatch namespace ${this.namespace}`,
+      statements: [
+        new iam.PolicyStatement({
+          effect: iam.Effect.ALLOW,
+          actions: ['cloudwatch:PutMetricData'],
+          // PutMetricData has no resource-level permissions: the namespace condition is the narrowing.
+          resources: ['*'],
+          conditions: { StringEquals: { 'cloudwatch:namespace': this.namespace } },
+        }),
+      ],
+      roles: props.roles,
+    });
+
+    this.node.addValidation({ validate: () => this.findNameClash() });
+  }
+
+  /** Attaches the policy to the role (the managed policy's `Roles`); duplicates are ignored. */
+  public attachToRole(role: iam.IRole): void {
+    this.policy.attachToRole(role);
+  }
+
+  /**
+   * Another CniMetricsPolicy of the same name bound for the same account would fail the second
+   * deployment with "already exists": caught at synthesis instead. Only for stacks with an
+   * explicit account: environment-agnostic stacks may well go to different accounts.
+   */
+  private findNameClash(): string[] {
+    const account = Stack.of(this).account;
+    if (Token.isUnresolved(this.managedPolicyName) || Token.isUnresolved(account)) return [];
+    const clash = this.node.root.node
+      .findAll()
+      .find(
+        (other: IConstruct): other is CniMetricsPolicy =>
+          other instanceof CniMetricsPolicy &&
+          other !== this &&
+          other.managedPolicyName === this.managedPolicyName &&
+          Stack.of(other).account === account,
+      );
+    if (!clash) return [];
+    return [
+      `CniMetricsPolicy: managedPolicyName '${this.managedPolicyName}' is also used by ${clash.node.path}, ` +
+        'in the same account; IAM policy names are unique per account — give each helper its own ' +
+        '`managedPolicyName`, e.g. one with the cluster name in it',
+    ];
+  }
+}
+
+/**
+ * CloudWatch's rules for a namespace: 1 to 255 characters, ASCII without control characters,
+ * not starting with ':' (API pattern [^:].*), and not starting with 'AWS/' (reserved).
+ */
+function validateNamespace(namespace: string): void {
+  if (Token.isUnresolved(namespace)) return;
+  const fail = (rule: string): never => {
+    throw new Error(
+      `CniMetricsPolicy: namespace '${namespace}' ${rule} — choose another CloudWatch namespace, ` +
+        `e.g. '${DEFAULT_CLOUDWATCH_NAMESPACE}' (the default, as upstream)`,
+    );
+  };
+  if (namespace.length < 1 || namespace.length > 255) {
+    fail(`must be 1 to 255 characters long, got ${namespace.length}`);
+  }
+  if (namespace.startsWith(':')) fail("must not start with ':'");
+  if (!/^[\x20-\x7e]+$/.test(namespace)) fail('must be printable ASCII (no control or non-ASCII characters)');
+  if (namespace.startsWith(RESERVED_NAMESPACE_PREFIX)) {
+    fail(`must not start with '${RESERVED_NAMESPACE_PREFIX}', which CloudWatch reserves for AWS services`);
+  }
+}
+
+/** IAM's rules for a managed policy name: 1 to 128 characters of [A-Za-z0-9+=,.@_-]. */
+function validateManagedPolicyName(name: string): void {
+  if (Token.isUnresolved(name)) return;
+  const fail = (rule: string): never => {
+    throw new Error(
+      `CniMetricsPolicy: managedPolicyName '${name}' ${rule} — use letters, digits and +=,.@_- only, ` +
+        `e.g. '${DEFAULT_MANAGED_POLICY_NAME}' (the default)`,
+    );
+  };
+  if (name.length < 1 || name.length > 128) fail(`must be 1 to 128 characters long, got ${name.length}`);
+  if (!/^[\w+=,.@-]+$/.test(name)) fail('has characters IAM does not allow in a policy name');
+}
