@@ -1,0 +1,218 @@
+import { KubectlV33Layer } from '@aws-cdk/lambda-layer-kubectl-v33';
+import { App, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as eks from 'aws-cdk-lib/aws-eks';
+import * as eksv2 from 'aws-cdk-lib/aws-eks-v2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { CollectorIdentity, CollectorIdentityType, IRSA_ROLE_ANNOTATION } from '../../lib/collector-identity';
+import { CniMetricsPolicy } from '../../lib/cni-metrics-policy';
+
+const SERVICE_ACCOUNT = { serviceAccountNamespace: 'kube-system', serviceAccountName: 'cni-metrics-helper' };
+
+/** A fresh app and stack. Asset staging is off: copying the kubectl layer is slow and not under test. */
+function newStack(): Stack {
+  const app = new App({ context: { 'aws:cdk:disable-asset-staging': true } });
+  return new Stack(app, 'Stack', { env: { account: '111122223333', region: 'us-east-1' } });
+}
+
+function v2Cluster(stack: Stack): eksv2.Cluster {
+  return new eksv2.Cluster(stack, 'Cluster', {
+    version: eksv2.KubernetesVersion.V1_33,
+    defaultCapacityType: eksv2.DefaultCapacityType.NODEGROUP,
+    defaultCapacity: 1,
+  });
+}
+
+function logicalId(construct: { node: { defaultChild?: unknown } }): string {
+  const resource = construct.node.defaultChild as iam.CfnRole;
+  return Stack.of(resource).getLogicalId(resource);
+}
+
+describe('CollectorIdentity.nodeRole', () => {
+  test('makes nothing and asks for no annotation: the node roles carry the policy', () => {
+    const stack = newStack();
+    const policy = new CniMetricsPolicy(stack, 'Policy');
+
+    const binding = CollectorIdentity.nodeRole().bind(stack, 'Identity', { ...SERVICE_ACCOUNT, policy });
+
+    expect(binding).toEqual({ type: CollectorIdentityType.NODE_ROLE, serviceAccountAnnotations: {} });
+    expect(stack.node.tryFindChild('Identity')).toBeUndefined();
+    Template.fromStack(stack).resourceCountIs('AWS::IAM::Role', 0);
+  });
+});
+
+describe('CollectorIdentity.irsa', () => {
+  test('makes a role only the collector ServiceAccount can assume through the OIDC provider, with the policy', () => {
+    // GIVEN
+    const stack = newStack();
+    const cluster = new eks.Cluster(stack, 'Cluster', {
+      version: eks.KubernetesVersion.V1_33,
+      kubectlLayer: new KubectlV33Layer(stack, 'kubectl'),
+      defaultCapacity: 0,
+    });
+    const policy = new CniMetricsPolicy(stack, 'Policy');
+
+    // WHEN
+    const binding = CollectorIdentity.irsa().bind(stack, 'Identity', { ...SERVICE_ACCOUNT, cluster, policy });
+
+    // THEN the trust: web identity from the cluster's provider, on conditions computed at deploy time
+    const template = Template.fromStack(stack);
+    const roleId = logicalId(binding.role!);
+    const conditions = template.findResources('Custom::AWSCDKCfnJson');
+    const [conditionsId] = Object.keys(conditions);
+    expect(Object.keys(conditions)).toHaveLength(1);
+    template.hasResource('AWS::IAM::Role', {
+      Properties: {
+        AssumeRolePolicyDocument: {
+          Statement: [
+            {
+              Effect: 'Allow',
+              Action: 'sts:AssumeRoleWithWebIdentity',
+              Principal: { Federated: stack.resolve(cluster.openIdConnectProvider.openIdConnectProviderArn) },
+              Condition: { StringEquals: { 'Fn::GetAtt': [conditionsId, 'Value'] } },
+            },
+          ],
+        },
+      },
+    });
+    // ... which are exactly sub = the ServiceAccount and aud = STS, keyed by the issuer
+    const issuer = stack.resolve(cluster.openIdConnectProvider.openIdConnectProviderIssuer);
+    expect(conditions[conditionsId].Properties.Value).toEqual({
+      'Fn::Join': ['', ['{"', issuer, ':sub":"system:serviceaccount:kube-system:cni-metrics-helper","', issuer, ':aud":"sts.amazonaws.com"}']],
+    });
+
+    // AND the policy is attached, the annotation names the role
+    template.hasResourceProperties('AWS::IAM::ManagedPolicy', { Roles: [{ Ref: roleId }] });
+    expect(binding.type).toBe(CollectorIdentityType.IRSA);
+    expect(Object.keys(binding.serviceAccountAnnotations)).toEqual([IRSA_ROLE_ANNOTATION]);
+    expect(stack.resolve(binding.serviceAccountAnnotations[IRSA_ROLE_ANNOTATION])).toEqual({ 'Fn::GetAtt': [roleId, 'Arn'] });
+  });
+
+  test('needs an in-app cluster', () => {
+    const stack = newStack();
+    const policy = new CniMetricsPolicy(stack, 'Policy');
+
+    expect(() => CollectorIdentity.irsa().bind(stack, 'Identity', { ...SERVICE_ACCOUNT, policy })).toThrow(
+      /^identity: IRSA needs `cluster` \(an aws-eks or aws-eks-v2 Cluster defined in this app\) to trust the cluster's OIDC provider — pass `cluster`, or .*CollectorIdentity.nodeRole\(\)/,
+    );
+  });
+
+  test.each([
+    ['a namespace with upper case', { serviceAccountNamespace: 'Kube-System' }, /^identity: serviceAccountNamespace 'Kube-System' is not a Kubernetes namespace name/],
+    ['a namespace longer than 63 characters', { serviceAccountNamespace: 'n'.repeat(64) }, /serviceAccountNamespace 'n+' is not a Kubernetes namespace name/],
+    ['a name with an underscore', { serviceAccountName: 'cni_metrics' }, /^identity: serviceAccountName 'cni_metrics' is not a Kubernetes object name .* e.g. 'cni-metrics-helper'$/],
+  ])('rejects %s', (_what, override, message) => {
+    const stack = newStack();
+    const cluster = v2Cluster(stack);
+    const policy = new CniMetricsPolicy(stack, 'Policy');
+
+    expect(() => CollectorIdentity.irsa().bind(stack, 'Identity', { ...SERVICE_ACCOUNT, ...override, cluster, policy })).toThrow(message);
+  });
+});
+
+describe('CollectorIdentity.podIdentity', () => {
+  test('makes a role for pods.eks.amazonaws.com, associates it with the ServiceAccount and adds the agent', () => {
+    // GIVEN
+    const stack = newStack();
+    const cluster = v2Cluster(stack);
+    const policy = new CniMetricsPolicy(stack, 'Policy');
+
+    // WHEN
+    const binding = CollectorIdentity.podIdentity().bind(stack, 'Identity', { ...SERVICE_ACCOUNT, cluster, policy });
+
+    // THEN
+    const template = Template.fromStack(stack);
+    const roleId = logicalId(binding.role!);
+    template.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: {
+        Statement: [{ Effect: 'Allow', Principal: { Service: 'pods.eks.amazonaws.com' }, Action: ['sts:AssumeRole', 'sts:TagSession'] }],
+      },
+    });
+    template.hasResourceProperties('AWS::IAM::ManagedPolicy', { Roles: [{ Ref: roleId }] });
+    template.resourceCountIs('AWS::EKS::PodIdentityAssociation', 1);
+    const agentId = logicalId(cluster.eksPodIdentityAgent!);
+    template.hasResource('AWS::EKS::PodIdentityAssociation', {
+      Properties: {
+        ClusterName: stack.resolve(cluster.clusterName),
+        Namespace: 'kube-system',
+        ServiceAccount: 'cni-metrics-helper',
+        RoleArn: { 'Fn::GetAtt': [roleId, 'Arn'] },
+      },
+      DependsOn: Match.arrayWith([agentId]),
+    });
+    template.resourcePropertiesCountIs('AWS::EKS::Addon', { AddonName: 'eks-pod-identity-agent' }, 1);
+    expect(binding.serviceAccountAnnotations).toEqual({});
+    expect(binding.resources?.node.path).toBe('Stack/Identity');
+  });
+
+  test('uses the agent add-on the app already has instead of adding another', () => {
+    // GIVEN the agent added by hand, not through cluster.eksPodIdentityAgent
+    const stack = newStack();
+    const cluster = v2Cluster(stack);
+    const agent = new eksv2.Addon(stack, 'Agent', { cluster, addonName: 'eks-pod-identity-agent' });
+    const policy = new CniMetricsPolicy(stack, 'Policy');
+
+    // WHEN
+    CollectorIdentity.podIdentity().bind(stack, 'Identity', { ...SERVICE_ACCOUNT, cluster, policy });
+
+    // THEN
+    const template = Template.fromStack(stack);
+    template.resourcePropertiesCountIs('AWS::EKS::Addon', { AddonName: 'eks-pod-identity-agent' }, 1);
+    template.hasResource('AWS::EKS::PodIdentityAssociation', { DependsOn: Match.arrayWith([logicalId(agent)]) });
+  });
+
+  test('adds no agent when told it is installed elsewhere', () => {
+    const stack = newStack();
+    const cluster = v2Cluster(stack);
+    const policy = new CniMetricsPolicy(stack, 'Policy');
+
+    CollectorIdentity.podIdentity({ addAgent: false }).bind(stack, 'Identity', { ...SERVICE_ACCOUNT, cluster, policy });
+
+    const template = Template.fromStack(stack);
+    template.resourceCountIs('AWS::EKS::PodIdentityAssociation', 1);
+    template.resourcePropertiesCountIs('AWS::EKS::Addon', { AddonName: 'eks-pod-identity-agent' }, 0);
+  });
+
+  test('needs an in-app cluster', () => {
+    const stack = newStack();
+    const policy = new CniMetricsPolicy(stack, 'Policy');
+
+    expect(() => CollectorIdentity.podIdentity().bind(stack, 'Identity', { ...SERVICE_ACCOUNT, policy })).toThrow(
+      /^identity: Pod Identity needs `cluster` \(an aws-eks or aws-eks-v2 Cluster defined in this app\) to associate the role with the ServiceAccount — pass `cluster`/,
+    );
+  });
+
+  test('is refused on Fargate, pointing to IRSA', () => {
+    const stack = newStack();
+    const cluster = new eks.FargateCluster(stack, 'Cluster', {
+      version: eks.KubernetesVersion.V1_33,
+      kubectlLayer: new KubectlV33Layer(stack, 'kubectl'),
+    });
+    const policy = new CniMetricsPolicy(stack, 'Policy');
+
+    expect(() => CollectorIdentity.podIdentity().bind(stack, 'Identity', { ...SERVICE_ACCOUNT, cluster, policy })).toThrow(
+      /^identity: Pod Identity is not available on Fargate .* use CollectorIdentity.irsa\(\) on a Fargate cluster$/,
+    );
+  });
+
+  test('works with an aws-eks cluster too', () => {
+    const stack = newStack();
+    const cluster = new eks.Cluster(stack, 'Cluster', {
+      version: eks.KubernetesVersion.V1_33,
+      kubectlLayer: new KubectlV33Layer(stack, 'kubectl'),
+      defaultCapacity: 1,
+      defaultCapacityInstance: new ec2.InstanceType('m5.large'),
+    });
+    const policy = new CniMetricsPolicy(stack, 'Policy');
+
+    const binding = CollectorIdentity.podIdentity().bind(stack, 'Identity', { ...SERVICE_ACCOUNT, cluster, policy });
+
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::EKS::PodIdentityAssociation', {
+      ClusterName: stack.resolve(cluster.clusterName),
+      RoleArn: { 'Fn::GetAtt': [logicalId(binding.role!), 'Arn'] },
+    });
+    template.resourcePropertiesCountIs('AWS::EKS::Addon', { AddonName: 'eks-pod-identity-agent' }, 1);
+  });
+});
