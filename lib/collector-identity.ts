@@ -161,7 +161,7 @@ function irsaRole(scope: Construct, cluster: InAppCluster, options: CollectorIde
     },
   });
   return new iam.Role(scope, 'Role', {
-    description: `CNI metrics helper collector (IRSA, ServiceAccount ${options.serviceAccountNamespace}/${options.serviceAccountName})`,
+    description: `CNI metrics helper collector (IRSA, ServiceAccount ${serviceAccountPath(options)})`,
     assumedBy: new iam.OpenIdConnectPrincipal(provider, { StringEquals: conditions }),
   });
 }
@@ -180,7 +180,7 @@ function podIdentityRole(
     );
   }
   const role = new iam.Role(scope, 'Role', {
-    description: `CNI metrics helper collector (Pod Identity, ServiceAccount ${options.serviceAccountNamespace}/${options.serviceAccountName})`,
+    description: `CNI metrics helper collector (Pod Identity, ServiceAccount ${serviceAccountPath(options)})`,
     // Pod Identity assumes with session tags: the trust needs sts:TagSession besides sts:AssumeRole.
     assumedBy: new iam.ServicePrincipal(POD_IDENTITY_PRINCIPAL).withSessionTags(),
   });
@@ -204,6 +204,10 @@ function findPodIdentityAgent(cluster: InAppCluster): IConstruct | undefined {
     const addon = construct as CfnResource & { addonName?: string; clusterName?: string };
     return addon.addonName === POD_IDENTITY_AGENT_ADDON && addon.clusterName === cluster.clusterName;
   });
+}
+
+function serviceAccountPath(options: CollectorIdentityBindOptions): string {
+  return `${options.serviceAccountNamespace}/${options.serviceAccountName}`;
 }
 
 /** Kubernetes names: the namespace a DNS label, the ServiceAccount a DNS subdomain. */

@@ -216,7 +216,9 @@ function isDefinedInApp(role: iam.IRole): boolean {
 function importRole(scope: Construct, arn: string, source: string): iam.IRole {
   const parts = ROLE_ARN_PARTS.exec(arn);
   if (!parts) {
-    throw new Error(`${source}: '${arn}' is not an IAM role ARN — expected arn:<partition>:iam::<account>:role/[<path>/]<name>`);
+    throw new Error(
+      `${source}: '${arn}' is not an IAM role ARN — expected arn:<partition>:iam::<account>:role/[<path>/]<name>`,
+    );
   }
   const [, account, name] = parts;
   const stack = Stack.of(scope);
