@@ -1,4 +1,3 @@
-import { execFileSync } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -10,8 +9,8 @@ import { CollectorChart, CollectorChartProps } from '../../lib/collector-chart';
 import { BUNDLE_PART_BYTES, packCollectorBundle } from '../../lib/collector-bundle';
 import { loadConfig } from '../../runtime/config';
 import { DEFAULTS, ENV } from '../../runtime/settings';
+import { schemaErrors } from '../support/kubernetes-schema';
 
-const PACKAGE_ROOT = path.resolve(__dirname, '..', '..');
 const BASE_PROPS: CollectorChartProps = { clusterName: 'demo-cluster', image: 'example.com/cni-metrics-helper:1.0.0', region: 'eu-west-1' };
 
 function synth(props: Partial<CollectorChartProps> = {}): any[] {
@@ -40,34 +39,6 @@ function envOf(container: any): Record<string, string> {
   return Object.fromEntries(container.env.map((e: any) => [e.name, e.value]));
 }
 
-/**
- * Validates manifests against the Kubernetes JSON schemas of `kubernetes-models`. That package is
- * ESM-only, which this jest setup does not load, so a child Node process does the validating.
- */
-function schemaErrors(docs: any[]): string[] {
-  const script = `
-    import { readFileSync } from 'node:fs';
-    const docs = JSON.parse(readFileSync(0, 'utf8'));
-    const errors = [];
-    for (const doc of docs) {
-      const where = doc.kind + ' ' + (doc.metadata && doc.metadata.name);
-      try {
-        const module = await import('kubernetes-models/' + doc.apiVersion + '/' + doc.kind);
-        new module[doc.kind](doc).validate();
-      } catch (err) {
-        errors.push(where + ': ' + err.message);
-      }
-    }
-    process.stdout.write(JSON.stringify(errors));
-  `;
-  const output = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
-    cwd: PACKAGE_ROOT,
-    input: JSON.stringify(docs),
-    encoding: 'utf8',
-    timeout: 20_000,
-  });
-  return JSON.parse(output);
-}
 
 const tempDirs: string[] = [];
 afterAll(() => tempDirs.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
