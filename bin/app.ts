@@ -1,7 +1,28 @@
 #!/usr/bin/env node
-// The example app `npx cdk synth` runs. Until the construct lands it synthesizes an empty stack.
-import { App, Stack } from 'aws-cdk-lib';
+/**
+ * The example app `npx cdk synth` runs: the CNI metrics helper for a cluster managed elsewhere,
+ * from the aws-auth text of the AWS guide. No AWS account or network is needed to synthesize it.
+ *
+ *   npx cdk synth                                   # the sample
+ *   npx cdk synth -c account=123456789012 -c region=eu-west-1 -c clusterName=prod
+ */
+import * as path from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { ExampleStack } from './example-stack';
 
 const app = new App();
-new Stack(app, 'CniMetricsHelperExample');
+const stack = new ExampleStack(app, 'CniMetricsHelperExample', {
+  env: {
+    account: app.node.tryGetContext('account') ?? '111122223333',
+    region: app.node.tryGetContext('region') ?? 'us-west-2',
+  },
+  clusterName: app.node.tryGetContext('clusterName'),
+  description: 'CNI metrics helper: CNIMetricsHelperPolicy on the node roles, the EKS-CNI-metrics dashboard and alarms',
+});
 app.synth();
+
+if (stack.helper.manifestFileName) {
+  // stderr, because stdout carries the CLI's template output.
+  const manifest = path.join(path.relative(process.cwd(), app.outdir) || '.', stack.helper.manifestFileName);
+  process.stderr.write(`Kubernetes manifest for the collector: ${manifest}\n  apply it with: kubectl apply --server-side -f ${manifest}\n`);
+}
