@@ -87,9 +87,11 @@ const HEALTH_STATISTICS: ReadonlyMap<string, string> = new Map([
 export function defaultStatistic(metric: CatalogMetric): string {
   switch (metric.aggregation) {
     case 'gaugeSum':
-    case 'minAvailableIps':
     case 'latencyMean':
       return cloudwatch.Stats.AVERAGE;
+    case 'minAvailableIps':
+      // The tightest moment of the period is what capacity planning needs.
+      return cloudwatch.Stats.MINIMUM;
     case 'counterDelta':
       return cloudwatch.Stats.SUM;
     case 'latencyMaxP99':

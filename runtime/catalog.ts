@@ -203,7 +203,7 @@ export const CATALOG: readonly CatalogMetric[] = [
   },
   {
     metricName: 'collectorDatumsDropped', aggregation: 'health', unit: 'Count',
-    description: 'Datums dropped since the last cycle because the CloudWatch buffer was full.',
+    description: 'Datums dropped since the last cycle (CloudWatch buffer full, rejected, or older than CloudWatch accepts); published only when non-zero.',
     dashboard: ['healthGraph'], upstream: false,
   },
 ];

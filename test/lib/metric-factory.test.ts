@@ -13,9 +13,15 @@ const EXPECTED_HEALTH_STATISTICS: Record<string, string> = {
 };
 
 describe('defaultStatistic', () => {
-  test('reads gauges and the per-node minimum with Average, never Sum', () => {
-    for (const entry of CATALOG.filter((m) => m.aggregation === 'gaugeSum' || m.aggregation === 'minAvailableIps')) {
+  test('reads gauges with Average, never Sum', () => {
+    for (const entry of CATALOG.filter((m) => m.aggregation === 'gaugeSum')) {
       expect([entry.metricName, defaultStatistic(entry)]).toEqual([entry.metricName, 'Average']);
+    }
+  });
+
+  test('reads the per-node free-IP minimum with Minimum: the tightest moment of the period', () => {
+    for (const entry of CATALOG.filter((m) => m.aggregation === 'minAvailableIps')) {
+      expect([entry.metricName, defaultStatistic(entry)]).toEqual([entry.metricName, 'Minimum']);
     }
   });
 
