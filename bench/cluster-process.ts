@@ -1,0 +1,148 @@
+/**
+ * The simulated cluster, in its own process so that the measured collector's CPU and memory are
+ * its own: N ipamd endpoints, a kube API server listing their aws-node pods, and a CloudWatch
+ * endpoint counting requests and datums. All on loopback. Driven over the fork IPC channel
+ * (bench/cluster-protocol.ts); the harness lowers this process's priority (nice) so the measured
+ * process gets the CPU first.
+ *
+ * The process exits on its own when the harness goes away (IPC disconnect) or after LIFETIME_MS.
+ */
+import * as fs from 'node:fs';
+import { startCloudWatchServer, type CloudWatchServer } from '../test/support/cloudwatch-server';
+import { fleetKubePods, startIpamdFleet, type IpamdFleet } from '../test/support/ipamd-fleet';
+import { startKubeApiServer, type KubeApiServer } from '../test/support/kube-api-server';
+import { hangingIndexes, type ClusterCounters, type ClusterInfo, type ClusterReply, type ClusterRequest, type ClusterSpec } from './cluster-protocol';
+
+/** No benchmark stage lasts this long; a forgotten cluster process ends itself. */
+const LIFETIME_MS = 40 * 60 * 1000;
+
+interface Cluster {
+  readonly fleet: IpamdFleet;
+  readonly kube: KubeApiServer;
+  readonly cloudWatch: CloudWatchServer;
+  /** Index into cloudWatch.requests where the current counting window starts. */
+  cloudWatchFrom: number;
+  /** The kube server's counters only grow: their values at the window's start. */
+  kubeFrom: { lists: number; proxies: number };
+  cpuFrom: NodeJS.CpuUsage;
+}
+
+let cluster: Cluster | undefined;
+
+async function start(spec: ClusterSpec): Promise<ClusterInfo> {
+  if (cluster) await stop();
+  const payloads = spec.payloadFiles.map((file) => fs.readFileSync(file, 'utf8'));
+  if (payloads.length === 0) throw new Error('ClusterSpec.payloadFiles is empty: name at least one exposition file');
+  const hanging = hangingIndexes(spec.count, spec.hangEvery);
+  const hangingSet = new Set(hanging);
+  const fleet = await startIpamdFleet({
+    count: spec.count,
+    payload: (i) => payloads[i % payloads.length],
+    behaviour: (i) => (hangingSet.has(i) ? 'hang' : 'ok'),
+    latencyMs: spec.latencyMs,
+    // One connection per scrape: 10,000 listening sockets plus 10,000 idle keep-alive ones would
+    // not fit this machine's open-file limit (20,000). The collector's --once cycle and a
+    // Prometheus scrape both open a connection per node anyway.
+    keepAlive: false,
+    listen: spec.mode === 'direct',
+  });
+  let kube: KubeApiServer | undefined;
+  try {
+    kube = await startKubeApiServer({
+      pods: fleetKubePods(fleet),
+      proxyHandler: spec.mode === 'proxy'
+        ? (target, req, res) => {
+          const host = target.pod.status.podIP ?? '';
+          if (!fleet.serve(host, target.path, req, res)) {
+            res.writeHead(503, { 'content-type': 'text/plain' });
+            res.end(`no ipamd endpoint at ${host}\n`);
+          }
+        }
+        : undefined,
+    });
+    const cloudWatch = await startCloudWatchServer();
+    cluster = { fleet, kube, cloudWatch, cloudWatchFrom: 0, kubeFrom: { lists: 0, proxies: 0 }, cpuFrom: process.cpuUsage() };
+    return {
+      kubeconfigPath: kube.writeKubeconfig(),
+      kubeApiUrl: kube.url,
+      cloudWatchUrl: cloudWatch.url,
+      // Proxy mode has no ipamd socket; any port works in the proxy path, so use the real one.
+      ipamdPort: spec.mode === 'direct' ? fleet.port : 61678,
+      hosts: fleet.endpoints.map((e) => e.host),
+      hanging,
+      startMs: Date.now(),
+    };
+  } catch (err) {
+    await kube?.close();
+    await fleet.close();
+    throw err;
+  }
+}
+
+function counters(reset: boolean): ClusterCounters {
+  if (!cluster) throw new Error('no cluster is running: send start first');
+  const { fleet, kube, cloudWatch } = cluster;
+  const requests = cloudWatch.requests.slice(cluster.cloudWatchFrom);
+  const cpu = process.cpuUsage(cluster.cpuFrom);
+  const result: ClusterCounters = {
+    ipamdRequests: fleet.counters.requests,
+    ipamdPeakInFlight: fleet.counters.peakInFlight,
+    ipamdConnectionsAccepted: fleet.counters.connectionsAccepted,
+    kubeLists: kube.counters.lists - cluster.kubeFrom.lists,
+    kubeProxies: kube.counters.proxies - cluster.kubeFrom.proxies,
+    cloudWatchRequests: requests.length,
+    cloudWatchDatums: requests.reduce((n, r) => n + r.input.MetricData.length, 0),
+    cloudWatchBodyBytes: requests.reduce((n, r) => n + r.bodyBytes, 0),
+    cloudWatchWireBytes: requests.reduce((n, r) => n + Number(r.headers['content-length'] ?? 0), 0),
+    cloudWatchGzipped: requests.filter((r) => r.gzipped).length,
+    cloudWatchProtocolErrors: cloudWatch.protocolErrors.slice(),
+    clusterCpuMs: (cpu.user + cpu.system) / 1000,
+  };
+  if (reset) {
+    fleet.resetCounters();
+    cluster.kubeFrom = { lists: kube.counters.lists, proxies: kube.counters.proxies };
+    cluster.cloudWatchFrom = cloudWatch.requests.length;
+    cloudWatch.protocolErrors.length = 0;
+    cluster.cpuFrom = process.cpuUsage();
+  }
+  return result;
+}
+
+async function stop(): Promise<void> {
+  const current = cluster;
+  cluster = undefined;
+  if (!current) return;
+  await Promise.allSettled([current.fleet.close(), current.kube.close(), current.cloudWatch.close()]);
+}
+
+function reply(message: ClusterReply): void {
+  process.send?.(message);
+}
+
+async function handle(request: ClusterRequest): Promise<void> {
+  try {
+    switch (request.type) {
+      case 'start':
+        reply({ type: 'started', id: request.id, info: await start(request.spec) });
+        return;
+      case 'counters':
+        reply({ type: 'counters', id: request.id, counters: counters(request.reset) });
+        return;
+      case 'stop':
+        await stop();
+        reply({ type: 'stopped', id: request.id });
+        return;
+    }
+  } catch (err) {
+    reply({ type: 'error', id: request.id, message: err instanceof Error ? err.message : String(err) });
+  }
+}
+
+if (!process.send) {
+  process.stderr.write('bench/cluster-process.ts runs as a child of the benchmark harness (fork with IPC), not alone.\n');
+  process.exit(2);
+}
+process.on('message', (message) => { void handle(message as ClusterRequest); });
+// The harness is gone: close everything and leave.
+process.on('disconnect', () => { void stop().finally(() => process.exit(0)); });
+setTimeout(() => { void stop().finally(() => process.exit(3)); }, LIFETIME_MS).unref();

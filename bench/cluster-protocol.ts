@@ -1,0 +1,77 @@
+/**
+ * Messages between the harness and the simulated-cluster process (bench/cluster-process.ts),
+ * sent over the IPC channel of child_process.fork as JSON.
+ */
+
+/** How the collector reaches ipamd in this cluster. */
+export type ClusterMode =
+  /** Every endpoint listens on its own 127.x address at one shared port (SCRAPE_MODE=direct, Prometheus). */
+  | 'direct'
+  /** No ipamd socket: the kube API server's pod proxy serves the fleet in-process (SCRAPE_MODE=proxy). */
+  | 'proxy';
+
+export interface ClusterSpec {
+  /** Nodes: ipamd endpoints and aws-node pods. */
+  readonly count: number;
+  readonly mode: ClusterMode;
+  /** Delay of every ipamd answer. */
+  readonly latencyMs: number;
+  /** Endpoint i never answers when i % hangEvery === hangEvery / 2 (rounded down); 0 for none. */
+  readonly hangEvery: number;
+  /** Exposition files served round-robin: endpoint i serves payloadFiles[i % length]. */
+  readonly payloadFiles: readonly string[];
+}
+
+export interface ClusterInfo {
+  /** Kubeconfig of the loopback kube API server, for KUBECONFIG. */
+  readonly kubeconfigPath: string;
+  readonly kubeApiUrl: string;
+  /** For AWS_ENDPOINT_URL_CLOUDWATCH. */
+  readonly cloudWatchUrl: string;
+  /** Port every ipamd endpoint shares (IPAMD_METRICS_PORT); in proxy mode the port named in the pod proxy path. */
+  readonly ipamdPort: number;
+  /** Loopback address of every endpoint, in index order (Prometheus targets). */
+  readonly hosts: readonly string[];
+  /** Indexes of the endpoints that never answer. */
+  readonly hanging: readonly number[];
+  readonly startMs: number;
+}
+
+/** What the cluster saw since the last reset. */
+export interface ClusterCounters {
+  readonly ipamdRequests: number;
+  readonly ipamdPeakInFlight: number;
+  readonly ipamdConnectionsAccepted: number;
+  readonly kubeLists: number;
+  readonly kubeProxies: number;
+  readonly cloudWatchRequests: number;
+  readonly cloudWatchDatums: number;
+  /** JSON body bytes after decompression, all requests. */
+  readonly cloudWatchBodyBytes: number;
+  /** Bytes on the wire (Content-Length), all requests. */
+  readonly cloudWatchWireBytes: number;
+  readonly cloudWatchGzipped: number;
+  readonly cloudWatchProtocolErrors: readonly string[];
+  /** CPU the cluster process itself used (user + system), in ms: it competes with the measured process. */
+  readonly clusterCpuMs: number;
+}
+
+export type ClusterRequest =
+  | { readonly type: 'start'; readonly id: number; readonly spec: ClusterSpec }
+  | { readonly type: 'counters'; readonly id: number; readonly reset: boolean }
+  | { readonly type: 'stop'; readonly id: number };
+
+export type ClusterReply =
+  | { readonly type: 'started'; readonly id: number; readonly info: ClusterInfo }
+  | { readonly type: 'counters'; readonly id: number; readonly counters: ClusterCounters }
+  | { readonly type: 'stopped'; readonly id: number }
+  | { readonly type: 'error'; readonly id: number; readonly message: string };
+
+/** Index of the endpoints that hang, for a count and a spacing. */
+export function hangingIndexes(count: number, hangEvery: number): number[] {
+  if (hangEvery <= 0) return [];
+  const offset = Math.floor(hangEvery / 2);
+  const indexes: number[] = [];
+  for (let i = offset; i < count; i += hangEvery) indexes.push(i);
+  return indexes;
+}
