@@ -5,6 +5,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as eks from 'aws-cdk-lib/aws-eks';
+import * as eksv2 from 'aws-cdk-lib/aws-eks-v2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as YAML from 'yaml';
 import { CniMetricsHelper, CollectorIdentity, CollectorImage } from '../../lib';
@@ -153,6 +154,21 @@ describe('CniMetricsHelper', () => {
       });
       const policy = Object.values(template.findResources('AWS::IAM::ManagedPolicy'))[0] as any;
       expect(policy.Properties.Roles).toEqual([stack.resolve(helper.collectorRole!.roleName)]);
+    });
+
+    test('works with an aws-eks-v2 cluster: node group roles get the policy, the chart goes through its kubectl provider', () => {
+      const { stack } = newStack();
+      const cluster = new eksv2.Cluster(stack, 'Cluster', {
+        version: eksv2.KubernetesVersion.V1_33,
+        defaultCapacityType: eksv2.DefaultCapacityType.NODEGROUP,
+        defaultCapacity: 0,
+        kubectlProviderOptions: { kubectlLayer: new KubectlV33Layer(stack, 'kubectl') },
+      });
+      const nodes = cluster.addNodegroupCapacity('Nodes');
+      new CniMetricsHelper(stack, 'Helper', { cluster });
+      const template = Template.fromStack(stack);
+      template.hasResourceProperties('AWS::IAM::ManagedPolicy', { Roles: [stack.resolve(nodes.role.roleName)] });
+      expect(clusterManifestText(template)).toContain('"kind":"Deployment"');
     });
 
     test('takes its cluster name from the cluster when none is given', () => {
