@@ -142,27 +142,9 @@ export function ensureCollectorBundle(root: string): string {
 }
 
 function buildBundle(entry: string, outfile: string): void {
-  // esbuild is a development dependency: only a source checkout gets here, and it has it.
-  const esbuild: typeof import('esbuild') = require('esbuild');
-  const result = esbuild.buildSync({
-    entryPoints: [entry],
-    // The same options as runtime/build.js, so both ways give the same file.
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    minify: true,
-    legalComments: 'none',
-    logLevel: 'silent',
-    write: false,
-    outfile,
-  });
-  const output = result.outputFiles.find((file) => file.path === outfile) ?? result.outputFiles[0];
-  // Write then rename, so that a concurrent synth (jest workers) never reads half a file.
-  fs.mkdirSync(path.dirname(outfile), { recursive: true });
-  const temporary = `${outfile}.${process.pid}.tmp`;
-  fs.writeFileSync(temporary, output.contents);
-  fs.renameSync(temporary, outfile);
+  // The same build as `npm run build:collector`; only a source checkout gets here.
+  const build: { buildCollector(entry: string, outfile: string): string } = require(path.join(packageRoot(), 'runtime', 'build.js'));
+  build.buildCollector(entry, outfile);
 }
 
 /**
