@@ -61,7 +61,10 @@ export interface CloudWatchSinkOptions {
   readonly namespace: string;
   /** Region for the client this sink creates; ignored when `client` is given. @default - the SDK's (AWS_REGION) */
   readonly region?: string;
-  /** Most datums held for resending; past it the oldest are dropped first, and counted. */
+  /**
+   * Most datums held for resending; past it the oldest are dropped first, and counted. While a
+   * request is in flight its datums are held on top of this, until its answer is in.
+   */
   readonly bufferMaxDatums: number;
   /** @default - silent */
   readonly logger?: Logger;
@@ -357,10 +360,14 @@ export class CloudWatchSink implements Sink {
     this.enforceBound();
   }
 
-  /** Drops the oldest datums not in flight until the buffer fits its bound; one log line per event. */
+  /**
+   * Drops the oldest datums not in flight until the buffer fits its bound; one log line per event.
+   * While a request is in flight the bound applies to the datums behind it: its answer decides
+   * whether they fit (accepted) or the oldest go (failed; enforced again once it is in). Counting
+   * the in-flight datums here would drop the newest cycle for a batch that may be accepted.
+   */
   private enforceBound(): void {
-    const excess = this.queue.length - this.bufferMaxDatums;
-    const droppable = Math.min(excess, this.queue.length - this.inFlight);
+    const droppable = this.queue.length - this.inFlight - this.bufferMaxDatums;
     if (droppable <= 0) return;
     const dropped = this.queue.splice(this.inFlight, droppable);
     this.drops.bufferFull += dropped.length;
