@@ -12,7 +12,7 @@
  * `getEndpointUrlConfig("CloudWatch")` in the installed SDK), as do AWS_REGION and AWS_MAX_ATTEMPTS.
  */
 import { CloudWatchClient, PutMetricDataCommand, type MetricDatum, type PutMetricDataInput } from '@aws-sdk/client-cloudwatch';
-import { CLUSTER_DIMENSION } from './catalog';
+import { CLUSTER_DIMENSION, catalogMetric } from './catalog';
 import { silentLogger, type Logger } from './log';
 import type { ClusterDatum, Sink } from './types';
 
@@ -53,6 +53,8 @@ const REQUEST_FAULT_ERRORS: ReadonlySet<string> = new Set([
   'ValidationError', 'ValidationException', 'SerializationException', 'InvalidFormat',
 ]);
 const HTTP_PAYLOAD_TOO_LARGE = 413;
+/** The health datum that carries the drop count (takeDroppedCount) to CloudWatch. */
+const DROP_REPORT_METRIC = catalogMetric('collectorDatumsDropped').metricName;
 
 export interface CloudWatchSinkOptions {
   /** Value of the CLUSTER_ID dimension on every datum. */
@@ -110,6 +112,8 @@ export class CloudWatchSink implements Sink {
   private readonly lifetime = new AbortController();
   /** Drops already reported by takeDroppedCount. */
   private dropsTaken = 0;
+  /** Counts carried by drop-report datums that were dropped themselves, to be reported again. */
+  private lostDropReports = 0;
   private sent = 0;
   private readonly drops = { bufferFull: 0, rejected: 0, expired: 0, invalid: 0 };
 
@@ -153,6 +157,17 @@ export class CloudWatchSink implements Sink {
     const count = total - this.dropsTaken;
     this.dropsTaken = total;
     return count;
+  }
+
+  /**
+   * The counts carried by collectorDatumsDropped datums that were themselves dropped since the last
+   * call. A dropped drop report takes its count with it: added to the next collectorDatumsDropped
+   * figure, it keeps the drops CloudWatch is told of equal to the drops that happened.
+   */
+  takeLostDropReports(): number {
+    const lost = this.lostDropReports;
+    this.lostDropReports = 0;
+    return lost;
   }
 
   /** Datums held and not yet accepted by CloudWatch. */
@@ -283,6 +298,7 @@ export class CloudWatchSink implements Sink {
         if (isRequestFault(err)) {
           this.queue.splice(0, count);
           this.drops.rejected += count;
+          this.keepLostDropReports(batch);
           this.logger.error('CloudWatch sink: PutMetricData refused the batch as invalid; dropped it, not retrying', {
             error: describeError(err), dropped: count, oldest: batch[0].timestamp.toISOString(),
           });
@@ -371,10 +387,16 @@ export class CloudWatchSink implements Sink {
     if (droppable <= 0) return;
     const dropped = this.queue.splice(this.inFlight, droppable);
     this.drops.bufferFull += dropped.length;
+    this.keepLostDropReports(dropped);
     this.logger.warn('CloudWatch sink: buffer full; dropped the oldest datums', {
       dropped: dropped.length, bufferMaxDatums: this.bufferMaxDatums,
       droppedFrom: dropped[0].timestamp.toISOString(), droppedTo: dropped[dropped.length - 1].timestamp.toISOString(),
     });
+  }
+
+  /** Keeps the counts of dropped collectorDatumsDropped datums for takeLostDropReports. */
+  private keepLostDropReports(dropped: readonly ClusterDatum[]): void {
+    for (const datum of dropped) if (datum.metricName === DROP_REPORT_METRIC) this.lostDropReports += datum.value;
   }
 
   private dropExpired(): void {
@@ -382,6 +404,7 @@ export class CloudWatchSink implements Sink {
     const before = this.queue.length;
     const kept = this.queue.filter((d) => d.timestamp.getTime() >= oldestAcceptedMs);
     if (kept.length === before) return;
+    this.keepLostDropReports(this.queue.filter((d) => d.timestamp.getTime() < oldestAcceptedMs));
     this.queue.splice(0, before, ...kept);
     this.drops.expired += before - kept.length;
     this.logger.warn('CloudWatch sink: dropped datums older than CloudWatch accepts (two weeks)', { dropped: before - kept.length });

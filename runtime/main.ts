@@ -135,7 +135,8 @@ class Collector {
       }),
       scrape: (pods, signal) => scraper.scrapeAll(pods, signal),
       aggregate: (results, cycleTime) => aggregator.aggregate(results, cycleTime),
-      takeDroppedCount: () => cloudWatch?.takeDroppedCount() ?? 0,
+      // Drops, and the counts of drop reports that were dropped before CloudWatch took them.
+      takeDroppedCount: () => (cloudWatch ? cloudWatch.takeDroppedCount() + cloudWatch.takeLostDropReports() : 0),
       sinks,
       logger,
     };
