@@ -35,6 +35,9 @@ const ACCEPTED_FORMS =
  */
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/(?:[\w+=,.@-]+\/)*[\w+=,.@-]+$/;
 
+/** Most alias expansions in one text, weighted by what each alias holds (the yaml library's default). */
+const MAX_ALIAS_COUNT = 100;
+
 /** The `mapRoles:` key and its `----` underline in `kubectl describe` output. */
 const DESCRIBE_MAP_ROLES_HEADER = /^mapRoles:[ \t]*\n-{3,}[ \t]*$/m;
 
@@ -150,7 +153,16 @@ function parseYaml(text: string, source: YamlSource): unknown {
         'unchanged (indentation matters)',
     );
   }
-  return doc.toJS();
+  try {
+    // Aliases are expanded here. The alias limit (the library's default, written out so that it
+    // stays) stops a "billion laughs" text before it costs time or memory.
+    return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (aliasError) {
+    throw new Error(
+      `awsAuth: ${source.what} cannot be expanded: "${(aliasError as Error).message}" — aws-auth needs no YAML ` +
+        `anchors or aliases (&name, *name); ${ACCEPTED_FORMS}, unchanged`,
+    );
+  }
 }
 
 function toRoleMapping(entry: unknown, position: number): AwsAuthRoleMapping {
