@@ -38,6 +38,10 @@ const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/(?:[\w+=,.@-]+\/)*[\w+=,.@-]
 /** Most alias expansions in one text, weighted by what each alias holds (the yaml library's default). */
 const MAX_ALIAS_COUNT = 100;
 
+/** Limits far above any aws-auth's nesting, far below what overflows the yaml library's stack. */
+const MAX_FLOW_DEPTH = 64;
+const MAX_BLOCK_LEAD = 128;
+
 /** The `mapRoles:` key and its `----` underline in `kubectl describe` output. */
 const DESCRIBE_MAP_ROLES_HEADER = /^mapRoles:[ \t]*\n-{3,}[ \t]*$/m;
 
@@ -140,6 +144,13 @@ interface YamlSource {
 
 /** Parses one YAML document; errors quote the library's message with its line in the input. */
 function parseYaml(text: string, source: YamlSource): unknown {
+  const deep = tooDeep(text);
+  if (deep) {
+    throw new Error(
+      `awsAuth: ${source.what} ${deep.what} at line ${deep.line + source.lineOffset}${source.lineSuffix}, deeper than ` +
+        `any aws-auth nests — ${ACCEPTED_FORMS}, unchanged`,
+    );
+  }
   const doc = YAML.parseDocument(text, { prettyErrors: false });
   const error = doc.errors[0];
   if (error) {
@@ -163,6 +174,39 @@ function parseYaml(text: string, source: YamlSource): unknown {
         `anchors or aliases (&name, *name); ${ACCEPTED_FORMS}, unchanged`,
     );
   }
+}
+
+/**
+ * Where the text nests far deeper than aws-auth ever does (it has four levels at most), or
+ * undefined. The yaml library recurses once per level: a few thousand levels overflow the stack,
+ * and a later parse in the same process can then abort it (a V8 fatal error, not an exception).
+ * Block nesting needs a column per level (indentation or a "- " indicator), flow nesting a bracket.
+ */
+function tooDeep(text: string): { line: number; what: string } | undefined {
+  let line = 1;
+  let atLineStart = true;
+  let lead = 0;
+  let brackets = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '\n') {
+      line++;
+      atLineStart = true;
+      lead = 0;
+      continue;
+    }
+    if (atLineStart && (c === ' ' || c === '\t' || c === '-' || c === '?')) {
+      if (++lead > MAX_BLOCK_LEAD) return { line, what: `is indented more than ${MAX_BLOCK_LEAD} columns` };
+      continue;
+    }
+    atLineStart = false;
+    if (c === '[' || c === '{') {
+      if (++brackets > MAX_FLOW_DEPTH) return { line, what: `nests brackets more than ${MAX_FLOW_DEPTH} deep` };
+    } else if ((c === ']' || c === '}') && brackets > 0) {
+      brackets--;
+    }
+  }
+  return undefined;
 }
 
 function toRoleMapping(entry: unknown, position: number): AwsAuthRoleMapping {

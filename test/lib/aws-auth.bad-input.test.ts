@@ -151,3 +151,32 @@ describe('anchors and aliases', () => {
     );
   });
 });
+
+describe('deep nesting', () => {
+  // The yaml library recurses once per level; past a few thousand levels a stack overflow can even
+  // abort the process on a later parse. These run one after another in one process on purpose.
+  test.each<[string, string, RegExp]>([
+    ['unclosed brackets', '['.repeat(100_000), /^awsAuth: the text nests brackets more than 64 deep at line 1, deeper than any aws-auth nests/],
+    ['closed brackets', '['.repeat(50_000) + ']'.repeat(50_000), /^awsAuth: the text nests brackets more than 64 deep at line 1/],
+    ['nested mappings in braces', '{a: '.repeat(20_000) + '1' + '}'.repeat(20_000), /^awsAuth: the text nests brackets more than 64 deep at line 1/],
+    ['block lists on one line', `${'- '.repeat(5_000)}x`, /^awsAuth: the text is indented more than 128 columns at line 1/],
+    ['block lists by indentation', Array.from({ length: 5_000 }, (_, i) => `${' '.repeat(i)}-`).join('\n'), /^awsAuth: the text is indented more than 128 columns at line 129/],
+    ['nested mappings by indentation', Array.from({ length: 3_000 }, (_, i) => `${'  '.repeat(i)}a:`).join('\n'), /^awsAuth: the text is indented more than 128 columns at line 66/],
+  ])('refuses %s before the YAML library recurses', (_what, text, message) => {
+    expect(rejection(parseAwsAuthMapRoles, text)).toMatch(message);
+  });
+
+  test('names the line of the input, also inside a ConfigMap string or a describe output', () => {
+    const inConfigMap = `kind: ConfigMap\ndata:\n  mapRoles: ${JSON.stringify(`- rolearn: x\n  groups: ${'['.repeat(65)}`)}\n`;
+    const inDescribe = `Name: aws-auth\n\nData\n====\nmapRoles:\n----\n- rolearn: ${'{'.repeat(65)}\n\nEvents:  <none>\n`;
+
+    expect(rejection(parseAwsAuthMapRoles, inConfigMap)).toMatch(/^awsAuth: the text nests brackets more than 64 deep at line 3,/);
+    expect(rejection(parseAwsAuthMapRoles, inDescribe)).toMatch(/^awsAuth: the mapRoles block of the describe output nests brackets more than 64 deep at line 7 of the input/);
+  });
+
+  test('brackets in values and deep-looking but shallow texts are read', () => {
+    const text = `- rolearn: ${roleArn('A')}\n  username: "[[[[[[[[[[x]]]]]]]]]]"\n  groups: [system:nodes]\n`;
+
+    expect(parseAwsAuthMapRoles(text)[0].username).toBe('[[[[[[[[[[x]]]]]]]]]]');
+  });
+});
