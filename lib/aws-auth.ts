@@ -42,6 +42,10 @@ const MAX_ALIAS_COUNT = 100;
 const MAX_FLOW_DEPTH = 64;
 const MAX_BLOCK_LEAD = 128;
 
+/** What an error message quotes at most, so that a huge input gives a short message. */
+const MAX_QUOTED_CHARS = 120;
+const MAX_LISTED_ITEMS = 10;
+
 /** The `mapRoles:` key and its `----` underline in `kubectl describe` output. */
 const DESCRIBE_MAP_ROLES_HEADER = /^mapRoles:[ \t]*\n-{3,}[ \t]*$/m;
 
@@ -71,7 +75,7 @@ export function nodeRoleArnsFromAwsAuth(text: string): string[] {
   const mappings = parseAwsAuthMapRoles(text);
   const arns = [...new Set(mappings.filter((m) => m.groups.includes(NODES_GROUP)).map((m) => m.roleArn))];
   if (arns.length === 0) {
-    const seen = mappings.map((m) => `${m.roleArn} [${m.groups.join(', ')}]`).join('; ');
+    const seen = listSome(mappings.map((m) => `${m.roleArn} [${m.groups.join(', ')}]`), '; ');
     throw new Error(
       `awsAuth: no role in mapRoles has group '${NODES_GROUP}' — ` +
         `mapRoles has ${mappings.length === 0 ? 'no entries' : seen}. Node roles are the ones mapped to ` +
@@ -109,7 +113,7 @@ function locateMapRoles(text: string): unknown {
     const keys = Object.keys(isRecord(whole.data) ? whole.data : whole);
     throw new Error(
       `awsAuth: no mapRoles found: the text is ${kind}with ${isRecord(whole.data) ? 'data ' : ''}keys ` +
-        `[${keys.join(', ')}] — ${ACCEPTED_FORMS}`,
+        `[${listSome(keys, ', ')}] — ${ACCEPTED_FORMS}`,
     );
   }
   throw new Error(`awsAuth: no mapRoles found: the text is ${describeValue(whole)} — ${ACCEPTED_FORMS}`);
@@ -219,14 +223,14 @@ function toRoleMapping(entry: unknown, position: number): AwsAuthRoleMapping {
   if (!('rolearn' in entry)) {
     const hint = 'userarn' in entry ? '; user mappings (userarn) belong in mapUsers' : '';
     throw new Error(
-      `awsAuth: mapRoles entry ${position} has no rolearn (its keys: ${Object.keys(entry).join(', ')}) — ` +
+      `awsAuth: mapRoles entry ${position} has no rolearn (its keys: ${listSome(Object.keys(entry), ', ')}) — ` +
         `add "rolearn: arn:aws:iam::<account>:role/<name>"${hint}`,
     );
   }
   const roleArn = entry.rolearn;
   if (typeof roleArn !== 'string' || !ROLE_ARN.test(roleArn)) {
     throw new Error(
-      `awsAuth: mapRoles entry ${position} has rolearn ${JSON.stringify(roleArn)}, which is not an IAM role ARN — ` +
+      `awsAuth: mapRoles entry ${position} has rolearn ${quote(roleArn)}, which is not an IAM role ARN — ` +
         'expected arn:<partition>:iam::<12-digit account>:role/[<path>/]<name>' +
         (typeof roleArn === 'string' && /:(user|assumed-role)\//.test(roleArn)
           ? '; users are mapped in mapUsers, and an assumed-role ARN must be replaced by its role ARN'
@@ -236,14 +240,14 @@ function toRoleMapping(entry: unknown, position: number): AwsAuthRoleMapping {
   const groups = entry.groups ?? [];
   if (!Array.isArray(groups) || !groups.every((g): g is string => typeof g === 'string')) {
     throw new Error(
-      `awsAuth: mapRoles entry ${position} (rolearn '${roleArn}') has groups ${JSON.stringify(groups)}, ` +
+      `awsAuth: mapRoles entry ${position} (rolearn '${shorten(roleArn)}') has groups ${quote(groups)}, ` +
         'which is not a list of strings — write groups as a YAML list, e.g. "groups: [system:bootstrappers, system:nodes]"',
     );
   }
   const username = entry.username;
   if (username !== undefined && username !== null && typeof username !== 'string') {
     throw new Error(
-      `awsAuth: mapRoles entry ${position} (rolearn '${roleArn}') has username ${JSON.stringify(username)}, ` +
+      `awsAuth: mapRoles entry ${position} (rolearn '${shorten(roleArn)}') has username ${quote(username)}, ` +
         'which is not a string — quote it, e.g. "username: \'system:node:{{EC2PrivateDNSName}}\'"',
     );
   }
@@ -258,7 +262,22 @@ function describeValue(value: unknown): string {
   if (value === null || value === undefined) return 'empty';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
-  return `a ${typeof value} (${JSON.stringify(value).slice(0, 80)})`;
+  return `a ${typeof value} (${quote(value)})`;
+}
+
+/** A value as JSON for a message, shortened: a huge input must not make a huge error. */
+function quote(value: unknown): string {
+  return shorten(JSON.stringify(value) ?? String(value));
+}
+
+function shorten(text: string): string {
+  return text.length > MAX_QUOTED_CHARS ? `${text.slice(0, MAX_QUOTED_CHARS)}…` : text;
+}
+
+/** The first few items for a message, and how many more there are. */
+function listSome(items: readonly string[], separator: string): string {
+  const shown = items.slice(0, MAX_LISTED_ITEMS).map(shorten).join(separator);
+  return items.length > MAX_LISTED_ITEMS ? `${shown}${separator}and ${items.length - MAX_LISTED_ITEMS} more` : shown;
 }
 
 /** 1-based line number of a character offset. */

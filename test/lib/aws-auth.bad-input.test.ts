@@ -180,3 +180,33 @@ describe('deep nesting', () => {
     expect(parseAwsAuthMapRoles(text)[0].username).toBe('[[[[[[[[[[x]]]]]]]]]]');
   });
 });
+
+describe('huge input', () => {
+  test('ten thousand mappings are read, and their node roles given once each', () => {
+    const text = Array.from({ length: 10_000 }, (_, i) => mapRolesEntry(roleArn(`Nodes${i % 7}`), ['system:bootstrappers', 'system:nodes'])).join('');
+
+    expect(nodeRoleArnsFromAwsAuth(text)).toEqual(Array.from({ length: 7 }, (_, i) => roleArn(`Nodes${i}`)));
+  });
+
+  test.each<[string, string]>([
+    ['a megabyte-long rolearn', `- rolearn: ${'x'.repeat(1_000_000)}\n`],
+    ['a megabyte-long role ARN with a bad groups value', `- rolearn: ${roleArn('n'.repeat(1_000_000))}\n  groups: ${'g'.repeat(1_000_000)}\n`],
+    ['a megabyte-long username that is not a string', `- rolearn: ${roleArn('A')}\n  username: [${'u'.repeat(1_000_000)}]\n`],
+    ['an entry with thousands of keys and no rolearn', `- {${Array.from({ length: 5_000 }, (_, i) => `k${i}: v`).join(', ')}}\n`],
+    ['a ConfigMap with thousands of data keys', `kind: ConfigMap\ndata:\n${Array.from({ length: 5_000 }, (_, i) => `  k${i}: v\n`).join('')}`],
+    ['a megabyte-long plain string', 'w'.repeat(1_000_000)],
+  ])('%s gives a short message', (_what, text) => {
+    const message = rejection(parseAwsAuthMapRoles, text);
+
+    expect(message).toMatch(/^awsAuth: /);
+    expect(message.length).toBeLessThan(2_000);
+  });
+
+  test('thousands of mappings without a node role are listed in part, with how many more', () => {
+    const text = Array.from({ length: 3_000 }, (_, i) => mapRolesEntry(roleArn(`Admin${i}`), ['system:masters'])).join('');
+    const message = rejection(nodeRoleArnsFromAwsAuth, text);
+
+    expect(message).toMatch(/mapRoles has arn:aws:iam::111122223333:role\/Admin0 \[system:masters\]; .*role\/Admin9 \[system:masters\]; and 2990 more\. Node roles/);
+    expect(message.length).toBeLessThan(2_000);
+  });
+});
