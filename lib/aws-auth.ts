@@ -48,6 +48,9 @@ const MAX_LISTED_ITEMS = 10;
 
 /** The `mapRoles:` key and its `----` underline in `kubectl describe` output. */
 const DESCRIBE_MAP_ROLES_HEADER = /^mapRoles:[ \t]*\n-{3,}[ \t]*$/m;
+/** Any data key with its underline, and the `Data` section heading, in `kubectl describe` output. */
+const DESCRIBE_KEY_HEADERS = /^([\w.-]+):[ \t]*\n-{3,}[ \t]*$/gm;
+const DESCRIBE_DATA_SECTION = /^Data[ \t]*\n=+[ \t]*$/m;
 
 /**
  * Parses the `mapRoles` entries out of aws-auth ConfigMap text in any of the forms above.
@@ -96,6 +99,15 @@ function locateMapRoles(text: string): unknown {
       lineSuffix: ' of the input',
       lineOffset: startLine - 1,
     });
+  }
+  if (DESCRIBE_DATA_SECTION.test(text)) {
+    // A describe output without mapRoles is no YAML either: say what it holds instead.
+    const keys = [...text.matchAll(DESCRIBE_KEY_HEADERS)].map((match) => match[1]);
+    throw new Error(
+      `awsAuth: no mapRoles found: the describe output has data keys [${listSome(keys, ', ')}] — node roles are ` +
+        'mapped in mapRoles; pass the aws-auth of the cluster the nodes join, or, when its nodes join through ' +
+        'EKS access entries instead, pass the node roles as `nodeRoles`',
+    );
   }
 
   const whole = parseYaml(text, { what: 'the text', lineSuffix: '', lineOffset: 0 });

@@ -182,8 +182,8 @@ describe('deep nesting', () => {
 });
 
 describe('huge input', () => {
-  test('ten thousand mappings are read, and their node roles given once each', () => {
-    const text = Array.from({ length: 10_000 }, (_, i) => mapRolesEntry(roleArn(`Nodes${i % 7}`), ['system:bootstrappers', 'system:nodes'])).join('');
+  test('five thousand mappings are read, and their node roles given once each', () => {
+    const text = Array.from({ length: 5_000 }, (_, i) => mapRolesEntry(roleArn(`Nodes${i % 7}`), ['system:bootstrappers', 'system:nodes'])).join('');
 
     expect(nodeRoleArnsFromAwsAuth(text)).toEqual(Array.from({ length: 7 }, (_, i) => roleArn(`Nodes${i}`)));
   });
@@ -208,5 +208,21 @@ describe('huge input', () => {
 
     expect(message).toMatch(/mapRoles has arn:aws:iam::111122223333:role\/Admin0 \[system:masters\]; .*role\/Admin9 \[system:masters\]; and 2990 more\. Node roles/);
     expect(message.length).toBeLessThan(2_000);
+  });
+});
+
+describe('aws-auth with mapUsers only', () => {
+  test('a describe output without mapRoles says which data keys it has, not that it is bad YAML', () => {
+    const describe = [
+      'Name:         aws-auth', 'Namespace:    kube-system', 'Labels:       <none>', 'Annotations:  <none>', '',
+      'Data', '====', 'mapUsers:', '----', '- userarn: arn:aws:iam::111122223333:user/admin', '  username: admin',
+      '  groups:', '    - system:masters', '', 'mapAccounts:', '----', '[]', '', 'BinaryData', '====', '', 'Events:  <none>', '',
+    ].join('\n');
+
+    expect(rejection(parseAwsAuthMapRoles, describe)).toBe(
+      'awsAuth: no mapRoles found: the describe output has data keys [mapUsers, mapAccounts] — node roles are mapped in ' +
+        'mapRoles; pass the aws-auth of the cluster the nodes join, or, when its nodes join through EKS access entries ' +
+        'instead, pass the node roles as `nodeRoles`',
+    );
   });
 });
