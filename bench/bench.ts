@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { ClusterProcess } from './cluster-client';
 import type { ClusterMode, ClusterSpec } from './cluster-protocol';
 import { runCollectorOnce, type CollectorSettings } from './collector-run';
+import { runCollectorSteady } from './collector-steady';
 import { buildCollectorBundle, buildProfilingBundle } from './collector-bundle';
 import { formatProfileSummary, summarizeCpuProfile } from './cpu-profile';
 import { describeMachine, fileDigest } from './machine';
@@ -20,7 +21,7 @@ import { OptionsError, parseOptions, USAGE, type BenchOptions } from './options'
 import { runParserBench } from './parser-bench';
 import { killAllChildren } from './processes';
 import { ensurePrometheus, runPrometheusBaseline } from './prometheus-baseline';
-import type { BenchResults, CollectorRunFigures, CollectorScenario, ProfileFigures, UpstreamScenario } from './results';
+import type { BenchResults, CollectorRunFigures, CollectorScenario, ProfileFigures, SteadyScenario, UpstreamScenario } from './results';
 import { upstreamCycleSeconds } from './results';
 import { renderResultsMarkdown } from './results-markdown';
 import { timeCdkSynth, timeNpmTest } from './tooling-times';
@@ -73,6 +74,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const payload = payloadFiles();
   const errors: string[] = [];
   const collector: CollectorScenario[] = [];
+  const steady: SteadyScenario[] = [];
   const upstream: UpstreamScenario[] = [];
   const prometheus: BenchResults['prometheus'][number][] = [];
   let bundle: BenchResults['bundle'];
@@ -103,7 +105,7 @@ async function main(argv: readonly string[]): Promise<number> {
   });
 
   try {
-    const wantsCollector = options.stages.has('collector') || options.stages.has('profile');
+    const wantsCollector = options.stages.has('collector') || options.stages.has('steady') || options.stages.has('profile');
     if (wantsCollector) {
       await stage('build', async () => {
         const built = await buildCollectorBundle(REPO_ROOT, WORK_DIR, options.build);
@@ -152,6 +154,42 @@ async function main(argv: readonly string[]): Promise<number> {
               }
               collector.push({ nodes, mode, concurrency, hanging: info.hanging.length, runs });
             }
+          }
+        }
+      });
+    }
+
+    if (options.stages.has('steady') && bundle) {
+      await stage('steady', async () => {
+        const concurrency = Math.max(...options.concurrency);
+        for (const nodes of [...options.sizes].sort((a, b) => a - b)) {
+          for (const mode of options.modes) {
+            const info = await clusterProcess().start(spec(nodes, mode, options.hangPercent));
+            await clusterProcess().counters(true);
+            const run = await runCollectorSteady({
+              bundle: path.join(REPO_ROOT, (bundle as { path: string }).path), cluster: info,
+              settings: { mode, concurrency, timeoutMs: options.timeoutMs },
+              intervalSeconds: options.steadyIntervalSeconds,
+              warmupCycles: options.steadyWarmupCycles,
+              measuredCycles: options.steadyCycles,
+              cwd: REPO_ROOT,
+            });
+            const seen = await clusterProcess().counters(true);
+            const totalCycles = options.steadyWarmupCycles + options.steadyCycles;
+            steady.push({
+              nodes, mode, concurrency, hanging: info.hanging.length,
+              intervalSeconds: options.steadyIntervalSeconds,
+              cycles: run.cycles,
+              cpuMsPerCycle: run.cpuMsPerCycle,
+              cpuMsPerNodePerCycle: run.cpuMsPerCycle / nodes,
+              cycleMs: run.cycleMs,
+              peakRssMiB: run.peakRssMiB,
+              cloudWatchRequestsPerCycle: seen.cloudWatchRequests / totalCycles,
+              clusterCpuMs: seen.clusterCpuMs,
+              ...(run.error ? { error: run.error } : {}),
+            });
+            log(`steady N=${nodes} ${mode} c=${concurrency}: ${run.cpuMsPerCycle.toFixed(0)} ms CPU per cycle over ${run.cycles} cycles, `
+              + `cycles ${run.cycleMs.join('/')} ms, peak RSS ${run.peakRssMiB?.toFixed(0) ?? '-'} MiB${run.error ? `; ${run.error}` : ''}`);
           }
         }
       });
@@ -256,6 +294,7 @@ async function main(argv: readonly string[]): Promise<number> {
     payloadFallback: payload.fallback,
     clusterNiceness: 10,
     collector,
+    steady,
     profile,
     upstream,
     prometheusVersion,

@@ -40,10 +40,11 @@ async function start(spec: ClusterSpec): Promise<ClusterInfo> {
     payload: (i) => payloads[i % payloads.length],
     behaviour: (i) => (hangingSet.has(i) ? 'hang' : 'ok'),
     latencyMs: spec.latencyMs,
-    // One connection per scrape: 10,000 listening sockets plus 10,000 idle keep-alive ones would
-    // not fit this machine's open-file limit (20,000). The collector's --once cycle and a
-    // Prometheus scrape both open a connection per node anyway.
-    keepAlive: false,
+    // Direct: one connection per scrape, since 10,000 listening sockets plus 10,000 idle keep-alive
+    // ones would not fit this machine's open-file limit (20,000); the collector's --once cycle and a
+    // Prometheus scrape both open a connection per node anyway. Proxy: the answer goes through the
+    // API server's connection, which stays open as a real API server's does.
+    keepAlive: spec.mode === 'proxy',
     listen: spec.mode === 'direct',
   });
   let kube: KubeApiServer | undefined;

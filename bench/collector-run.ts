@@ -61,10 +61,9 @@ export interface CollectorRunOptions {
   readonly cwd: string;
 }
 
-export async function runCollectorOnce(options: CollectorRunOptions): Promise<CollectorRun> {
-  const { cluster, settings } = options;
-  const usageFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bench-collector-')), 'usage.json');
-  const env: NodeJS.ProcessEnv = {
+/** The collector's environment against the simulated cluster; BENCH_RESOURCE_FILE names the usage file. */
+export function collectorEnv(cluster: ClusterInfo, settings: CollectorSettings, usageFile: string): NodeJS.ProcessEnv {
+  return {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     KUBECONFIG: cluster.kubeconfigPath,
@@ -84,6 +83,12 @@ export async function runCollectorOnce(options: CollectorRunOptions): Promise<Co
     HEALTH_PORT: '0',
     BENCH_RESOURCE_FILE: usageFile,
   };
+}
+
+export async function runCollectorOnce(options: CollectorRunOptions): Promise<CollectorRun> {
+  const { cluster, settings } = options;
+  const usageFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bench-collector-')), 'usage.json');
+  const env = collectorEnv(cluster, settings, usageFile);
   try {
     const run = await runBounded(process.execPath, [
       '-r', path.join(__dirname, 'measure-exit.cjs'), ...(options.nodeFlags ?? []), options.bundle, '--once',
@@ -119,7 +124,7 @@ export async function runCollectorOnce(options: CollectorRunOptions): Promise<Co
   }
 }
 
-function parseLogLine(line: string): Record<string, unknown> | undefined {
+export function parseLogLine(line: string): Record<string, unknown> | undefined {
   if (!line.startsWith('{')) return undefined;
   try {
     return JSON.parse(line) as Record<string, unknown>;

@@ -5,7 +5,7 @@
  */
 import type { ClusterMode } from './cluster-protocol';
 
-export const STAGES = ['collector', 'profile', 'upstream', 'prometheus', 'parser', 'synth', 'npm-test'] as const;
+export const STAGES = ['collector', 'steady', 'profile', 'upstream', 'prometheus', 'parser', 'synth', 'npm-test'] as const;
 export type Stage = (typeof STAGES)[number];
 
 export interface BenchOptions {
@@ -21,6 +21,10 @@ export interface BenchOptions {
   readonly hangPercent: number;
   /** SCRAPE_TIMEOUT_MS of the collector and scrape_timeout of Prometheus. */
   readonly timeoutMs: number;
+  /** Long-running collector (no --once): seconds between cycles, warm-up and measured cycles. */
+  readonly steadyIntervalSeconds: number;
+  readonly steadyWarmupCycles: number;
+  readonly steadyCycles: number;
   /** Sizes the upstream model runs at (it takes about N / 20 seconds). */
   readonly upstreamSizes: readonly number[];
   /** Bound of the upstream model's stall demonstration (one hanging node, no timeout). */
@@ -48,6 +52,9 @@ export const DEFAULT_OPTIONS: BenchOptions = {
   latencyMs: 20,
   hangPercent: 1,
   timeoutMs: 2000,
+  steadyIntervalSeconds: 5,
+  steadyWarmupCycles: 2,
+  steadyCycles: 3,
   upstreamSizes: [100, 1000],
   upstreamStallBoundMs: 20_000,
   prometheusSizes: [100, 1000, 10000],
@@ -69,6 +76,9 @@ export const USAGE = `usage: npm run bench -- [options]
   --latency-ms 20               ipamd answer delay
   --hang-percent 1              share of endpoints that never answer
   --timeout-ms 2000             per-node scrape timeout (collector and Prometheus)
+  --steady-interval 5           METRIC_UPDATE_INTERVAL of the long-running (steady) collector runs
+  --steady-warmup-cycles 2      cycles before its CPU window opens
+  --steady-cycles 3             cycles in its CPU window
   --upstream-sizes 100,1000     sizes for the upstream MODEL (about N/20 s each); empty to skip
   --upstream-stall-bound-ms 20000
   --prometheus-sizes 100,1000,10000
@@ -107,6 +117,9 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
       case '--latency-ms': o.latencyMs = nonNegative(flag, value); break;
       case '--hang-percent': o.hangPercent = percent(flag, value); break;
       case '--timeout-ms': o.timeoutMs = positive(flag, value); break;
+      case '--steady-interval': o.steadyIntervalSeconds = positive(flag, value); break;
+      case '--steady-warmup-cycles': o.steadyWarmupCycles = positive(flag, value); break;
+      case '--steady-cycles': o.steadyCycles = positive(flag, value); break;
       case '--upstream-sizes': o.upstreamSizes = value === '' ? [] : positiveList(flag, value); break;
       case '--upstream-stall-bound-ms': o.upstreamStallBoundMs = positive(flag, value); break;
       case '--prometheus-sizes': o.prometheusSizes = value === '' ? [] : positiveList(flag, value); break;

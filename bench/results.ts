@@ -42,6 +42,24 @@ export interface CollectorScenario {
   readonly runs: readonly CollectorRunFigures[];
 }
 
+/** A long-running collector (a cycle every interval) measured after warm-up. */
+export interface SteadyScenario {
+  readonly nodes: number;
+  readonly mode: ClusterMode;
+  readonly concurrency: number;
+  readonly hanging: number;
+  readonly intervalSeconds: number;
+  readonly cycles: number;
+  readonly cpuMsPerCycle: number;
+  readonly cpuMsPerNodePerCycle: number;
+  readonly cycleMs: readonly number[];
+  readonly peakRssMiB?: number;
+  /** PutMetricData requests over the whole run (warm-up included) per cycle. */
+  readonly cloudWatchRequestsPerCycle: number;
+  readonly clusterCpuMs: number;
+  readonly error?: string;
+}
+
 export interface UpstreamScenario {
   readonly nodes: number;
   readonly hanging: number;
@@ -74,6 +92,7 @@ export interface BenchResults {
   readonly payloadFallback: boolean;
   readonly clusterNiceness: number;
   readonly collector: readonly CollectorScenario[];
+  readonly steady: readonly SteadyScenario[];
   readonly profile?: ProfileFigures;
   readonly upstream: readonly UpstreamScenario[];
   readonly prometheusVersion?: string;
