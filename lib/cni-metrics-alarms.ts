@@ -255,6 +255,13 @@ export class CniMetricsAlarms extends Construct {
     }
     if (this.metrics.period.isUnresolved()) return;
     const periodSeconds = this.metrics.period.toSeconds({ integral: false });
+    if (periodSeconds > MAX_EVALUATION_WINDOW.toSeconds()) {
+      // Not the number of periods' fault: even one period is too long.
+      throw new Error(
+        `period is ${this.metrics.period.toHumanString()}: CloudWatch alarms look back at most one day, so use a ` +
+          'period of at most Duration.days(1), or turn the alarms off (`alarms: false`) to keep the longer period on the dashboard',
+      );
+    }
     const window = periodSeconds * periods;
     if (window > MAX_EVALUATION_WINDOW.toSeconds()) {
       const maxPeriods = Math.floor(MAX_EVALUATION_WINDOW.toSeconds() / periodSeconds);
