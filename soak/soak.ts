@@ -1,0 +1,502 @@
+/**
+ * Soak: 1,000 fast collection cycles with churn, in-process, against loopback servers.
+ *
+ *   npm run soak                                   1,000 cycles (a few minutes at most)
+ *   npm run soak -- --cycles 300 --seed 7 --sample-every 25
+ *
+ * The collector's own stages (discoverAwsNodePods, Scraper, ClusterAggregator, CloudWatchSink,
+ * runCycle) run back to back with no sleep, against a loopback Kubernetes API server, an ipamd
+ * fleet and a CloudWatch endpoint: the collector's code, its time compressed. Every cycle nodes
+ * join and leave, and a node that leaves never comes back (each join is a new name), so any state
+ * kept for a vanished node would pile up. ipamd restarts three ways (counter drop, new container
+ * start time, replaced pod); some nodes fail (connection reset, 500, garbage, now and then a hang
+ * or a trickling body); the API server throttles, expires continue tokens, and fails one cycle
+ * outright; CloudWatch has two outage windows longer than the buffer (throttling and 5xx, then
+ * refused connections).
+ *
+ * Checked, with exit code 1 when a check fails:
+ * - every cycle's node counts, assigned IPs and addReqCount equal what a model of the cluster
+ *   expects (per-node deltas, restarts from zero, joiners as baselines);
+ * - the aggregator holds state for exactly the nodes the model says, never more than were listed;
+ * - heap after GC stays flat (sampled every N cycles);
+ * - datums produced = accepted by CloudWatch + dropped as reported to CloudWatch (collectorDatumsDropped).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
+import { KubeConfig } from '@kubernetes/client-node';
+import { ClusterAggregator } from '../runtime/aggregate';
+import { SCRAPED_FAMILIES, catalogMetric } from '../runtime/catalog';
+import { CloudWatchSink } from '../runtime/cloudwatch-sink';
+import { CycleStages, runCycle } from '../runtime/cycle';
+import { discoverAwsNodePods } from '../runtime/discover';
+import { createLogger } from '../runtime/log';
+import { Scraper } from '../runtime/scrape';
+import { CloudWatchServer, createTestCloudWatchClient, startCloudWatchServer } from '../test/support/cloudwatch-server';
+import { IpamdBehaviour, startIpamdFleet } from '../test/support/ipamd-fleet';
+import { KubePod, kubePod, startKubeApiServer } from '../test/support/kube-api-server';
+
+// ---- settings ---------------------------------------------------------------------------------
+
+interface SoakOptions {
+  readonly cycles: number;
+  readonly seed: number;
+  readonly sampleEvery: number;
+}
+
+const USAGE = 'usage: npm run soak -- [--cycles 1000] [--seed 1] [--sample-every 50]';
+
+function parseOptions(argv: readonly string[]): SoakOptions {
+  const options = { cycles: 1000, seed: 1, sampleEvery: 50 };
+  const names: Record<string, keyof typeof options> = { '--cycles': 'cycles', '--seed': 'seed', '--sample-every': 'sampleEvery' };
+  for (let i = 0; i < argv.length; i += 2) {
+    const key = names[argv[i]];
+    const value = Number(argv[i + 1]);
+    if (!key || !Number.isSafeInteger(value) || value < 1) throw new Error(`bad argument ${argv[i]} ${argv[i + 1] ?? ''}\n${USAGE}`);
+    options[key] = value;
+  }
+  // Memory is judged from samples after the first fifth, in both halves of the run.
+  if (options.cycles < 10 * options.sampleEvery) throw new Error(`--cycles must be at least 10 x --sample-every to judge memory\n${USAGE}`);
+  return options;
+}
+
+/** ipamd endpoints; a node occupies one while it is in the cluster. */
+const SLOTS = 48;
+const PAGE_SIZE = 16;
+const SCRAPE_TIMEOUT_MS = 200;
+/** About 20 cycles of datums: both CloudWatch outages (a tenth and 8% of the run) outlast it. */
+const BUFFER_MAX_DATUMS = 500;
+/** The whole soak, servers included, must end within this. */
+const SOAK_DEADLINE_MS = 5 * 60_000;
+/** Per cycle and node: chance to leave; per cycle and empty slot: chance that a new node joins. */
+const LEAVE_P = 0.04;
+const JOIN_P = 0.5;
+const RESTART_P = 0.02;
+const FAIL_P = 0.03;
+/** Per cycle: a node that hangs or trickles (costs the scrape timeout); a 429; an expired continue token. */
+const SLOW_NODE_P = 0.01;
+const THROTTLE_P = 0.05;
+const EXPIRED_CONTINUE_P = 0.02;
+/**
+ * Heap growth that counts as not flat: the highest heap of the second half of the run over the
+ * lowest between warm-up (the first fifth) and the middle. State kept for every vanished node
+ * (about 6 KB each, 1,800 nodes in 1,000 cycles) would add about 11 MB.
+ */
+const HEAP_GROWTH_LIMIT_BYTES = 4 * 1024 * 1024;
+
+const NODE_A = fs.readFileSync(path.resolve(__dirname, '..', 'test', 'fixtures', 'ipamd', 'node-a.prom'), 'utf8');
+/** node-a's awscni_assigned_ip_addresses: every soak node serves node-a with its own counter. */
+const ASSIGNED_PER_NODE = 17;
+const [PAYLOAD_HEAD, PAYLOAD_TAIL] = splitAt(NODE_A, /^awscni_add_ip_req_count (\d+)$/m);
+const DROPPED_METRIC = catalogMetric('collectorDatumsDropped').metricName;
+const OLD_START = '2026-01-01T00:00:00Z';
+
+function splitAt(text: string, line: RegExp): [string, string] {
+  const match = line.exec(text);
+  if (!match) throw new Error(`node-a.prom has no line matching ${line}`);
+  return [text.slice(0, match.index) + 'awscni_add_ip_req_count ', text.slice(match.index + match[0].length)];
+}
+
+/** Deterministic pseudo-random numbers (mulberry32), so a seed replays the same churn. */
+function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+// ---- the cluster model ------------------------------------------------------------------------
+
+/** A node occupying an endpoint: what the API server lists and ipamd serves. */
+interface SoakNode {
+  readonly nodeName: string;
+  podName: string;
+  containerStartedAt: string;
+  addReqCount: number;
+}
+
+/** What the aggregator should hold for a node: its last good counter, and whether ipamd restarted since. */
+interface ExpectedState {
+  lastOk: number;
+  restarted: boolean;
+}
+
+type FailBehaviour = Exclude<IpamdBehaviour, 'ok'>;
+
+interface ChurnCounts {
+  joined: number;
+  left: number;
+  restarts: { counterDrop: number; containerStart: number; podReplaced: number };
+  failedScrapes: Record<FailBehaviour, number>;
+  apiFaults: { throttled: number; expiredContinue: number; failedCycles: number };
+  cloudWatchFaultCycles: { errorAnswers: number; refused: number };
+}
+
+class ClusterModel {
+  readonly slots: (SoakNode | undefined)[] = new Array(SLOTS).fill(undefined);
+  readonly expected = new Map<string, ExpectedState>();
+  private serial = 0;
+  readonly counts: ChurnCounts = {
+    joined: 0, left: 0,
+    restarts: { counterDrop: 0, containerStart: 0, podReplaced: 0 },
+    failedScrapes: { hang: 0, garbage: 0, reset: 0, 'slow-body': 0, http500: 0 },
+    apiFaults: { throttled: 0, expiredContinue: 0, failedCycles: 0 },
+    cloudWatchFaultCycles: { errorAnswers: 0, refused: 0 },
+  };
+
+  constructor(private readonly rand: () => number) {}
+
+  /** Joins, leaves, counter increases and restarts between two cycles. */
+  churn(lastCycleStartMs: number): void {
+    for (let i = 0; i < SLOTS; i++) {
+      const node = this.slots[i];
+      if (!node) {
+        if (this.rand() < JOIN_P) {
+          const id = ++this.serial;
+          this.slots[i] = { nodeName: `node-${id}`, podName: `aws-node-${id}`, containerStartedAt: OLD_START, addReqCount: 1000 + this.int(1000) };
+          this.counts.joined++;
+        }
+        continue;
+      }
+      if (this.rand() < LEAVE_P) {
+        this.slots[i] = undefined;
+        this.counts.left++;
+        continue;
+      }
+      node.addReqCount += this.int(6);
+      if (this.rand() < RESTART_P) this.restart(node, lastCycleStartMs);
+    }
+  }
+
+  private restart(node: SoakNode, lastCycleStartMs: number): void {
+    const kind = this.int(3);
+    if (kind === 0 && node.addReqCount >= 100) {
+      // The counter drops below any value recorded since the node's last restart.
+      node.addReqCount = this.int(50);
+      this.counts.restarts.counterDrop++;
+    } else if (kind <= 1) {
+      // A new container start, after every cycle so far; the counter may read higher than before.
+      node.containerStartedAt = new Date(Math.max(Date.now(), lastCycleStartMs + 1)).toISOString();
+      node.addReqCount = this.int(2000);
+      this.counts.restarts.containerStart++;
+    } else {
+      node.podName = `aws-node-${++this.serial}`;
+      node.addReqCount = this.int(2000);
+      this.counts.restarts.podReplaced++;
+    }
+    const state = this.expected.get(node.nodeName);
+    if (state) state.restarted = true;
+  }
+
+  /** Nodes that fail this cycle, by slot. */
+  pickFailures(): Map<number, FailBehaviour> {
+    const failing = new Map<number, FailBehaviour>();
+    const fast: FailBehaviour[] = ['reset', 'http500', 'garbage'];
+    const listed = this.listedSlots();
+    for (const i of listed) if (this.rand() < FAIL_P) failing.set(i, fast[this.int(fast.length)]);
+    if (listed.length > 0 && this.rand() < SLOW_NODE_P) failing.set(listed[this.int(listed.length)], this.rand() < 0.5 ? 'hang' : 'slow-body');
+    for (const behaviour of failing.values()) this.counts.failedScrapes[behaviour]++;
+    return failing;
+  }
+
+  listedSlots(): number[] {
+    return this.slots.flatMap((node, i) => (node ? [i] : []));
+  }
+
+  /**
+   * The figures a correct collector reports for a cycle that listed the pods, and the state it keeps
+   * afterwards (mirrors the rules in runtime/aggregate.ts, written from the design, not the code).
+   */
+  expectCycle(failing: ReadonlyMap<number, FailBehaviour>): Record<string, number | undefined> {
+    let delta = 0;
+    let compared = 0;
+    let ok = 0;
+    const listedNames = new Set<string>();
+    for (const i of this.listedSlots()) {
+      const node = this.slots[i] as SoakNode;
+      listedNames.add(node.nodeName);
+      if (failing.has(i)) continue; // a failed node keeps its state: the next success spans the gap
+      ok++;
+      const state = this.expected.get(node.nodeName);
+      if (state) {
+        compared++;
+        delta += state.restarted ? node.addReqCount : node.addReqCount - state.lastOk;
+      }
+      this.expected.set(node.nodeName, { lastOk: node.addReqCount, restarted: false });
+    }
+    for (const name of this.expected.keys()) if (!listedNames.has(name)) this.expected.delete(name);
+    return {
+      collectorNodesDiscovered: listedNames.size,
+      collectorNodesScraped: ok,
+      collectorNodesFailed: failing.size,
+      assignIPAddresses: ok > 0 ? ok * ASSIGNED_PER_NODE : undefined,
+      addReqCount: compared > 0 ? delta : undefined,
+    };
+  }
+
+  private int(below: number): number {
+    return Math.floor(this.rand() * below);
+  }
+}
+
+function payloadOf(node: SoakNode): string {
+  return PAYLOAD_HEAD + node.addReqCount + PAYLOAD_TAIL;
+}
+
+// ---- measurements -----------------------------------------------------------------------------
+
+interface MemorySample {
+  readonly cycle: number;
+  readonly heapUsedMb: number;
+  readonly rssMb: number;
+  readonly trackedNodes: number;
+  readonly listedNodes: number;
+  readonly bufferedDatums: number;
+  readonly elapsedS: number;
+}
+
+/** Datums CloudWatch stored, and the drop counts among them; the servers' arrays are emptied as they are read. */
+class CloudWatchTally {
+  accepted = 0;
+  reportedDropped = 0;
+
+  take(server: CloudWatchServer): void {
+    for (const d of server.datums) if (d.MetricName === DROPPED_METRIC) this.reportedDropped += d.Value ?? 0;
+    this.accepted += server.datums.length;
+    server.datums.length = 0;
+    server.requests.length = 0;
+  }
+}
+
+/** Log lines counted by message, and the drops the sink logged; nothing else is kept. */
+class LogCounter {
+  readonly byMessage = new Map<string, number>();
+  droppedLogged = 0;
+
+  readonly logger = createLogger('info', (line) => {
+    const entry = JSON.parse(line) as { msg: string; dropped?: number };
+    this.byMessage.set(entry.msg, (this.byMessage.get(entry.msg) ?? 0) + 1);
+    if (entry.msg === 'CloudWatch sink: buffer full; dropped the oldest datums') this.droppedLogged += entry.dropped ?? 0;
+  });
+}
+
+function exposeGc(): () => void {
+  v8.setFlagsFromString('--expose-gc');
+  return vm.runInNewContext('gc') as () => void;
+}
+
+function mb(bytes: number): number {
+  return Math.round((bytes / (1024 * 1024)) * 10) / 10;
+}
+
+// ---- the run ----------------------------------------------------------------------------------
+
+async function soak(options: SoakOptions): Promise<number> {
+  const startedMs = Date.now();
+  const deadlineMs = startedMs + SOAK_DEADLINE_MS;
+  const gc = exposeGc();
+  const rand = random(options.seed);
+  const model = new ClusterModel(rand);
+  const logs = new LogCounter();
+  const tally = new CloudWatchTally();
+  const mismatches: string[] = [];
+  const samples: MemorySample[] = [];
+  const { cycles } = options;
+  const errorWindow = { from: Math.floor(cycles * 0.3), to: Math.floor(cycles * 0.4) };
+  const refusedWindow = { from: Math.floor(cycles * 0.6), to: Math.floor(cycles * 0.68) };
+  const apiOutageCycle = Math.floor(cycles * 0.5);
+
+  const fleet = await startIpamdFleet({ count: SLOTS, payload: () => NODE_A });
+  const kube = await startKubeApiServer({ requestLogLimit: 100 });
+  let cloudWatch = await startCloudWatchServer();
+  const cloudWatchPort = cloudWatch.port;
+  let cloudWatchUp = true;
+  const kc = new KubeConfig();
+  kc.loadFromString(kube.kubeconfigYaml);
+  const scraper = new Scraper(kc, {
+    mode: 'direct', port: fleet.port, timeoutMs: SCRAPE_TIMEOUT_MS, concurrency: 16, maxBytes: 1024 * 1024,
+    keep: SCRAPED_FAMILIES, logger: logs.logger,
+  });
+  const aggregator = new ClusterAggregator();
+  const { client } = createTestCloudWatchClient(cloudWatch.url, { maxAttempts: 1 });
+  // Backoff in milliseconds, not seconds: cycles here are milliseconds apart too.
+  const sink = new CloudWatchSink({
+    clusterId: 'soak', namespace: 'Kubernetes', bufferMaxDatums: BUFFER_MAX_DATUMS, client,
+    baseBackoffMs: 20, maxBackoffMs: 500, logger: logs.logger,
+  });
+  const stages: CycleStages = {
+    discover: () => discoverAwsNodePods(kc, {
+      namespace: 'kube-system', labelSelector: 'k8s-app=aws-node', pageSize: PAGE_SIZE, logger: logs.logger,
+      retry: { baseDelayMs: 5, maxDelayMs: 50 },
+    }),
+    scrape: (pods, signal) => scraper.scrapeAll(pods, signal),
+    aggregate: (results, cycleTime) => aggregator.aggregate(results, cycleTime),
+    // As main.ts wires it: drops, and the counts of drop reports dropped before CloudWatch took them.
+    takeDroppedCount: () => sink.takeDroppedCount() + sink.takeLostDropReports(),
+    sinks: [sink],
+    logger: logs.logger,
+  };
+
+  let produced = 0;
+  let lastCycleStartMs = 0;
+  let maxTracked = 0;
+  try {
+    for (let cycle = 1; cycle <= cycles; cycle++) {
+      if (Date.now() > deadlineMs) throw new Error(`soak deadline of ${SOAK_DEADLINE_MS / 1000} s passed at cycle ${cycle}`);
+
+      // Between cycles: churn, faults for the coming cycle, then the new state on the servers.
+      model.churn(lastCycleStartMs);
+      const failing = model.pickFailures();
+      const pods: KubePod[] = [];
+      for (const i of model.listedSlots()) {
+        const node = model.slots[i] as SoakNode;
+        const endpoint = fleet.endpoints[i];
+        pods.push(kubePod({ name: node.podName, nodeName: node.nodeName, podIP: endpoint.host, startTime: OLD_START, containerStartedAt: node.containerStartedAt }));
+        fleet.setPayload(i, payloadOf(node));
+        fleet.setBehaviour(i, failing.get(i) ?? 'ok');
+      }
+      kube.setPods(pods);
+      const apiOutage = cycle === apiOutageCycle;
+      if (apiOutage) {
+        kube.failNextLists(4, { status: 500 });
+        model.counts.apiFaults.failedCycles++;
+      } else {
+        if (rand() < THROTTLE_P) {
+          kube.failNextLists(1, { status: 429 });
+          model.counts.apiFaults.throttled++;
+        }
+        if (rand() < EXPIRED_CONTINUE_P) {
+          kube.failNextLists(1, { status: 410, onlyContinued: true });
+          model.counts.apiFaults.expiredContinue++;
+        }
+      }
+      if (cycle >= errorWindow.from && cycle < errorWindow.to) {
+        while (cloudWatch.faults.length < 3) cloudWatch.faults.push('throttling', 'internalError', 'serviceUnavailable');
+        model.counts.cloudWatchFaultCycles.errorAnswers++;
+      } else if (cycle === errorWindow.to) {
+        cloudWatch.faults.length = 0;
+      }
+      if (cycle === refusedWindow.from) {
+        tally.take(cloudWatch);
+        await cloudWatch.close();
+        cloudWatchUp = false;
+      } else if (cycle === refusedWindow.to) {
+        cloudWatch = await startCloudWatchServer({ port: cloudWatchPort });
+        cloudWatchUp = true;
+      }
+      if (!cloudWatchUp) model.counts.cloudWatchFaultCycles.refused++;
+
+      lastCycleStartMs = Date.now();
+      const report = await runCycle(stages);
+      produced += report.datums.length;
+
+      if (report.discoveryError !== undefined) {
+        // The aggregator did not run: the model keeps its state too.
+        if (!apiOutage) mismatches.push(`cycle ${cycle}: unexpected discovery failure: ${report.discoveryError}`);
+      } else {
+        if (apiOutage) mismatches.push(`cycle ${cycle}: the pod list should have failed (4 x HTTP 500)`);
+        const expected = model.expectCycle(failing);
+        const values: Record<string, number> = Object.fromEntries(report.datums.map((d) => [d.metricName, d.value]));
+        for (const [metric, value] of Object.entries(expected)) {
+          if (values[metric] !== value) mismatches.push(`cycle ${cycle}: ${metric} = ${values[metric]}, expected ${value}`);
+        }
+        if (aggregator.trackedNodeCount !== model.expected.size || aggregator.trackedNodeCount > pods.length) {
+          mismatches.push(`cycle ${cycle}: aggregator tracks ${aggregator.trackedNodeCount} nodes, expected ${model.expected.size} (listed ${pods.length})`);
+        }
+      }
+      maxTracked = Math.max(maxTracked, aggregator.trackedNodeCount);
+
+      if (cycle % options.sampleEvery === 0) {
+        if (cloudWatchUp) tally.take(cloudWatch);
+        gc();
+        const memory = process.memoryUsage();
+        const sample: MemorySample = {
+          cycle, heapUsedMb: mb(memory.heapUsed), rssMb: mb(memory.rss), trackedNodes: aggregator.trackedNodeCount,
+          listedNodes: pods.length, bufferedDatums: sink.bufferedCount, elapsedS: Math.round((Date.now() - startedMs) / 100) / 10,
+        };
+        samples.push(sample);
+        process.stderr.write(`cycle ${cycle}: heap ${sample.heapUsedMb} MB, rss ${sample.rssMb} MB, tracked ${sample.trackedNodes}, buffered ${sample.bufferedDatums}, ${sample.elapsedS} s\n`);
+      }
+    }
+
+    // CloudWatch is up for the last cycles; what the sink still holds goes now.
+    await sink.flush(Date.now() + 30_000);
+    tally.take(cloudWatch);
+  } finally {
+    scraper.close();
+    await sink.stop();
+    client.destroy();
+    await Promise.all([fleet.close(), kube.close(), cloudWatch.close()]);
+  }
+
+  // ---- verdict --------------------------------------------------------------------------------
+  const lateDrops = sink.takeDroppedCount() + sink.takeLostDropReports();
+  const drops = sink.droppedCounts;
+  const droppedTotal = drops.bufferFull + drops.rejected + drops.expired + drops.invalid;
+  const accounting = {
+    produced,
+    accepted: tally.accepted,
+    droppedReported: tally.reportedDropped,
+    droppedBySink: droppedTotal,
+    droppedLogged: logs.droppedLogged,
+    droppedAfterLastReport: lateDrops,
+    stillBuffered: sink.bufferedCount,
+    sentBySink: sink.sentCount,
+  };
+  const failures = [...mismatches];
+  if (produced !== tally.accepted + tally.reportedDropped) failures.push(`produced ${produced} != accepted ${tally.accepted} + dropped as reported ${tally.reportedDropped}`);
+  if (tally.reportedDropped !== droppedTotal || logs.droppedLogged !== drops.bufferFull) {
+    failures.push(`dropped: reported ${tally.reportedDropped}, counted by the sink ${droppedTotal}, logged ${logs.droppedLogged}`);
+  }
+  if (lateDrops !== 0 || sink.bufferedCount !== 0) failures.push(`after the flush: ${lateDrops} drops unreported, ${sink.bufferedCount} datums unsent`);
+  if (sink.sentCount !== tally.accepted) failures.push(`the sink says it sent ${sink.sentCount}, CloudWatch stored ${tally.accepted}`);
+  if (droppedTotal === 0) failures.push('no datum was dropped: the CloudWatch outages did not outlast the buffer, so the accounting was not tried');
+
+  const firstHalf = samples.filter((s) => s.cycle > cycles / 5 && s.cycle <= cycles / 2).map((s) => s.heapUsedMb);
+  const secondHalf = samples.filter((s) => s.cycle > cycles / 2).map((s) => s.heapUsedMb);
+  const heapGrowthMb = Math.max(...secondHalf) - Math.min(...firstHalf);
+  if (heapGrowthMb * 1024 * 1024 > HEAP_GROWTH_LIMIT_BYTES) {
+    failures.push(`heap grew ${heapGrowthMb.toFixed(1)} MB after warm-up (limit ${HEAP_GROWTH_LIMIT_BYTES / 1024 / 1024} MB)`);
+  }
+
+  const durationS = Math.round((Date.now() - startedMs) / 100) / 10;
+  const summary = {
+    command: `npm run soak -- --cycles ${cycles} --seed ${options.seed} --sample-every ${options.sampleEvery}`,
+    node: process.version,
+    durationS,
+    cycles,
+    slots: SLOTS,
+    distinctNodes: model.counts.joined,
+    maxTrackedNodes: maxTracked,
+    churn: model.counts,
+    cloudWatchWindows: { errorAnswers: errorWindow, refused: refusedWindow },
+    apiOutageCycle,
+    accounting,
+    nodeScrapeFailuresLogged: logs.byMessage.get('node scrape failed') ?? 0,
+    cycleFailuresLogged: logs.byMessage.get('cycle failed: could not list aws-node pods') ?? 0,
+    heapGrowthAfterWarmupMb: Math.round(heapGrowthMb * 10) / 10,
+    samples,
+    failures,
+  };
+  process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
+  process.stderr.write(failures.length === 0 ? `soak passed: ${cycles} cycles in ${durationS} s\n`
+    : `soak FAILED (${failures.length}):\n${failures.slice(0, 20).join('\n')}\n`);
+  return failures.length === 0 ? 0 : 1;
+}
+
+let options: SoakOptions;
+try {
+  options = parseOptions(process.argv.slice(2));
+} catch (err) {
+  process.stderr.write(`${(err as Error).message}\n`);
+  process.exit(2);
+}
+soak(options).then((code) => process.exit(code), (err: unknown) => {
+  process.stderr.write(`soak crashed: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});
