@@ -169,7 +169,7 @@ export class CniMetricsAlarms extends Construct {
     }
     this.validatePeriods('alarms.ipUtilization.evaluationPeriods', evaluationPeriods);
 
-    return this.addAlarm('IpUtilization', options.alarmNameOverride, {
+    return this.addAlarm('IpUtilization', 'alarms.ipUtilization', options.alarmNameOverride, {
       metric: this.metrics.ipUtilization(),
       threshold: thresholdPercent,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -189,7 +189,7 @@ export class CniMetricsAlarms extends Construct {
         `alarms.ipamdErrors.threshold must be a whole number >= 1 (errors in one period), got ${threshold}`,
       );
     }
-    return this.addAlarm('IpamdErrors', options.alarmNameOverride, {
+    return this.addAlarm('IpamdErrors', 'alarms.ipamdErrors', options.alarmNameOverride, {
       metric: this.metrics.metric(catalogMetric('ipamdErr').metricName),
       threshold,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
@@ -215,7 +215,7 @@ export class CniMetricsAlarms extends Construct {
   private addCollectorSilentAlarm(options: CollectorSilentAlarmOptions): cloudwatch.Alarm {
     const periods = options.periods ?? DEFAULT_SILENT_PERIODS;
     this.validatePeriods('alarms.collectorSilent.periods', periods);
-    return this.addAlarm('CollectorSilent', options.alarmNameOverride, {
+    return this.addAlarm('CollectorSilent', 'alarms.collectorSilent', options.alarmNameOverride, {
       // Maximum: one good cycle in the period is enough to show the collector is working.
       metric: this.metrics.metric(catalogMetric('collectorNodesScraped').metricName, {
         statistic: cloudwatch.Stats.MAXIMUM,
@@ -231,17 +231,36 @@ export class CniMetricsAlarms extends Construct {
     });
   }
 
+  /** Adds the alarm `id`; `optionsPath` is where its options are, e.g. 'alarms.ipUtilization'. */
   private addAlarm(
     id: string,
+    optionsPath: string,
     alarmNameOverride: string | undefined,
     props: Omit<cloudwatch.AlarmProps, 'alarmName'>,
   ): cloudwatch.Alarm {
     const alarmName = alarmNameOverride ?? `${this.alarmNamePrefix}-${ALARM_NAME_RESOURCE}-${id}`;
-    if (!Token.isUnresolved(alarmName) && (alarmName.trim() === '' || alarmName.length > MAX_ALARM_NAME_LENGTH)) {
-      throw new Error(
-        `Alarm name '${alarmName}' must be 1-${MAX_ALARM_NAME_LENGTH} characters and not blank: ` +
-          `shorten alarms.alarmNamePrefix or the alarm's alarmNameOverride`,
-      );
+    if (!Token.isUnresolved(alarmName)) {
+      const badLength = alarmName.trim() === '' || alarmName.length > MAX_ALARM_NAME_LENGTH;
+      // CloudWatch refuses ASCII control characters in alarm names.
+      const controlCharacter = /[\u0000-\u001f\u007f]/.test(alarmName);
+      if (alarmNameOverride !== undefined && (badLength || controlCharacter)) {
+        throw new Error(
+          `${optionsPath}.alarmNameOverride ${JSON.stringify(alarmName)} is not an alarm name: CloudWatch alarm names ` +
+            `are 1-${MAX_ALARM_NAME_LENGTH} characters, not blank, without control characters; fix it or leave it out`,
+        );
+      }
+      if (badLength) {
+        throw new Error(
+          `Alarm name '${alarmName}' must be 1-${MAX_ALARM_NAME_LENGTH} characters and not blank: ` +
+            `shorten alarms.alarmNamePrefix or the alarm's alarmNameOverride`,
+        );
+      }
+      if (controlCharacter) {
+        throw new Error(
+          `Alarm name ${JSON.stringify(alarmName)} holds a control character, which CloudWatch refuses: remove it from ` +
+            'alarms.alarmNamePrefix (by default the cluster name)',
+        );
+      }
     }
     const alarm = new cloudwatch.Alarm(this, id, { ...props, alarmName });
     this.alarms.push(alarm);
