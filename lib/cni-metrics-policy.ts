@@ -60,6 +60,7 @@ export class CniMetricsPolicy extends Construct implements IRoleAttachable {
     this.managedPolicyName = props.managedPolicyName ?? DEFAULT_MANAGED_POLICY_NAME;
     validateNamespace(this.namespace);
     validateManagedPolicyName(this.managedPolicyName);
+    for (const role of props.roles ?? []) this.checkSameAccount(role);
 
     this.policy = new iam.ManagedPolicy(this, 'Resource', {
       managedPolicyName: this.managedPolicyName,
@@ -81,7 +82,25 @@ export class CniMetricsPolicy extends Construct implements IRoleAttachable {
 
   /** Attaches the policy to the role (the managed policy's `Roles`); duplicates are ignored. */
   public attachToRole(role: iam.IRole): void {
+    this.checkSameAccount(role);
     this.policy.attachToRole(role);
+  }
+
+  /**
+   * The managed policy's `Roles` names each role, and names mean roles of the policy's own account:
+   * a role of another account would fail the deployment, or silently give the policy to a role of
+   * the same name in this account. Only checked when both accounts are known at synthesis.
+   */
+  private checkSameAccount(role: iam.IRole): void {
+    const account = Stack.of(this).account;
+    const roleAccount = role.env.account;
+    if (Token.isUnresolved(account) || Token.isUnresolved(roleAccount) || roleAccount === account) return;
+    const name = Token.isUnresolved(role.roleArn) ? role.node.path : role.roleArn;
+    throw new Error(
+      `CniMetricsPolicy: role ${name} is in account ${roleAccount}, but the policy deploys to account ${account}; ` +
+        `a managed policy can only be attached to roles of its own account — pass roles of account ${account} ` +
+        `(\`nodeRoles\`, \`roles\`), or deploy the stack to account ${roleAccount}`,
+    );
   }
 
   /**

@@ -8,9 +8,11 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { App, Duration, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { CniMetricsAlarms } from '../../lib/cni-metrics-alarms';
 import { CniMetricsHelper, CniMetricsHelperProps, CollectorOptions } from '../../lib/cni-metrics-helper';
+import { CniMetricsPolicy } from '../../lib/cni-metrics-policy';
 import { CollectorIdentity } from '../../lib/collector-identity';
 import { CollectorImage } from '../../lib/collector-image';
 import { SAMPLE_AWS_AUTH } from '../../bin/sample-aws-auth';
@@ -55,6 +57,7 @@ const HELPER_ROWS: Row<HelperChange>[] = [
   ['awsAuth', 'not YAML', () => ({ awsAuth: '- rolearn: [unclosed\n' }), /^awsAuth: the text is not valid YAML at line 2/],
   ['awsAuth', 'without a system:nodes role', () => ({ awsAuth: '- rolearn: arn:aws:iam::111122223333:role/Admin\n  groups: [system:masters]\n' }), /^awsAuth: no role in mapRoles has group 'system:nodes'/],
   ['awsAuth', 'a role of another account', () => ({ awsAuth: '- rolearn: arn:aws:iam::999999999999:role/Nodes\n  groups: [system:nodes]\n' }), /^awsAuth: node role 'arn:aws:iam::999999999999:role\/Nodes' is in account 999999999999, but stack 'Stack' deploys to account 111122223333/],
+  ['nodeRoles', 'a role of another account', (stack) => ({ nodeRoles: [iam.Role.fromRoleArn(stack, 'Other', 'arn:aws:iam::999999999999:role/Nodes')] }), /^CniMetricsPolicy: role arn:aws:iam::999999999999:role\/Nodes is in account 999999999999, but the policy deploys to account 111122223333; .*pass roles of account 111122223333 \(`nodeRoles`, `roles`\)/],
   ['nodeRoles', '[] with no other source', () => ({ awsAuth: undefined, nodeRoles: [] }), /no node role to attach CNIMetricsHelperPolicy to: .*or `nodeRoles`/],
   ['identity', 'IRSA without cluster', () => ({ awsAuth: undefined, identity: CollectorIdentity.irsa() }), /^identity: IRSA needs `cluster`/],
   ['identity', 'Pod Identity without cluster', () => ({ awsAuth: undefined, identity: CollectorIdentity.podIdentity() }), /^identity: Pod Identity needs `cluster`/],
@@ -114,6 +117,11 @@ describe('CniMetricsHelper props', () => {
 type PartChange = (scope: Construct) => void;
 
 const PART_ROWS: Row<PartChange>[] = [
+  ['CniMetricsPolicy.roles', 'a role of another account', (scope) => new CniMetricsPolicy(scope, 'Policy', { roles: [iam.Role.fromRoleArn(scope, 'Other', 'arn:aws-cn:iam::999999999999:role/Nodes')] }), /^CniMetricsPolicy: role arn:aws-cn:iam::999999999999:role\/Nodes is in account 999999999999, but the policy deploys to account 111122223333/],
+  ['CniMetricsPolicy.attachToRole', 'a role of another stack\'s account', (scope) => {
+    const otherAccount = new Stack(Stack.of(scope).node.scope as App, 'Other', { env: { account: '999999999999', region: 'us-west-2' } });
+    new CniMetricsPolicy(scope, 'Policy').attachToRole(new iam.Role(otherAccount, 'Nodes', { assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com') }));
+  }, /^CniMetricsPolicy: role Other\/Nodes is in account 999999999999, but the policy deploys to account 111122223333/],
   ['CniMetricsAlarms.period', '25 hours', (scope) => new CniMetricsAlarms(scope, 'Alarms', { clusterName: 'c1', period: Duration.hours(25) }), /^period is 1 day 1 hour: CloudWatch alarms look back at most one day/],
 ];
 
