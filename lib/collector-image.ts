@@ -115,7 +115,7 @@ class AssetCollectorImage extends CollectorImage {
     let asset = this.assets.get(scope);
     if (!asset) {
       asset = new DockerImageAsset(scope, 'CollectorImage', {
-        directory: stageImageContext(this.options.bundlePath ?? collectorBundlePath()),
+        directory: stageImageContext(bundleFile('CollectorImage.fromAsset()', this.options.bundlePath)),
         platform: this.platform,
       });
       this.assets.set(scope, asset);
@@ -165,9 +165,21 @@ class BundleCollectorImage extends CollectorImage {
 
   public bind(_scope: Construct): CollectorImageConfig {
     // Packed once: the bundle is read and gzipped at the first bind only.
-    this.bundle ??= packCollectorBundle(this.options.bundlePath ?? collectorBundlePath());
+    this.bundle ??= packCollectorBundle(bundleFile('CollectorImage.fromBundle()', this.options.bundlePath));
     return { imageUri: this.nodeImage, bundle: this.bundle };
   }
+}
+
+/** The bundle to use: the one given, checked to be a file (not a bare ENOENT later), or this package's. */
+function bundleFile(factory: string, bundlePath: string | undefined): string {
+  if (bundlePath === undefined) return collectorBundlePath();
+  if (!fs.statSync(bundlePath, { throwIfNoEntry: false })?.isFile()) {
+    throw new Error(
+      `${factory}: 'bundlePath' ${JSON.stringify(bundlePath)} is not a file — build the collector bundle with ` +
+        "`npm run build:collector` (it writes dist/collector.js) and pass its path, or leave bundlePath out to use this package's",
+    );
+  }
+  return bundlePath;
 }
 
 /** Path of the Dockerfile the image is built from. */

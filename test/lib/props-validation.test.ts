@@ -18,6 +18,7 @@ import { CollectorImage } from '../../lib/collector-image';
 import { SAMPLE_AWS_AUTH } from '../../bin/sample-aws-auth';
 
 const ENV = { account: '111122223333', region: 'us-west-2' };
+const MISSING_BUNDLE = path.join(os.tmpdir(), 'no-such-dir', 'no-such-collector.js');
 /** A registry image keeps each synthesis free of bundle packing and Docker assets. */
 const REGISTRY_IMAGE = CollectorImage.fromRegistry('111122223333.dkr.ecr.us-west-2.amazonaws.com/cni-metrics-helper:1.0.0');
 
@@ -87,6 +88,8 @@ const HELPER_ROWS: Row<HelperChange>[] = [
   ['collector.image', 'fromRegistry with a blank inside', () => ({ collector: { image: CollectorImage.fromRegistry('my image:1') } }), /'imageUri' must be an image reference .*got "my image:1"/],
   ['collector.image', 'fromBundle({ nodeImage: "" })', () => ({ collector: { image: CollectorImage.fromBundle({ nodeImage: '' }) } }), /^CollectorImage\.fromBundle\(\): 'nodeImage' must be a Node\.js image reference/],
   ['collector.image', 'fromAsset({ platform: "linux/s390x" })', () => ({ collector: { image: CollectorImage.fromAsset({ platform: 'linux/s390x' as never }) } }), /^CollectorImage\.fromAsset\(\): 'platform' must be 'linux\/amd64' or 'linux\/arm64', got "linux\/s390x"/],
+  ['collector.image', 'fromBundle({ bundlePath: missing file })', () => ({ collector: { image: CollectorImage.fromBundle({ bundlePath: MISSING_BUNDLE }) } }), /^CollectorImage\.fromBundle\(\): 'bundlePath' ".*no-such-collector\.js" is not a file — build the collector bundle with `npm run build:collector`/],
+  ['collector.image', 'fromAsset({ bundlePath: a directory })', () => ({ collector: { image: CollectorImage.fromAsset({ bundlePath: os.tmpdir() }) } }), /^CollectorImage\.fromAsset\(\): 'bundlePath' ".*" is not a file/],
   ['collector.namespace', '"Kube_System"', () => ({ collector: { namespace: 'Kube_System' } }), /^CollectorChart: 'namespace' must be a Kubernetes namespace name/],
   ['collector.serviceAccountName', '"Has Spaces"', () => ({ collector: { serviceAccountName: 'Has Spaces' } }), /^CollectorChart: 'serviceAccountName' must be a DNS subdomain name/],
   ['collector.scrapeMode', '"ssh"', () => ({ collector: { scrapeMode: 'ssh' as never } }), /^CollectorChart: 'scrapeMode' must be one of proxy, direct, got "ssh"/],
