@@ -494,11 +494,42 @@ function validateProps(props: CollectorChartProps, namespace: string, settings: 
   if (props.region !== undefined && known(props.region) && !/^[a-z]{2}(-[a-z]+)+-\d+$/.test(props.region)) {
     fail('region', 'must be an AWS region such as eu-west-1', props.region);
   }
+  for (const { what, request, limit } of resourceAmounts(props.resources)) {
+    // Kubernetes refuses a pod whose request is above its limit, at apply time.
+    if (request !== undefined && limit !== undefined && request.amount > limit.amount) {
+      fail('resources', `${what} request must not be above its limit`, `request ${request.shown}, limit ${limit.shown}`);
+    }
+  }
   for (const name of Object.keys(props.extraEnv ?? {})) {
     if (!ENV_NAME.test(name)) fail('extraEnv', 'keys must be environment variable names (letters, digits, "_")', name);
     const instead = ENV_SET_BY_CHART[name];
     if (instead !== undefined) fail('extraEnv', `may not set ${name}, which the chart sets itself (${instead})`, name);
   }
+}
+
+/** A resource quantity as a comparable number, and as the manifest shows it. */
+interface Quantity {
+  readonly amount: number;
+  readonly shown: string;
+}
+
+/** The requests and limits given: CPU in millicores, memory and ephemeral storage in KiB; forms it cannot read are left out. */
+function resourceAmounts(resources: kplus.ContainerResources | undefined): { what: string; request?: Quantity; limit?: Quantity }[] {
+  const millicores = (value: kplus.Cpu | undefined): Quantity | undefined => {
+    if (value === undefined || Token.isUnresolved(value.amount)) return undefined;
+    const parts = /^(\d+(?:\.\d+)?)(m?)$/.exec(value.amount);
+    return parts ? { amount: Number(parts[1]) * (parts[2] ? 1 : 1000), shown: value.amount } : undefined;
+  };
+  const kibibytes = (value: cdk8s.Size | undefined): Quantity | undefined => {
+    if (value === undefined) return undefined;
+    const amount = value.toKibibytes({ rounding: cdk8s.SizeRoundingBehavior.NONE });
+    return { amount, shown: `${amount}Ki` };
+  };
+  return [
+    { what: 'cpu', request: millicores(resources?.cpu?.request), limit: millicores(resources?.cpu?.limit) },
+    { what: 'memory', request: kibibytes(resources?.memory?.request), limit: kibibytes(resources?.memory?.limit) },
+    { what: 'ephemeralStorage', request: kibibytes(resources?.ephemeralStorage?.request), limit: kibibytes(resources?.ephemeralStorage?.limit) },
+  ];
 }
 
 function isDnsLabel(value: string): boolean {

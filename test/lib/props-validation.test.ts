@@ -9,10 +9,13 @@ import * as os from 'os';
 import * as path from 'path';
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import { Size, Testing } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { CniMetricsAlarms } from '../../lib/cni-metrics-alarms';
 import { CniMetricsHelper, CniMetricsHelperProps, CollectorOptions } from '../../lib/cni-metrics-helper';
 import { CniMetricsPolicy } from '../../lib/cni-metrics-policy';
+import { CollectorChart, CollectorChartProps } from '../../lib/collector-chart';
 import { CollectorIdentity } from '../../lib/collector-identity';
 import { CollectorImage } from '../../lib/collector-image';
 import { SAMPLE_AWS_AUTH } from '../../bin/sample-aws-auth';
@@ -101,6 +104,8 @@ const HELPER_ROWS: Row<HelperChange>[] = [
   ['collector.scrapeTimeoutMs', '600001', () => ({ collector: { scrapeTimeoutMs: 600_001 } }), /^CollectorChart: 'scrapeTimeoutMs' must be a whole number from 10 to 600000/],
   ['collector.awsNodeNamespace', '64 characters', () => ({ collector: { awsNodeNamespace: 'n'.repeat(64) } }), /^CollectorChart: 'awsNodeNamespace' must be a Kubernetes namespace name/],
   ['collector.awsNodeLabelSelector', '" "', () => ({ collector: { awsNodeLabelSelector: ' ' } }), /^CollectorChart: 'awsNodeLabelSelector' must select the aws-node pods/],
+  ['collector.resources', 'a CPU request above its limit', () => ({ collector: { resources: { cpu: { request: kplus.Cpu.units(1), limit: kplus.Cpu.millis(500) } } } }), /^CollectorChart: 'resources' cpu request must not be above its limit, got "request 1, limit 500m"$/],
+  ['collector.resources', 'a memory request above its limit', () => ({ collector: { resources: { memory: { request: Size.gibibytes(1), limit: Size.mebibytes(256) } } } }), /^CollectorChart: 'resources' memory request must not be above its limit, got "request 1048576Ki, limit 262144Ki"$/],
   ['collector.extraEnv', 'setting AWS_REGION', () => ({ collector: { extraEnv: { AWS_REGION: 'eu-west-1' } } }), /^CollectorChart: 'extraEnv' may not set AWS_REGION, which the chart sets itself \(use the prop 'region'\)/],
   ['collector.extraEnv', 'a key "1X"', () => ({ collector: { extraEnv: { '1X': 'x' } } }), /^CollectorChart: 'extraEnv' keys must be environment variable names/],
   ['collector.priorityClassName', '"High"', () => ({ collector: { priorityClassName: 'High' } }), /^CollectorChart: 'priorityClassName' must be the name of a PriorityClass/],
@@ -119,7 +124,12 @@ describe('CniMetricsHelper props', () => {
 /** Part-level rows: each builds one exported part in a fresh stack. */
 type PartChange = (scope: Construct) => void;
 
+/** A valid chart with `props` changed. */
+const chart = (props: Partial<CollectorChartProps>) => (): CollectorChart =>
+  new CollectorChart(Testing.app(), 'Collector', { clusterName: 'c1', image: 'example.com/cni-metrics-helper:1.0.0', region: 'us-west-2', ...props });
+
 const PART_ROWS: Row<PartChange>[] = [
+  ['CollectorChart.resources', 'an ephemeral storage request above its limit', chart({ resources: { ephemeralStorage: { request: Size.gibibytes(2), limit: Size.gibibytes(1) } } }), /^CollectorChart: 'resources' ephemeralStorage request must not be above its limit/],
   ['CniMetricsPolicy.roles', 'a role of another account', (scope) => new CniMetricsPolicy(scope, 'Policy', { roles: [iam.Role.fromRoleArn(scope, 'Other', 'arn:aws-cn:iam::999999999999:role/Nodes')] }), /^CniMetricsPolicy: role arn:aws-cn:iam::999999999999:role\/Nodes is in account 999999999999, but the policy deploys to account 111122223333/],
   ['CniMetricsPolicy.attachToRole', 'a role of another stack\'s account', (scope) => {
     const otherAccount = new Stack(Stack.of(scope).node.scope as App, 'Other', { env: { account: '999999999999', region: 'us-west-2' } });
