@@ -437,6 +437,20 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
+/**
+ * The label selector syntax the API server parses (k8s.io/apimachinery labels.Parse): requirements
+ * joined by commas, each `key`, `!key`, `key=value` (or `==`, `!=`), `key in (values)`,
+ * `key notin (values)` or `key > n` / `key < n`; keys are [prefix/]name, values names or empty.
+ */
+const LABEL_SELECTOR = (() => {
+  const name = '[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?';
+  const key = `(?:${DNS_SUBDOMAIN.source.slice(1, -1)}/)?${name}`;
+  const value = `(?:${name})?`;
+  const operation = `\\s*(?:==?|!=)\\s*${value}|\\s*[<>]\\s*-?\\d+|\\s+(?:in|notin)\\s*\\(\\s*${value}(?:\\s*,\\s*${value})*\\s*\\)`;
+  const requirement = `\\s*(?:!\\s*${key}|${key}(?:${operation})?)\\s*`;
+  return new RegExp(`^${requirement}(?:,${requirement})*$`);
+})();
+
 /** Throws on the first bad prop, naming it, the value, the rule and the fix. Tokens are not checked. */
 function validateProps(props: CollectorChartProps, namespace: string, settings: ResolvedSettings): void {
   const fail = (prop: string, rule: string, value: unknown): never => {
@@ -477,6 +491,11 @@ function validateProps(props: CollectorChartProps, namespace: string, settings: 
   }
   if (known(settings.awsNodeLabelSelector) && settings.awsNodeLabelSelector.trim() === '') {
     fail('awsNodeLabelSelector', 'must select the aws-node pods, e.g. k8s-app=aws-node', settings.awsNodeLabelSelector);
+  }
+  if (known(settings.awsNodeLabelSelector) && !LABEL_SELECTOR.test(settings.awsNodeLabelSelector)) {
+    // The API server would answer every pod list with 400 Bad Request, and the collector would never see a node.
+    fail('awsNodeLabelSelector', 'must be a Kubernetes label selector: requirements such as k8s-app=aws-node, key!=value, ' +
+      'key in (a,b), key notin (a,b), key or !key, joined by commas', settings.awsNodeLabelSelector);
   }
   if (known(settings.cloudWatchNamespace)) {
     const ns = settings.cloudWatchNamespace;

@@ -104,6 +104,10 @@ const HELPER_ROWS: Row<HelperChange>[] = [
   ['collector.scrapeTimeoutMs', '600001', () => ({ collector: { scrapeTimeoutMs: 600_001 } }), /^CollectorChart: 'scrapeTimeoutMs' must be a whole number from 10 to 600000/],
   ['collector.awsNodeNamespace', '64 characters', () => ({ collector: { awsNodeNamespace: 'n'.repeat(64) } }), /^CollectorChart: 'awsNodeNamespace' must be a Kubernetes namespace name/],
   ['collector.awsNodeLabelSelector', '" "', () => ({ collector: { awsNodeLabelSelector: ' ' } }), /^CollectorChart: 'awsNodeLabelSelector' must select the aws-node pods/],
+  ['collector.awsNodeLabelSelector', 'a blank inside a value', () => ({ collector: { awsNodeLabelSelector: 'k8s-app=aws node' } }), /^CollectorChart: 'awsNodeLabelSelector' must be a Kubernetes label selector: .*joined by commas, got "k8s-app=aws node"$/],
+  ['collector.awsNodeLabelSelector', 'a trailing comma', () => ({ collector: { awsNodeLabelSelector: 'k8s-app=aws-node,' } }), /'awsNodeLabelSelector' must be a Kubernetes label selector/],
+  ['collector.awsNodeLabelSelector', 'an unclosed set', () => ({ collector: { awsNodeLabelSelector: 'k8s-app in (aws-node' } }), /'awsNodeLabelSelector' must be a Kubernetes label selector/],
+  ['collector.awsNodeLabelSelector', 'a 64-character value', () => ({ collector: { awsNodeLabelSelector: `k8s-app=${'v'.repeat(64)}` } }), /'awsNodeLabelSelector' must be a Kubernetes label selector/],
   ['collector.resources', 'a CPU request above its limit', () => ({ collector: { resources: { cpu: { request: kplus.Cpu.units(1), limit: kplus.Cpu.millis(500) } } } }), /^CollectorChart: 'resources' cpu request must not be above its limit, got "request 1, limit 500m"$/],
   ['collector.resources', 'a memory request above its limit', () => ({ collector: { resources: { memory: { request: Size.gibibytes(1), limit: Size.mebibytes(256) } } } }), /^CollectorChart: 'resources' memory request must not be above its limit, got "request 1048576Ki, limit 262144Ki"$/],
   ['collector.extraEnv', 'setting AWS_REGION', () => ({ collector: { extraEnv: { AWS_REGION: 'eu-west-1' } } }), /^CollectorChart: 'extraEnv' may not set AWS_REGION, which the chart sets itself \(use the prop 'region'\)/],
@@ -137,6 +141,15 @@ const PART_ROWS: Row<PartChange>[] = [
   }, /^CniMetricsPolicy: role Other\/Nodes is in account 999999999999, but the policy deploys to account 111122223333/],
   ['CniMetricsAlarms.period', '25 hours', (scope) => new CniMetricsAlarms(scope, 'Alarms', { clusterName: 'c1', period: Duration.hours(25) }), /^period is 1 day 1 hour: CloudWatch alarms look back at most one day/],
 ];
+
+describe('CollectorChart awsNodeLabelSelector', () => {
+  test.each([
+    'k8s-app=aws-node', 'k8s-app == aws-node', 'k8s-app=aws-node,tier!=canary', 'app.kubernetes.io/name in (aws-node, aws-vpc-cni)',
+    'k8s-app notin (other)', '!canary', 'k8s-app', 'example.com/role=', 'generation > 3',
+  ])('accepts the selector %j, as the API server does', (awsNodeLabelSelector) => {
+    expect(() => chart({ awsNodeLabelSelector })()).not.toThrow();
+  });
+});
 
 describe('exported parts, where they check more than the helper table reaches', () => {
   test.each(PART_ROWS)('%s = %s fails synthesis naming the prop', (_prop, _value, build, message) => {
