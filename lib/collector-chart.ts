@@ -437,17 +437,23 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
+/** The name part of label and annotation keys, and a non-empty label value: up to 63 characters. */
+const LABEL_NAME = '[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?';
+/** A label or annotation key: an optional DNS subdomain prefix and '/', then a name. */
+const QUALIFIED_NAME = `(?:${DNS_SUBDOMAIN.source.slice(1, -1)}/)?${LABEL_NAME}`;
+const LABEL_KEY = new RegExp(`^${QUALIFIED_NAME}$`);
+const LABEL_VALUE = new RegExp(`^(?:${LABEL_NAME})?$`);
+const NAME_RULE = 'a name is up to 63 letters, digits, "-", "_" and ".", starting and ending with a letter or digit';
+
 /**
  * The label selector syntax the API server parses (k8s.io/apimachinery labels.Parse): requirements
  * joined by commas, each `key`, `!key`, `key=value` (or `==`, `!=`), `key in (values)`,
  * `key notin (values)` or `key > n` / `key < n`; keys are [prefix/]name, values names or empty.
  */
 const LABEL_SELECTOR = (() => {
-  const name = '[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?';
-  const key = `(?:${DNS_SUBDOMAIN.source.slice(1, -1)}/)?${name}`;
-  const value = `(?:${name})?`;
+  const value = `(?:${LABEL_NAME})?`;
   const operation = `\\s*(?:==?|!=)\\s*${value}|\\s*[<>]\\s*-?\\d+|\\s+(?:in|notin)\\s*\\(\\s*${value}(?:\\s*,\\s*${value})*\\s*\\)`;
-  const requirement = `\\s*(?:!\\s*${key}|${key}(?:${operation})?)\\s*`;
+  const requirement = `\\s*(?:!\\s*${QUALIFIED_NAME}|${QUALIFIED_NAME}(?:${operation})?)\\s*`;
   return new RegExp(`^${requirement}(?:,${requirement})*$`);
 })();
 
@@ -461,7 +467,7 @@ function validateProps(props: CollectorChartProps, namespace: string, settings: 
   if (known(props.clusterName) && props.clusterName.trim() === '') {
     fail('clusterName', "must be the EKS cluster's name (it is the CLUSTER_ID dimension of every metric)", props.clusterName);
   }
-  if (known(props.image) && props.image.trim() === '') {
+  if (known(props.image) && (props.image.trim() === '' || /\s/.test(props.image))) {
     fail('image', 'must be an image reference: use CollectorImage.bind(scope).imageUri', props.image);
   }
   if (known(namespace) && !isDnsLabel(namespace)) {
@@ -518,6 +524,14 @@ function validateProps(props: CollectorChartProps, namespace: string, settings: 
     if (request !== undefined && limit !== undefined && request.amount > limit.amount) {
       fail('resources', `${what} request must not be above its limit`, `request ${request.shown}, limit ${limit.shown}`);
     }
+  }
+  // The API server refuses objects with such labels or annotations, at apply time.
+  for (const [key, value] of Object.entries(props.labels ?? {})) {
+    if (known(key) && !LABEL_KEY.test(key)) fail('labels', `keys must be [prefix/]name (${NAME_RULE})`, key);
+    if (known(value) && !LABEL_VALUE.test(value)) fail('labels', `values must be empty or a name (${NAME_RULE})`, value);
+  }
+  for (const key of Object.keys(props.serviceAccountAnnotations ?? {})) {
+    if (known(key) && !LABEL_KEY.test(key)) fail('serviceAccountAnnotations', `keys must be [prefix/]name (${NAME_RULE})`, key);
   }
   for (const name of Object.keys(props.extraEnv ?? {})) {
     if (!ENV_NAME.test(name)) fail('extraEnv', 'keys must be environment variable names (letters, digits, "_")', name);

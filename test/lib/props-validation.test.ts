@@ -133,6 +133,12 @@ const chart = (props: Partial<CollectorChartProps>) => (): CollectorChart =>
   new CollectorChart(Testing.app(), 'Collector', { clusterName: 'c1', image: 'example.com/cni-metrics-helper:1.0.0', region: 'us-west-2', ...props });
 
 const PART_ROWS: Row<PartChange>[] = [
+  ['CollectorChart.image', 'with a blank inside', chart({ image: 'example.com/cni metrics:1' }), /^CollectorChart: 'image' must be an image reference: use CollectorImage\.bind\(scope\)\.imageUri, got "example\.com\/cni metrics:1"$/],
+  ['CollectorChart.labels', 'a key with a blank', chart({ labels: { 'team name': 'platform' } }), /^CollectorChart: 'labels' keys must be \[prefix\/\]name \(a name is up to 63 letters.*\), got "team name"$/],
+  ['CollectorChart.labels', 'a key with an upper-case prefix', chart({ labels: { 'Example.com/team': 'platform' } }), /'labels' keys must be \[prefix\/\]name/],
+  ['CollectorChart.labels', 'a value with a slash', chart({ labels: { team: 'platform/network' } }), /^CollectorChart: 'labels' values must be empty or a name \(a name is up to 63 letters.*\), got "platform\/network"$/],
+  ['CollectorChart.labels', 'a 64-character value', chart({ labels: { team: 't'.repeat(64) } }), /'labels' values must be empty or a name/],
+  ['CollectorChart.serviceAccountAnnotations', 'a key with a blank', chart({ serviceAccountAnnotations: { 'role arn': 'x' } }), /^CollectorChart: 'serviceAccountAnnotations' keys must be \[prefix\/\]name .*, got "role arn"$/],
   ['CollectorChart.resources', 'an ephemeral storage request above its limit', chart({ resources: { ephemeralStorage: { request: Size.gibibytes(2), limit: Size.gibibytes(1) } } }), /^CollectorChart: 'resources' ephemeralStorage request must not be above its limit/],
   ['CniMetricsPolicy.roles', 'a role of another account', (scope) => new CniMetricsPolicy(scope, 'Policy', { roles: [iam.Role.fromRoleArn(scope, 'Other', 'arn:aws-cn:iam::999999999999:role/Nodes')] }), /^CniMetricsPolicy: role arn:aws-cn:iam::999999999999:role\/Nodes is in account 999999999999, but the policy deploys to account 111122223333/],
   ['CniMetricsPolicy.attachToRole', 'a role of another stack\'s account', (scope) => {
