@@ -8,8 +8,8 @@ import { startCollector } from '../support/collector-process';
 import { loopbackAddresses } from '../support/ipamd-fleet';
 import { kubePod, type KubePod } from '../support/kube-api-server';
 import {
-  ADD_REQ, ASSIGNED, GAUGES_A_PLUS_B, LoopbackCluster, NODE_A, NODE_B, PrintedCycle, asStored, logsNamed, printedDatums,
-  startLoopbackCluster, storedCycleTimestamps, storedValuesAt, waitForPrintedCycles, withAddReq,
+  ADD_REQ, ASSIGNED, GAUGES_A_PLUS_B, LoopbackCluster, NODE_A, NODE_B, PrintedCycle, SCRAPE_TIMEOUT_MS, asStored, logsNamed,
+  printedDatums, startLoopbackCluster, storedCycleTimestamps, storedValuesAt, waitForPrintedCycles, withAddReq,
 } from './faults-support';
 
 const MAX_BYTES = 24_000;
@@ -85,23 +85,23 @@ describe('bundled collector: node faults', () => {
     expect(code).toBe(0);
     const { collectorCycleDuration, ...values } = storedValuesAt(cluster.cloudWatch.datums, storedCycleTimestamps(cluster.cloudWatch.datums)[0]);
     expect(values).toEqual({ ...GAUGES_A_PLUS_B, collectorNodesDiscovered: 8, collectorNodesScraped: 2, collectorNodesFailed: 6 });
-    expect(collectorCycleDuration).toBeGreaterThanOrEqual(500);
+    expect(collectorCycleDuration).toBeGreaterThanOrEqual(SCRAPE_TIMEOUT_MS);
     expect(cluster.cloudWatch.datums).toEqual(printedDatums(run).map(asStored));
 
     // AND each failed node is logged with its own cause
     const errors = Object.fromEntries(logsNamed(run, 'node scrape failed').map((l) => [l.node, String(l.error)]));
     expect(Object.keys(errors).sort()).toEqual(['node-1', 'node-2', 'node-3', 'node-4', 'node-5', 'node-utf8-name']);
-    expect(errors['node-1']).toMatch(/timed out after 500 ms while connecting and waiting for response headers/);
+    expect(errors['node-1']).toMatch(new RegExp(`timed out after ${SCRAPE_TIMEOUT_MS} ms while connecting and waiting for response headers`));
     expect(errors['node-2']).toMatch(/connection reset by the peer while reading the body|connection closed after \d+ bytes, before the body was complete/);
     expect(errors['node-3']).toMatch(new RegExp(`payload larger than ${MAX_BYTES} bytes after gzip decoding`));
-    expect(errors['node-4']).toMatch(/timed out after 500 ms while reading the body/);
+    expect(errors['node-4']).toMatch(new RegExp(`timed out after ${SCRAPE_TIMEOUT_MS} ms while reading the body`));
     expect(errors['node-5']).toMatch(/HTTP 500 Internal Server Error: ipamd: internal error collecting metrics/);
     expect(errors['node-utf8-name']).toMatch(new RegExp(`invalid exposition text at line ${ENI_ALLOCATED_LINE}: invalid metric name`));
   }, 30_000);
 
   test('ipamd restarts count from zero, joining nodes start as baselines, and a node that left and came back is a baseline again', async () => {
     // Pods of three endpoints; the node names and pod names are the test's to choose.
-    cluster = await startLoopbackCluster([withAddReq(NODE_A, ADD_REQ.a), NODE_B, NODE_A], [], { SCRAPE_TIMEOUT_MS: '2000' });
+    cluster = await startLoopbackCluster([withAddReq(NODE_A, ADD_REQ.a), NODE_B, NODE_A]);
     const { fleet, kube } = cluster;
     const START = '2026-01-01T00:00:00Z';
     const pod = (index: number, name = fleet.endpoints[index].podName, containerStartedAt = START): KubePod =>

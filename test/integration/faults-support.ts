@@ -15,6 +15,7 @@ export const NODE_A = fs.readFileSync(path.join(FIXTURES, 'node-a.prom'), 'utf8'
 export const NODE_B = fs.readFileSync(path.join(FIXTURES, 'node-b.prom'), 'utf8');
 export const TOKEN = 'loopback-token';
 export const CLUSTER_ID = 'faults-cluster';
+export const SCRAPE_TIMEOUT_MS = 2000;
 
 /** Cluster gauges of node-a + node-b (test/fixtures/ipamd/README.md). */
 export const GAUGES_A_PLUS_B = {
@@ -69,7 +70,8 @@ export async function startLoopbackCluster(
       AWS_ENDPOINT_URL_CLOUDWATCH: cloudWatch.url,
       IPAMD_METRICS_PORT: String(fleet.port),
       SCRAPE_MODE: 'direct',
-      SCRAPE_TIMEOUT_MS: '500',
+      // Long enough that a healthy node never times out on a loaded machine; hanging nodes cost it once a cycle.
+      SCRAPE_TIMEOUT_MS: String(SCRAPE_TIMEOUT_MS),
       METRIC_UPDATE_INTERVAL: '1',
       ...extraEnv,
     }),
