@@ -219,7 +219,15 @@ export class CniMetricsHelper extends Construct {
       } else {
         const chart = this.chart;
         this.manifestFileName = manifestFileName ?? `${Stack.of(this).stackName}.cni-metrics-helper.k8s.yaml`;
-        writeManifestOnSynth(this, this.manifestFileName, () => chartToYaml(chart, { resolveTokensIn: this }));
+        try {
+          writeManifestOnSynth(this, this.manifestFileName, () => chartToYaml(chart, { resolveTokensIn: this }));
+        } catch (error) {
+          // The writer names its own argument; the user knows the file name as this prop.
+          throw new Error(
+            `CniMetricsHelper: the manifest file name ${JSON.stringify(this.manifestFileName)} (\`collector.manifestFileName\`) ` +
+              `cannot be used: ${(error as Error).message}`,
+          );
+        }
       }
     }
   }

@@ -93,6 +93,12 @@ const HELPER_ROWS: Row<HelperChange>[] = [
   ['collector.image', 'fromAsset({ platform: "linux/s390x" })', () => ({ collector: { image: CollectorImage.fromAsset({ platform: 'linux/s390x' as never }) } }), /^CollectorImage\.fromAsset\(\): 'platform' must be 'linux\/amd64' or 'linux\/arm64', got "linux\/s390x"/],
   ['collector.image', 'fromBundle({ bundlePath: missing file })', () => ({ collector: { image: CollectorImage.fromBundle({ bundlePath: MISSING_BUNDLE }) } }), /^CollectorImage\.fromBundle\(\): 'bundlePath' ".*no-such-collector\.js" is not a file — build the collector bundle with `npm run build:collector`/],
   ['collector.image', 'fromAsset({ bundlePath: a directory })', () => ({ collector: { image: CollectorImage.fromAsset({ bundlePath: os.tmpdir() }) } }), /^CollectorImage\.fromAsset\(\): 'bundlePath' ".*" is not a file/],
+  ['collector.manifestFileName', '"k8s/helper.yaml"', () => ({ collector: { manifestFileName: 'k8s/helper.yaml' } }), /^CniMetricsHelper: the manifest file name "k8s\/helper\.yaml" \(`collector\.manifestFileName`\) cannot be used: .*must be a plain file name such as cni-metrics-helper\.yaml/],
+  ['collector.manifestFileName', '".."', () => ({ collector: { manifestFileName: '..' } }), /\(`collector\.manifestFileName`\) cannot be used: .*must be a plain file name/],
+  ['collector.manifestFileName', 'the default, for a second helper in the stack', (stack) => {
+    new CniMetricsHelper(stack, 'First', { clusterName: 'first', awsAuth: SAMPLE_AWS_AUTH, managedPolicyName: 'First', dashboardName: 'First', collector: { image: REGISTRY_IMAGE } });
+    return {};
+  }, /^CniMetricsHelper: the manifest file name "Stack\.cni-metrics-helper\.k8s\.yaml" \(`collector\.manifestFileName`\) cannot be used: .*another construct already writes Stack\.cni-metrics-helper\.k8s\.yaml/],
   ['collector.namespace', '"Kube_System"', () => ({ collector: { namespace: 'Kube_System' } }), /^CollectorChart: 'namespace' must be a Kubernetes namespace name/],
   ['collector.serviceAccountName', '"Has Spaces"', () => ({ collector: { serviceAccountName: 'Has Spaces' } }), /^CollectorChart: 'serviceAccountName' must be a DNS subdomain name/],
   ['collector.scrapeMode', '"ssh"', () => ({ collector: { scrapeMode: 'ssh' as never } }), /^CollectorChart: 'scrapeMode' must be one of proxy, direct, got "ssh"/],
