@@ -9,7 +9,7 @@
  * reason, on the cluster and its provider stacks only.
  */
 import { KubectlV33Layer } from '@aws-cdk/lambda-layer-kubectl-v33';
-import { App, PolicyViolationBeta1, Stack, Validations } from 'aws-cdk-lib';
+import { App, PolicyViolation, Stack, Validations } from 'aws-cdk-lib';
 import * as eks from 'aws-cdk-lib/aws-eks';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -25,13 +25,13 @@ function newApp(): App {
 }
 
 /** Synthesizes the app (aspects attach the policy to node roles then) and runs the AwsSolutions pack on it. */
-function awsSolutionsFindings(app: App): PolicyViolationBeta1[] {
+function awsSolutionsFindings(app: App): PolicyViolation[] {
   app.synth({ force: true });
   return new AwsSolutionsChecks(app).validateScope(app).violations;
 }
 
 /** One finding per violating resource, as `rule at path`, for readable failures. */
-function findingsAt(violations: readonly PolicyViolationBeta1[]): string[] {
+function findingsAt(violations: readonly PolicyViolation[]): string[] {
   return violations.flatMap((v) => v.violatingResources.map((r) => `${v.ruleName} at ${r.constructPath}`));
 }
 
