@@ -105,8 +105,9 @@ function clusterOwnedRoots(cluster: eks.Cluster): IConstruct[] {
   return [cluster, ...stack.node.children.filter((child) => child.node.id.startsWith('@aws-cdk--aws-eks.'))];
 }
 
-/** The cluster-owned construct a path is under, or undefined for anything else (ours included). */
-function ownerOf(path: string, roots: readonly IConstruct[], ours: readonly IConstruct[]): IConstruct | undefined {
+/** The cluster-owned construct a path is under, or undefined for anything else (ours, or a finding without a path). */
+function ownerOf(path: string | undefined, roots: readonly IConstruct[], ours: readonly IConstruct[]): IConstruct | undefined {
+  if (path === undefined) return undefined;
   const isUnder = (root: IConstruct) => path === root.node.path || path.startsWith(`${root.node.path}/`);
   if (ours.some(isUnder)) return undefined;
   return roots.find(isUnder);
