@@ -13,7 +13,7 @@ import { Size, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { CniMetricsAlarms } from '../../lib/cni-metrics-alarms';
-import { CniMetricsHelper, CniMetricsHelperProps, CollectorOptions } from '../../lib/cni-metrics-helper';
+import { CniMetricsHelper, CniMetricsHelperProps } from '../../lib/cni-metrics-helper';
 import { CniMetricsPolicy } from '../../lib/cni-metrics-policy';
 import { CollectorChart, CollectorChartProps } from '../../lib/collector-chart';
 import { CollectorIdentity } from '../../lib/collector-identity';
@@ -37,7 +37,7 @@ function newStack(): { app: App; stack: Stack } {
 }
 
 /** Props of one row: changes to the valid base, made in the row's stack (for roles and the like). */
-type HelperChange = (stack: Stack) => Partial<CniMetricsHelperProps> & { collector?: CollectorOptions | false };
+type HelperChange = (stack: Stack) => Partial<CniMetricsHelperProps>;
 
 /** Builds the helper from a valid base with `change` applied, and synthesizes the app. */
 function synthHelper(change: HelperChange): void {
