@@ -9,6 +9,7 @@
  * server and child process is stopped at the end, whatever happens.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { ClusterProcess } from './cluster-client';
 import type { ClusterMode, ClusterSpec } from './cluster-protocol';
@@ -108,7 +109,7 @@ async function main(argv: readonly string[]): Promise<number> {
     const wantsCollector = options.stages.has('collector') || options.stages.has('steady') || options.stages.has('profile');
     if (wantsCollector) {
       await stage('build', async () => {
-        const built = await buildCollectorBundle(REPO_ROOT, WORK_DIR, options.build);
+        const built = await buildCollectorBundle(REPO_ROOT, WORK_DIR, options.build, options.bundle);
         bundle = { path: path.relative(REPO_ROOT, built), ...fileDigest(built) };
       });
     }
@@ -123,9 +124,10 @@ async function main(argv: readonly string[]): Promise<number> {
               const settings: CollectorSettings = { mode, concurrency, timeoutMs: options.timeoutMs };
               for (let r = 0; r < options.repeats; r++) {
                 await clusterProcess().counters(true);
+                const load1 = os.loadavg()[0];
                 const run = await runCollectorOnce({
                   bundle: path.join(REPO_ROOT, (bundle as { path: string }).path), cluster: info, settings,
-                  boundMs: 120_000 + nodes * 20, cwd: REPO_ROOT,
+                  boundMs: 120_000 + nodes * 20, cwd: REPO_ROOT, nodeFlags: options.collectorNodeFlags,
                 });
                 const seen = await clusterProcess().counters(true);
                 const figures: CollectorRunFigures = {
@@ -144,13 +146,14 @@ async function main(argv: readonly string[]): Promise<number> {
                   ipamdRequests: seen.ipamdRequests,
                   ipamdPeakInFlight: seen.ipamdPeakInFlight,
                   clusterCpuMs: seen.clusterCpuMs,
+                  load1,
                   warnings: run.warnings,
                   ...(run.exitCode !== 0 ? { failure: run.stderrTail } : {}),
                 };
                 runs.push(figures);
                 log(`collector N=${nodes} ${mode} c=${concurrency} #${r + 1}: cycle ${figures.cycleMs ?? '-'} ms, `
                   + `process ${figures.processWallMs.toFixed(0)} ms, cpu ${figures.cpuMs?.toFixed(0) ?? '-'} ms, `
-                  + `rss ${figures.maxRssMiB?.toFixed(0) ?? '-'} MiB, exit ${figures.exitCode}`);
+                  + `rss ${figures.maxRssMiB?.toFixed(0) ?? '-'} MiB, exit ${figures.exitCode}, load ${load1.toFixed(1)}`);
               }
               collector.push({ nodes, mode, concurrency, hanging: info.hanging.length, runs });
             }
@@ -166,12 +169,14 @@ async function main(argv: readonly string[]): Promise<number> {
           for (const mode of options.modes) {
             const info = await clusterProcess().start(spec(nodes, mode, options.hangPercent));
             await clusterProcess().counters(true);
+            const load1 = os.loadavg()[0];
             const run = await runCollectorSteady({
               bundle: path.join(REPO_ROOT, (bundle as { path: string }).path), cluster: info,
               settings: { mode, concurrency, timeoutMs: options.timeoutMs },
               intervalSeconds: options.steadyIntervalSeconds,
               warmupCycles: options.steadyWarmupCycles,
               measuredCycles: options.steadyCycles,
+              nodeFlags: options.collectorNodeFlags,
               cwd: REPO_ROOT,
             });
             const seen = await clusterProcess().counters(true);
@@ -186,6 +191,7 @@ async function main(argv: readonly string[]): Promise<number> {
               peakRssMiB: run.peakRssMiB,
               cloudWatchRequestsPerCycle: seen.cloudWatchRequests / totalCycles,
               clusterCpuMs: seen.clusterCpuMs,
+              load1,
               ...(run.error ? { error: run.error } : {}),
             });
             log(`steady N=${nodes} ${mode} c=${concurrency}: ${run.cpuMsPerCycle.toFixed(0)} ms CPU per cycle over ${run.cycles} cycles, `

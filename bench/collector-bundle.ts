@@ -7,15 +7,17 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { runBounded } from './processes';
 
-export async function buildCollectorBundle(repoRoot: string, workDir: string, build: boolean): Promise<string> {
-  const dist = path.join(repoRoot, 'dist', 'collector.js');
+export async function buildCollectorBundle(repoRoot: string, workDir: string, build: boolean, given?: string): Promise<string> {
+  const dist = given ? path.resolve(repoRoot, given) : path.join(repoRoot, 'dist', 'collector.js');
   if (build) {
     const run = await runBounded('npm', ['run', '--silent', 'build:collector'], { cwd: repoRoot, timeoutMs: 180_000, env: process.env });
     if (run.exitCode !== 0) {
       throw new Error(`npm run build:collector failed (exit ${run.exitCode}): ${(run.stderr || run.stdout).slice(-600)}`);
     }
   }
-  if (!fs.existsSync(dist)) throw new Error(`${dist} does not exist: run npm run build:collector, or drop --no-build`);
+  if (!fs.existsSync(dist)) {
+    throw new Error(`${dist} does not exist: ${given ? 'check the --bundle path' : 'run npm run build:collector, or drop --no-build'}`);
+  }
   const copy = path.join(workDir, 'collector.js');
   fs.copyFileSync(dist, copy);
   return copy;

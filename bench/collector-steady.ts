@@ -22,6 +22,8 @@ export interface SteadyRunOptions {
   readonly intervalSeconds: number;
   readonly warmupCycles: number;
   readonly measuredCycles: number;
+  /** Extra node flags, e.g. a heap limit. */
+  readonly nodeFlags?: readonly string[];
   readonly cwd: string;
 }
 
@@ -49,7 +51,7 @@ export async function runCollectorSteady(options: SteadyRunOptions): Promise<Ste
   const boundMs = totalCycles * (options.intervalSeconds * 1000 + options.settings.timeoutMs) + 120_000;
   // Under `timeout` (which passes SIGTERM on to the collector), so that it cannot outlive its bound.
   const child = spawnTracked('timeout', ['--kill-after=5', String(Math.ceil(boundMs / 1000)), process.execPath,
-    '-r', path.join(__dirname, 'measure-exit.cjs'), options.bundle], { cwd: options.cwd, env, stdio: ['ignore', 'ignore', 'pipe'] });
+    '-r', path.join(__dirname, 'measure-exit.cjs'), ...(options.nodeFlags ?? []), options.bundle], { cwd: options.cwd, env, stdio: ['ignore', 'ignore', 'pipe'] });
   const pid = await childPidOf(child.pid as number);
   const exited = new Promise<number | undefined>((resolve) => child.once('exit', (code) => resolve(code ?? undefined)));
   const marks: { cpuMs: number; atMs: number; durationMs: number }[] = [];

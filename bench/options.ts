@@ -38,6 +38,10 @@ export interface BenchOptions {
   readonly stages: ReadonlySet<Stage>;
   /** Build the collector bundle first (npm run build:collector); off to measure dist/collector.js as it is. */
   readonly build: boolean;
+  /** Measure this bundle instead of dist/collector.js (e.g. a proposed change, for a before/after). */
+  readonly bundle?: string;
+  /** Extra `node` flags for every collector run, e.g. --max-old-space-size=128 to stand in for a container's memory limit. */
+  readonly collectorNodeFlags: readonly string[];
   /** Markdown results, relative to the repository root. */
   readonly out: string;
   /** Raw results as JSON, relative to the repository root. */
@@ -64,6 +68,7 @@ export const DEFAULT_OPTIONS: BenchOptions = {
   prometheusKeepAll: false,
   stages: new Set(STAGES),
   build: true,
+  collectorNodeFlags: [],
   out: 'bench/RESULTS.md',
   json: 'bench/results.json',
 };
@@ -88,6 +93,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --prometheus-keep-all         do not drop non-catalog families in Prometheus
   --only a,b / --skip a,b       stages: ${STAGES.join(', ')}
   --no-build                    measure dist/collector.js as it is (default: npm run build:collector first)
+  --bundle <file.js>            measure this collector bundle instead (implies --no-build)
+  --collector-node-flags "<f>"  extra node flags for the collector, e.g. "--max-old-space-size=128"
   --out bench/RESULTS.md        --json bench/results.json`;
 
 export class OptionsError extends Error {}
@@ -128,6 +135,8 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
       case '--prometheus-rounds': o.prometheusRounds = positive(flag, value); break;
       case '--only': stages = new Set(stageList(flag, value)); break;
       case '--skip': for (const s of stageList(flag, value)) stages.delete(s); break;
+      case '--bundle': o.bundle = value; o.build = false; break;
+      case '--collector-node-flags': o.collectorNodeFlags = value.split(' ').filter((f) => f !== ''); break;
       case '--out': o.out = value; break;
       case '--json': o.json = value; break;
       default: throw new OptionsError(`unknown option ${flag}\n${USAGE}`);

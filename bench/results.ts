@@ -30,6 +30,8 @@ export interface CollectorRunFigures {
   readonly ipamdPeakInFlight: number;
   /** CPU of the simulated cluster process during the run (it shares the 2 cores). */
   readonly clusterCpuMs: number;
+  /** 1-minute load average when the run started (other jobs on the machine slow it down). */
+  readonly load1: number;
   readonly warnings: readonly string[];
   readonly failure?: string;
 }
@@ -57,6 +59,7 @@ export interface SteadyScenario {
   /** PutMetricData requests over the whole run (warm-up included) per cycle. */
   readonly cloudWatchRequestsPerCycle: number;
   readonly clusterCpuMs: number;
+  readonly load1: number;
   readonly error?: string;
 }
 
@@ -116,6 +119,7 @@ export interface ScenarioSummary {
   readonly cloudWatchRequests: number;
   readonly cloudWatchWireBytes: number;
   readonly clusterCpuMs: number;
+  readonly load1: number;
   readonly cycleRange: readonly [number, number];
 }
 
@@ -134,6 +138,7 @@ export function summarize(scenario: CollectorScenario): ScenarioSummary {
     cloudWatchRequests: pick((r) => r.cloudWatchRequests),
     cloudWatchWireBytes: pick((r) => r.cloudWatchWireBytes),
     clusterCpuMs: pick((r) => r.clusterCpuMs),
+    load1: median(scenario.runs.map((r) => r.load1)),
     cycleRange: [cycles.length ? Math.min(...cycles) : NaN, cycles.length ? Math.max(...cycles) : NaN],
   };
 }
