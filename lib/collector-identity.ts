@@ -215,14 +215,16 @@ function validateServiceAccount(namespace: string, name: string): void {
   if (!Token.isUnresolved(namespace) && !(namespace.length <= 63 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(namespace))) {
     throw new Error(
       `identity: serviceAccountNamespace '${namespace}' is not a Kubernetes namespace name (a DNS label: ` +
-        'lower-case letters, digits and "-", at most 63 characters) — e.g. \'kube-system\'',
+        'lower-case letters, digits and "-", at most 63 characters; set as `collector.namespace` of CniMetricsHelper) ' +
+        '— e.g. \'kube-system\'',
     );
   }
   const subdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
   if (!Token.isUnresolved(name) && !(name.length <= 253 && subdomain.test(name))) {
     throw new Error(
       `identity: serviceAccountName '${name}' is not a Kubernetes object name (a DNS subdomain: lower-case ` +
-        'letters, digits, "-" and ".", at most 253 characters) — e.g. \'cni-metrics-helper\'',
+        'letters, digits, "-" and ".", at most 253 characters; set as `collector.serviceAccountName` of ' +
+        'CniMetricsHelper) — e.g. \'cni-metrics-helper\'',
     );
   }
 }

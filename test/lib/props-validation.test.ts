@@ -8,6 +8,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { App, Duration, Stack } from 'aws-cdk-lib';
+import * as eksv2 from 'aws-cdk-lib/aws-eks-v2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Size, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
@@ -34,6 +35,11 @@ function newStack(): { app: App; stack: Stack } {
   outdirs.push(outdir);
   const app = new App({ outdir, analyticsReporting: false });
   return { app, stack: new Stack(app, 'Stack', { env: ENV }) };
+}
+
+/** An in-app cluster for the identities that need one (aws-eks-v2: no kubectl layer to load). */
+function v2Cluster(stack: Stack): eksv2.Cluster {
+  return new eksv2.Cluster(stack, 'Cluster', { version: eksv2.KubernetesVersion.V1_33 });
 }
 
 /** Props of one row: changes to the valid base, made in the row's stack (for roles and the like). */
@@ -100,6 +106,8 @@ const HELPER_ROWS: Row<HelperChange>[] = [
     return {};
   }, /^CniMetricsHelper: the manifest file name "Stack\.cni-metrics-helper\.k8s\.yaml" \(`collector\.manifestFileName`\) cannot be used: .*another construct already writes Stack\.cni-metrics-helper\.k8s\.yaml/],
   ['collector.namespace', '"Kube_System"', () => ({ collector: { namespace: 'Kube_System' } }), /^CollectorChart: 'namespace' must be a Kubernetes namespace name/],
+  ['collector.namespace', '"Kube_System", with Pod Identity', (stack) => ({ awsAuth: undefined, cluster: v2Cluster(stack), identity: CollectorIdentity.podIdentity(), collector: { namespace: 'Kube_System' } }), /^identity: serviceAccountNamespace 'Kube_System' is not a Kubernetes namespace name .*set as `collector\.namespace` of CniMetricsHelper/],
+  ['collector.serviceAccountName', '"cni_metrics", with IRSA', (stack) => ({ awsAuth: undefined, cluster: v2Cluster(stack), identity: CollectorIdentity.irsa(), collector: { serviceAccountName: 'cni_metrics' } }), /^identity: serviceAccountName 'cni_metrics' is not a Kubernetes object name .*set as `collector\.serviceAccountName` of CniMetricsHelper/],
   ['collector.serviceAccountName', '"Has Spaces"', () => ({ collector: { serviceAccountName: 'Has Spaces' } }), /^CollectorChart: 'serviceAccountName' must be a DNS subdomain name/],
   ['collector.scrapeMode', '"ssh"', () => ({ collector: { scrapeMode: 'ssh' as never } }), /^CollectorChart: 'scrapeMode' must be one of proxy, direct, got "ssh"/],
   ['collector.intervalSeconds', 'NaN', () => ({ collector: { intervalSeconds: NaN } }), /^CollectorChart: 'intervalSeconds' must be a whole number from 1 to 86400/],
