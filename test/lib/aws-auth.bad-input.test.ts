@@ -182,8 +182,8 @@ describe('deep nesting', () => {
 });
 
 describe('huge input', () => {
-  test('five thousand mappings are read, and their node roles given once each', () => {
-    const text = Array.from({ length: 5_000 }, (_, i) => mapRolesEntry(roleArn(`Nodes${i % 7}`), ['system:bootstrappers', 'system:nodes'])).join('');
+  test('two thousand mappings are read, and their node roles given once each', () => {
+    const text = Array.from({ length: 2_000 }, (_, i) => mapRolesEntry(roleArn(`Nodes${i % 7}`), ['system:bootstrappers', 'system:nodes'])).join('');
 
     expect(nodeRoleArnsFromAwsAuth(text)).toEqual(Array.from({ length: 7 }, (_, i) => roleArn(`Nodes${i}`)));
   });
@@ -192,8 +192,8 @@ describe('huge input', () => {
     ['a megabyte-long rolearn', `- rolearn: ${'x'.repeat(1_000_000)}\n`],
     ['a megabyte-long role ARN with a bad groups value', `- rolearn: ${roleArn('n'.repeat(1_000_000))}\n  groups: ${'g'.repeat(1_000_000)}\n`],
     ['a megabyte-long username that is not a string', `- rolearn: ${roleArn('A')}\n  username: [${'u'.repeat(1_000_000)}]\n`],
-    ['an entry with thousands of keys and no rolearn', `- {${Array.from({ length: 5_000 }, (_, i) => `k${i}: v`).join(', ')}}\n`],
-    ['a ConfigMap with thousands of data keys', `kind: ConfigMap\ndata:\n${Array.from({ length: 5_000 }, (_, i) => `  k${i}: v\n`).join('')}`],
+    ['an entry with thousands of keys and no rolearn', `- {${Array.from({ length: 2_000 }, (_, i) => `k${i}: v`).join(', ')}}\n`],
+    ['a ConfigMap with thousands of data keys', `kind: ConfigMap\ndata:\n${Array.from({ length: 2_000 }, (_, i) => `  k${i}: v\n`).join('')}`],
     ['a megabyte-long plain string', 'w'.repeat(1_000_000)],
   ])('%s gives a short message', (_what, text) => {
     const message = rejection(parseAwsAuthMapRoles, text);
