@@ -132,6 +132,7 @@ async function main(argv: readonly string[]): Promise<number> {
                 const seen = await clusterProcess().counters(true);
                 const figures: CollectorRunFigures = {
                   exitCode: run.exitCode,
+                  signal: run.signal,
                   timedOut: run.timedOut,
                   cycleMs: run.cycle?.durationMs,
                   processWallMs: run.processWallMs,
@@ -148,12 +149,12 @@ async function main(argv: readonly string[]): Promise<number> {
                   clusterCpuMs: seen.clusterCpuMs,
                   load1,
                   warnings: run.warnings,
-                  ...(run.exitCode !== 0 ? { failure: run.stderrTail } : {}),
+                  ...(run.exitCode !== 0 ? { failure: `${run.signal ? `killed by ${run.signal}: ` : ''}${run.stderrTail}` } : {}),
                 };
                 runs.push(figures);
                 log(`collector N=${nodes} ${mode} c=${concurrency} #${r + 1}: cycle ${figures.cycleMs ?? '-'} ms, `
                   + `process ${figures.processWallMs.toFixed(0)} ms, cpu ${figures.cpuMs?.toFixed(0) ?? '-'} ms, `
-                  + `rss ${figures.maxRssMiB?.toFixed(0) ?? '-'} MiB, exit ${figures.exitCode}, load ${load1.toFixed(1)}`);
+                  + `rss ${figures.maxRssMiB?.toFixed(0) ?? '-'} MiB, ${figures.signal ? `killed by ${figures.signal}` : `exit ${figures.exitCode}`}, load ${load1.toFixed(1)}`);
               }
               collector.push({ nodes, mode, concurrency, hanging: info.hanging.length, runs });
             }

@@ -39,6 +39,8 @@ export interface CycleLog {
 
 export interface CollectorRun {
   readonly exitCode?: number;
+  /** The signal that ended it (e.g. SIGABRT when the JavaScript heap ran out). */
+  readonly signal?: string;
   readonly timedOut: boolean;
   /** Spawn to exit, seen by the harness: Node start, module load, cycle, flush, exit. */
   readonly processWallMs: number;
@@ -105,6 +107,7 @@ export async function runCollectorOnce(options: CollectorRunOptions): Promise<Co
     const usage = fs.existsSync(usageFile) ? JSON.parse(fs.readFileSync(usageFile, 'utf8')) as ResourceUsage : undefined;
     return {
       exitCode: run.exitCode,
+      signal: run.signal,
       timedOut: run.timedOut,
       processWallMs: run.wallMs,
       usage,

@@ -114,7 +114,10 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
       continue;
     }
     const value = argv[i + 1];
-    if (value === undefined || value.startsWith('--')) throw new OptionsError(`${flag} needs a value\n${USAGE}`);
+    // Node flags start with '--' themselves; every other value that does is a forgotten value.
+    if (value === undefined || (value.startsWith('--') && flag !== '--collector-node-flags')) {
+      throw new OptionsError(`${flag} needs a value\n${USAGE}`);
+    }
     i++;
     switch (flag) {
       case '--sizes': o.sizes = positiveList(flag, value); break;

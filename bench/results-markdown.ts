@@ -214,7 +214,7 @@ function collectorSection(r: BenchResults, summaries: readonly ScenarioSummary[]
     }
   }
   if (marginal.length) lines.push(`Marginal CPU per node (CPU difference between sizes over the node difference, so without Node's start): ${marginal.join('; ')}.`, '');
-  const failures = r.collector.flatMap((sc) => sc.runs.filter((x) => x.exitCode !== 0).map((x) => `N=${sc.nodes} ${sc.mode} c=${sc.concurrency}: exit ${x.exitCode}${x.timedOut ? ' (bound reached)' : ''}: ${(x.failure ?? '').split('\n').slice(-2).join(' ').slice(0, 300)}`));
+  const failures = r.collector.flatMap((sc) => sc.runs.filter((x) => x.exitCode !== 0).map((x) => `N=${sc.nodes} ${sc.mode} c=${sc.concurrency}: ${x.signal ? `killed by ${x.signal}` : `exit ${x.exitCode}`}${x.timedOut ? ' (bound reached)' : ''}: ${(x.failure ?? '').split('\n').slice(-2).join(' ').slice(0, 300)}`));
   if (failures.length) lines.push('Failed runs:', '', ...failures.map((x) => `- ${x}`), '');
   const warnings = [...new Set(r.collector.flatMap((sc) => sc.runs.flatMap((x) => x.warnings)))];
   if (warnings.length) lines.push('Warnings the collector printed (besides one line per failed node):', '', ...warnings.map((w) => `- \`${w.replace(/`/g, "'")}\``), '');

@@ -13,6 +13,7 @@ import { UPSTREAM_BURST, UPSTREAM_QPS } from './upstream-model';
 
 export interface CollectorRunFigures {
   readonly exitCode?: number;
+  readonly signal?: string;
   readonly timedOut: boolean;
   /** The collector's own cycle figure: discovery through aggregation. */
   readonly cycleMs?: number;
