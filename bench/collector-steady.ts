@@ -87,7 +87,9 @@ export async function runCollectorSteady(options: SteadyRunOptions): Promise<Ste
     if (outcome !== 'cycles' || cycles < 1) {
       return {
         cycles: Math.max(0, cycles), cpuMs: NaN, cpuMsPerCycle: NaN, windowMs: NaN, cycleMs: [], peakRssMiB, usage, exitCode,
-        error: `${outcome === 'bound' ? `no ${totalCycles} cycles within ${boundMs} ms` : 'the collector exited early'}: ${stderrTail.slice(-400)}`,
+        error: outcome === 'bound' ? `no ${totalCycles} cycles within ${boundMs} ms: ${stderrTail.slice(-400)}`
+          : /heap out of memory/.test(stderrTail) ? 'the collector ran out of JavaScript heap (FATAL ERROR: heap out of memory) and exited'
+            : `the collector exited early: ${stderrTail.slice(-400)}`,
       };
     }
     const cpuMs = window[window.length - 1].cpuMs - window[0].cpuMs;
