@@ -40,7 +40,75 @@ type Labels = Readonly<Record<string, string>>;
  * Counter and summary samples of a node's last successful scrape, by family: what its next scrape
  * is compared with. Usually the parser's own sample arrays, so recording them costs nothing.
  */
-type RecordedFamilies = Map<string, readonly Sample[]>;
+type RecordedFamilies = Map<string, RecordedFamily>;
+
+/** The tracked series of a family, in exposition order; shared by every node that exposes the same ones. */
+interface SeriesLayout {
+  readonly names: readonly string[];
+  readonly labels: readonly Labels[];
+  /** seriesKey → slot, built on the first lookup that is not positional. */
+  index?: Map<string, number>;
+}
+
+/** A node's last good value of each tracked series (NaN: none yet), slot for slot with its layout. */
+interface RecordedFamily {
+  readonly layout: SeriesLayout;
+  readonly values: Float64Array;
+}
+
+/** Layouts seen per family, most recent first: a node's series usually match the first. */
+class LayoutCache {
+  private readonly byFamily = new Map<string, SeriesLayout[]>();
+
+  match(familyName: string, samples: readonly Sample[], tracked: (s: Sample) => boolean): SeriesLayout {
+    const known = this.byFamily.get(familyName) ?? [];
+    for (const layout of known) if (fits(layout, samples, tracked)) return layout;
+    const names: string[] = [];
+    const labels: Labels[] = [];
+    for (const s of samples) {
+      if (!tracked(s)) continue;
+      names.push(flat(s.name));
+      labels.push(Object.fromEntries(Object.entries(s.labels).map(([k, v]) => [flat(k), flat(v)])));
+    }
+    const layout: SeriesLayout = { names, labels };
+    known.unshift(layout);
+    if (known.length > 32) known.pop();
+    this.byFamily.set(familyName, known);
+    return layout;
+  }
+}
+
+/** A copy of `s` that holds no reference to the payload it was sliced from. */
+function flat(s: string): string {
+  return (' ' + s).slice(1);
+}
+
+function fits(layout: SeriesLayout, samples: readonly Sample[], tracked: (s: Sample) => boolean): boolean {
+  let j = 0;
+  for (const s of samples) {
+    if (!tracked(s)) continue;
+    if (j >= layout.names.length || layout.names[j] !== s.name || !sameLabels(layout.labels[j], s.labels)) return false;
+    j++;
+  }
+  return j === layout.names.length;
+}
+
+function slotByKey(layout: SeriesLayout, name: string, labels: Labels): number | undefined {
+  if (!layout.index) {
+    layout.index = new Map();
+    for (let i = 0; i < layout.names.length; i++) layout.index.set(seriesKey(layout.names[i], layout.labels[i]), i);
+  }
+  return layout.index.get(seriesKey(name, labels));
+}
+
+/** The node's previous good value for `layout`'s slot, or undefined. */
+function previousValue(previous: RecordedFamily | undefined, layout: SeriesLayout, slot: number): number | undefined {
+  if (!previous) return undefined;
+  const at = previous.layout === layout ? slot : slotByKey(previous.layout, layout.names[slot], layout.labels[slot]);
+  if (at === undefined) return undefined;
+  const value = previous.values[at];
+  return Number.isNaN(value) ? undefined : value;
+}
 
 interface NodeState {
   readonly podName: string;
@@ -92,6 +160,7 @@ export class ClusterAggregator {
   private readonly p99Families: readonly string[];
   private readonly availableIpsFamilies: readonly string[];
   private readonly nodes = new Map<string, NodeState>();
+  private readonly layouts = new LayoutCache();
   private cycle = 0;
 
   constructor(options: AggregatorOptions = {}) {
@@ -112,29 +181,67 @@ export class ClusterAggregator {
     return this.nodes.size;
   }
 
+  private streaming?: { rollup: CycleRollup; cycleMs: number; expected: Map<string, number>; held: Map<string, NodeScrapeResult[]> };
+
+  /**
+   * Starts a cycle whose results come one by one through fold(), so each node's parsed payload
+   * can be dropped as soon as it is folded in (10,000 payloads are never held at once).
+   * `pods` are the cycle's discovered pods; `cycleMs` the cycle's start time.
+   */
+  begin(pods: readonly AwsNodePod[], cycleMs: number): void {
+    if (!Number.isFinite(cycleMs)) {
+      throw new Error('ClusterAggregator: cycleTime is an invalid Date; pass the time the cycle started');
+    }
+    this.cycle += 1;
+    const expected = new Map<string, number>();
+    for (const pod of pods) expected.set(pod.nodeName, (expected.get(pod.nodeName) ?? 0) + 1);
+    this.streaming = { rollup: new CycleRollup(), cycleMs, expected, held: new Map() };
+  }
+
+  /** Folds one result into the cycle; a node with two pods is folded once both are in. */
+  fold(result: NodeScrapeResult): void {
+    const st = this.streaming;
+    if (!st) throw new Error('fold() before begin()');
+    const nodeName = result.pod.nodeName;
+    let chosen = result;
+    if ((st.expected.get(nodeName) ?? 1) > 1) {
+      const held = st.held.get(nodeName) ?? [];
+      held.push(result);
+      st.held.set(nodeName, held);
+      if (held.length < (st.expected.get(nodeName) as number)) return;
+      st.held.delete(nodeName);
+      chosen = [...onePerNode(held)][0];
+    }
+    const previous = this.nodes.get(nodeName);
+    if (chosen.ok) this.nodes.set(nodeName, this.readNode(chosen.pod, chosen.metrics, previous, st.cycleMs, st.rollup));
+    else if (previous) previous.seenInCycle = this.cycle;
+  }
+
+  /** Ends the cycle: releases vanished nodes and returns the cluster datums, all stamped `cycleTime`. */
+  finish(cycleTime: Date): ClusterDatum[] {
+    const st = this.streaming;
+    if (!st) throw new Error('finish() before begin()');
+    this.streaming = undefined;
+    for (const held of st.held.values()) {
+      for (const r of onePerNode(held)) {
+        const previous = this.nodes.get(r.pod.nodeName);
+        if (r.ok) this.nodes.set(r.pod.nodeName, this.readNode(r.pod, r.metrics, previous, st.cycleMs, st.rollup));
+        else if (previous) previous.seenInCycle = this.cycle;
+      }
+    }
+    this.releaseVanishedNodes();
+    return this.datums(st.rollup, new Date(cycleTime.getTime()));
+  }
+
   /**
    * One cycle: every scraped node's result (ok or failed) and the set of node names discovered this cycle
    * (the nodes the results name; a node named by none is forgotten).
    * Returns one ClusterDatum per catalog metric that has a value this cycle, all stamped `cycleTime`.
    */
   aggregate(results: readonly NodeScrapeResult[], cycleTime: Date): ClusterDatum[] {
-    const cycleMs = cycleTime.getTime();
-    if (!Number.isFinite(cycleMs)) {
-      throw new Error('ClusterAggregator.aggregate: cycleTime is an invalid Date; pass the time the cycle started');
-    }
-    this.cycle += 1;
-    const rollup = new CycleRollup();
-    for (const result of onePerNode(results)) {
-      const nodeName = result.pod.nodeName;
-      const previous = this.nodes.get(nodeName);
-      if (result.ok) {
-        this.nodes.set(nodeName, this.readNode(result.pod, result.metrics, previous, cycleMs, rollup));
-      } else if (previous) {
-        previous.seenInCycle = this.cycle;
-      }
-    }
-    this.releaseVanishedNodes();
-    return this.datums(rollup, new Date(cycleMs));
+    this.begin(results.map((r) => r.pod), cycleTime.getTime());
+    for (const result of results) this.fold(result);
+    return this.finish(cycleTime);
   }
 
   /** Adds one OK node's figures to the rollup and returns its new state. */
@@ -159,11 +266,11 @@ export class ClusterAggregator {
     const restarted = previous !== undefined && ipamdRestarted(previous, pod);
     const recorded: RecordedFamilies = new Map();
     for (const family of this.counterFamilies) {
-      const delta = readCounterFamily(metrics.get(family), previous?.recorded, restarted, recorded);
+      const delta = readCounterFamily(family, metrics.get(family), previous?.recorded, restarted, recorded, this.layouts);
       if (previous) rollup.add(rollup.counterDeltas, family, delta);
     }
     for (const family of this.latencyMeanFamilies) {
-      const delta = readSummaryFamily(metrics.get(family), previous?.recorded, restarted, recorded);
+      const delta = readSummaryFamily(family, metrics.get(family), previous?.recorded, restarted, recorded, this.layouts);
       if (previous) {
         rollup.add(rollup.latencySum, family, delta.sum);
         rollup.add(rollup.latencyCount, family, delta.count);
@@ -299,108 +406,74 @@ function counterIncrease(current: number, previous: number | undefined, restarte
  * and records the family's samples in `recorded`.
  */
 function readCounterFamily(
+  /** The catalog's family name: kept as the key, never the parser's string, which may pin the payload. */
+  key: string,
   family: MetricFamily | undefined, before: RecordedFamilies | undefined, restarted: boolean, recorded: RecordedFamilies,
+  layouts: LayoutCache,
 ): number {
   if (!family) return 0;
   // OpenMetrics names a counter's samples `<family>_total`; `_created` samples are not counts.
-  const totalName = `${family.name}_total`;
-  const previous = before && new SeriesLookup(before.get(family.name));
-  const swaps = new SampleSwaps();
+  const name = family.name;
+  const totalName = `${name}_total`;
+  const tracked = (s: Sample): boolean => s.name === name || s.name === totalName;
+  const layout = layouts.match(key, family.samples, tracked);
+  const previous = before?.get(key);
+  const values = new Float64Array(layout.names.length);
+  let slot = 0;
   let delta = 0;
-  family.samples.forEach((sample, at) => {
-    if (sample.name !== family.name && sample.name !== totalName) return;
-    const last = previous?.find(sample.name, sample.labels, at);
+  for (const sample of family.samples) {
+    if (!tracked(sample)) continue;
+    const at = slot++;
+    const last = previousValue(previous, layout, at);
     if (!Number.isFinite(sample.value)) {
-      swaps.swap(sample, last);
-      return;
+      values[at] = last ?? NaN;
+      continue;
     }
-    if (previous) delta += counterIncrease(sample.value, last?.value, restarted);
-  });
-  recorded.set(family.name, swaps.applyTo(family.samples));
+    values[at] = sample.value;
+    if (before) delta += counterIncrease(sample.value, last, restarted);
+  }
+  recorded.set(key, { layout, values });
   return delta;
 }
 
-/**
- * Returns a node's summed `_sum`/`_count` increases for one summary family (0 on a baseline) and
- * records the family's samples in `recorded`. Sum and count of one label set go together: both
- * keep their last good values when either is not finite, and both count from zero when either
- * went down, so the mean never mixes a reset count with a continuing sum.
- */
 function readSummaryFamily(
+  key: string,
   family: MetricFamily | undefined, before: RecordedFamilies | undefined, restarted: boolean, recorded: RecordedFamilies,
+  layouts: LayoutCache,
 ): { sum: number; count: number } {
   const delta = { sum: 0, count: 0 };
   if (!family) return delta;
   const sumName = `${family.name}_sum`;
   const countName = `${family.name}_count`;
-  const current = new SeriesLookup(family.samples);
-  const previous = before && new SeriesLookup(before.get(family.name));
-  const swaps = new SampleSwaps();
-  family.samples.forEach((sum, at) => {
-    if (sum.name !== sumName) return;
+  const tracked = (s: Sample): boolean => s.name === sumName || s.name === countName;
+  const layout = layouts.match(key, family.samples, tracked);
+  const previous = before?.get(key);
+  const values = new Float64Array(layout.names.length);
+  let slot = 0;
+  for (const sample of family.samples) if (tracked(sample)) values[slot++] = sample.value;
+  const current = Float64Array.from(values);
+  for (let i = 0; i < layout.names.length; i++) {
+    if (layout.names[i] !== sumName) continue;
     // ipamd writes each label set's `_count` right after its `_sum`.
-    const count = current.find(countName, sum.labels, at + 1);
-    if (!count) return;
-    const lastSum = previous?.find(sumName, sum.labels, at);
-    const lastCount = previous?.find(countName, sum.labels, at + 1);
-    if (!Number.isFinite(sum.value) || !Number.isFinite(count.value)) {
-      swaps.swap(sum, lastSum);
-      swaps.swap(count, lastCount);
-      return;
+    const c = i + 1 < layout.names.length && layout.names[i + 1] === countName && sameLabels(layout.labels[i + 1], layout.labels[i])
+      ? i + 1 : slotByKey(layout, countName, layout.labels[i]);
+    if (c === undefined) continue;
+    const sum = current[i];
+    const count = current[c];
+    const lastSum = previousValue(previous, layout, i);
+    const lastCount = previousValue(previous, layout, c);
+    if (!Number.isFinite(sum) || !Number.isFinite(count)) {
+      values[i] = lastSum ?? NaN;
+      values[c] = lastCount ?? NaN;
+      continue;
     }
-    if (!previous) return;
-    const fromZero = restarted || lastSum === undefined || lastCount === undefined ||
-      sum.value < lastSum.value || count.value < lastCount.value;
-    delta.sum += fromZero ? sum.value : sum.value - (lastSum as Sample).value;
-    delta.count += fromZero ? count.value : count.value - (lastCount as Sample).value;
-  });
-  recorded.set(family.name, swaps.applyTo(family.samples));
+    if (!before) continue;
+    const fromZero = restarted || lastSum === undefined || lastCount === undefined || sum < lastSum || count < lastCount;
+    delta.sum += fromZero ? sum : sum - (lastSum as number);
+    delta.count += fromZero ? count : count - (lastCount as number);
+  }
+  recorded.set(key, { layout, values });
   return delta;
-}
-
-/**
- * Finds a series' sample in a family's samples: at the expected position when the exposition kept
- * its order (ipamd's is stable, so this is the usual case and builds no key), else through a
- * key index built once.
- */
-class SeriesLookup {
-  private index: Map<string, Sample> | undefined;
-
-  constructor(private readonly samples: readonly Sample[] = []) {}
-
-  find(name: string, labels: Labels, expectedAt: number): Sample | undefined {
-    if (this.samples.length === 0) return undefined;
-    const there = this.samples[expectedAt];
-    if (there !== undefined && there.name === name && sameLabels(there.labels, labels)) return there;
-    if (!this.index) {
-      this.index = new Map();
-      for (const sample of this.samples) this.index.set(seriesKey(sample.name, sample.labels), sample);
-    }
-    return this.index.get(seriesKey(name, labels));
-  }
-}
-
-/**
- * Non-finite samples to record as their last good sample (or to drop when there is none), so a
- * NaN never becomes the value the next scrape is compared with. Copies the samples only then.
- */
-class SampleSwaps {
-  private swaps: Map<Sample, Sample | undefined> | undefined;
-
-  swap(sample: Sample, replacement: Sample | undefined): void {
-    (this.swaps ??= new Map()).set(sample, replacement);
-  }
-
-  applyTo(samples: readonly Sample[]): readonly Sample[] {
-    const swaps = this.swaps;
-    if (!swaps) return samples;
-    const kept: Sample[] = [];
-    for (const sample of samples) {
-      const recorded = swaps.has(sample) ? swaps.get(sample) : sample;
-      if (recorded) kept.push(recorded);
-    }
-    return kept;
-  }
 }
 
 function sameLabels(a: Labels, b: Labels): boolean {

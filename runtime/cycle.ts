@@ -8,7 +8,8 @@ import { catalogMetric } from './catalog';
 
 export interface CycleStages {
   discover(): Promise<AwsNodePod[]>;
-  scrape(pods: readonly AwsNodePod[], signal?: AbortSignal): Promise<NodeScrapeResult[]>;
+  /** `cycleTime` is the cycle's start, the time its datums carry. */
+  scrape(pods: readonly AwsNodePod[], signal?: AbortSignal, cycleTime?: Date): Promise<NodeScrapeResult[]>;
   aggregate(results: readonly NodeScrapeResult[], cycleTime: Date): ClusterDatum[];
   /** Datums the sinks dropped since the last cycle (buffer full, too old, rejected). */
   takeDroppedCount(): number;
@@ -49,7 +50,7 @@ export async function runCycle(stages: CycleStages, signal?: AbortSignal): Promi
     return { cycleTime, discovered: 0, scraped: 0, failed: 0, durationMs, datums, discoveryError };
   }
 
-  const results = await stages.scrape(pods, signal);
+  const results = await stages.scrape(pods, signal, cycleTime);
   const failedResults = results.filter((r) => !r.ok);
   for (const r of failedResults) {
     if (!r.ok) stages.logger.warn('node scrape failed', { node: r.pod.nodeName, pod: r.pod.podName, error: r.error });

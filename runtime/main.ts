@@ -18,7 +18,9 @@ import { createLogger, Logger } from './log';
 import { PrometheusSink } from './prometheus-sink';
 import { Scraper } from './scrape';
 import { StdoutSink } from './stdout-sink';
-import type { Sink } from './types';
+import type { ParsedMetrics, Sink } from './types';
+
+const EMPTY_METRICS: ParsedMetrics = new Map();
 
 /** After SIGTERM a running cycle gets this long to finish before its scrapes are aborted. */
 const CYCLE_GRACE_MS = 5_000;
@@ -133,8 +135,15 @@ class Collector {
         pageSize: config.listPageSize,
         logger,
       }),
-      scrape: (pods, signal) => scraper.scrapeAll(pods, signal),
-      aggregate: (results, cycleTime) => aggregator.aggregate(results, cycleTime),
+      // Each node is folded in as it arrives, so its parsed payload is garbage before the next one is read.
+      scrape: (pods, signal, cycleTime) => {
+        aggregator.begin(pods, (cycleTime ?? new Date()).getTime());
+        return scraper.scrapeAll(pods, signal, (r) => {
+          aggregator.fold(r);
+          return r.ok ? { ...r, metrics: EMPTY_METRICS } : r;
+        });
+      },
+      aggregate: (_results, cycleTime) => aggregator.finish(cycleTime),
       // Drops, and the counts of drop reports that were dropped before CloudWatch took them.
       takeDroppedCount: () => (cloudWatch ? cloudWatch.takeDroppedCount() + cloudWatch.takeLostDropReports() : 0),
       sinks,

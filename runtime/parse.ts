@@ -79,25 +79,6 @@ const FAMILY_TYPES: ReadonlyMap<string, FamilyType> = new Map<string, FamilyType
 /** Shared by every sample without labels, frozen so that no consumer can change it for the others. */
 const NO_LABELS: Readonly<Record<string, string>> = Object.freeze({});
 
-/**
- * Strings kept in results (names, label names and values, help) go through this pool.
- * A slice of the payload keeps the whole payload alive in V8, and the aggregator holds each
- * node's samples until its next scrape: 10,000 nodes would pin 10,000 payloads (about 300 MB).
- * Pooling stores one flat copy per distinct string, and the same api/fn/cidr labels repeat on
- * every node. Cleared when full, so churning values (ENI ids) cannot grow it without bound.
- */
-const STRING_POOL_LIMIT = 50_000;
-const stringPool = new Map<string, string>();
-
-function pooled(s: string): string {
-  const found = stringPool.get(s);
-  if (found !== undefined) return found;
-  if (stringPool.size >= STRING_POOL_LIMIT) stringPool.clear();
-  // Concatenating then slicing makes V8 flatten the string into fresh memory, dropping the payload.
-  const copy = (' ' + s).slice(1);
-  stringPool.set(copy, copy);
-  return copy;
-}
 
 /**
  * Powers of ten that doubles hold exactly. A decimal of at most 15 digits (below 2^53) times or
@@ -212,7 +193,7 @@ class ExpositionParser {
     state.helpLine = this.lineNumber;
     const escaped = this.hasBackslash(start, end) && this.checkHelpEscapes(start, end);
     if (state.samples === undefined) return;
-    state.help = pooled(escaped ? this.unescape(start, end) : this.text.slice(start, end));
+    state.help = escaped ? this.unescape(start, end) : this.text.slice(start, end);
   }
 
   /** Checks HELP text, whose only escapes are \\ and \n; returns whether it has any. */
@@ -323,7 +304,7 @@ class ExpositionParser {
     }
     const after = nameEnd < end ? text.charCodeAt(nameEnd) : -1;
     if (after !== LBRACE && after !== -1 && !isBlank(after)) this.failBadMetricName(start, end);
-    return pooled(text.slice(start, nameEnd));
+    return text.slice(start, nameEnd);
   }
 
   /** The sample name of `state` that the line starts with, found without building a string. */
@@ -382,8 +363,7 @@ class ExpositionParser {
     return found;
   }
 
-  private newFamily(familyName: string): FamilyState {
-    const name = pooled(familyName);
+  private newFamily(name: string): FamilyState {
     const state: FamilyState = {
       name, type: 'untyped', help: undefined, typeLine: 0, helpLine: 0, firstSampleLine: 0,
       samples: this.keep === undefined || this.keep.has(name) ? [] : undefined, sampleNames: [],
@@ -470,7 +450,7 @@ class ExpositionParser {
     if (nameEnd === start) {
       this.fail(`expected a label name or '}' in the labels of '${metricName}', got ${this.describe(start, this.tokenEnd(start, end))}`);
     }
-    const labelName = pooled(this.text.slice(start, nameEnd));
+    const labelName = this.text.slice(start, nameEnd);
     this.recentLabelNames[index] = labelName;
     return labelName;
   }
@@ -497,9 +477,9 @@ class ExpositionParser {
     const labels: Record<string, string> = {};
     for (let i = 0; i < this.labelCount; i++) {
       const key = this.labelNames[i];
-      const value = pooled(this.labelValueEscaped[i]
+      const value = this.labelValueEscaped[i]
         ? this.unescape(this.labelValueStart[i], this.labelValueEnd[i])
-        : text.slice(this.labelValueStart[i], this.labelValueEnd[i]));
+        : text.slice(this.labelValueStart[i], this.labelValueEnd[i]);
       // Assigning '__proto__' would change the object's prototype instead of adding a label.
       if (key === '__proto__') Object.defineProperty(labels, key, { value, enumerable: true, writable: true, configurable: true });
       else labels[key] = value;

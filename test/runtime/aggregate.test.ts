@@ -582,3 +582,29 @@ describe('ClusterAggregator catalog', () => {
     );
   });
 });
+
+describe('ClusterAggregator folding results as they arrive', () => {
+  test('begin/fold/finish, with results in any order and payloads dropped after folding, equals aggregate()', () => {
+    // GIVEN the same three cycles for two aggregators
+    const cycles: NodeScrapeResult[][] = [
+      [addReqNode('a', 100), addReqNode('b', 200), addReqNode('c', 300)],
+      [addReqNode('a', 110), failedNode('b'), addReqNode('c', 5)],
+      [addReqNode('b', 260), addReqNode('a', 111), addReqNode('c', 9)],
+    ];
+    const whole = new ClusterAggregator();
+    const streamed = new ClusterAggregator();
+    cycles.forEach((results, n) => {
+      // WHEN one takes the whole cycle and the other folds each result, arriving in reverse order
+      const expected = whole.aggregate(results, cycleAt(n));
+      streamed.begin(results.map((r) => r.pod), cycleAt(n).getTime());
+      for (const r of [...results].reverse()) streamed.fold(r);
+      // THEN both give the same datums and hold the same nodes
+      expect(streamed.finish(cycleAt(n))).toEqual(expected);
+      expect(streamed.trackedNodeCount).toBe(whole.trackedNodeCount);
+    });
+  });
+
+  test('fold before begin is a programming error named as such', () => {
+    expect(() => new ClusterAggregator().fold(addReqNode('a', 1))).toThrow(/fold\(\) before begin\(\)/);
+  });
+});

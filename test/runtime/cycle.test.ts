@@ -75,6 +75,6 @@ describe('runCycle', () => {
     const controller = new AbortController();
     const scrape = jest.fn(async () => [] as NodeScrapeResult[]);
     await runCycle(stages({ scrape }), controller.signal);
-    expect(scrape).toHaveBeenCalledWith(expect.any(Array), controller.signal);
+    expect(scrape).toHaveBeenCalledWith(expect.any(Array), controller.signal, expect.any(Date));
   });
 });
