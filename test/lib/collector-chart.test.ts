@@ -212,7 +212,7 @@ describe('CollectorChart', () => {
     test('sets small explicit resources by default, and the ones given otherwise', () => {
       expect(collectorContainer(synth()).resources).toEqual({
         requests: { cpu: '50m', memory: '64Mi' },
-        limits: { cpu: '500m', memory: '256Mi' },
+        limits: { cpu: '1000m', memory: '512Mi' },
       });
       const resources = { cpu: { request: kplus.Cpu.millis(100) }, memory: { request: Size.mebibytes(128), limit: Size.mebibytes(512) } };
       expect(collectorContainer(synth({ resources })).resources).toEqual({
