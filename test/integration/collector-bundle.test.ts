@@ -6,29 +6,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CATALOG } from '../../runtime/catalog';
-import { CloudWatchServer, ReceivedDatum, startCloudWatchServer } from '../support/cloudwatch-server';
+import { CloudWatchServer, startCloudWatchServer } from '../support/cloudwatch-server';
 import { loopbackCollectorEnv, startCollector } from '../support/collector-process';
 import { IpamdBehaviour, IpamdFleet, fleetKubePods, startIpamdFleet } from '../support/ipamd-fleet';
 import { KubeApiServer, startKubeApiServer } from '../support/kube-api-server';
+import { GAUGES_A_PLUS_B, NODE_A, NODE_B, TOKEN, storedCycleTimestamps, storedValuesAt, waitFor } from '../support/loopback-cluster';
 
-const FIXTURES = path.resolve(__dirname, '..', 'fixtures', 'ipamd');
-const NODE_A = fs.readFileSync(path.join(FIXTURES, 'node-a.prom'), 'utf8');
-const NODE_B = fs.readFileSync(path.join(FIXTURES, 'node-b.prom'), 'utf8');
-const GARBAGE = fs.readFileSync(path.join(FIXTURES, 'garbage.prom'), 'utf8');
-const TOKEN = 'loopback-token';
-
-/** Cluster gauges of node-a + node-b (test/fixtures/ipamd/README.md). */
-const GAUGES_A_PLUS_B = {
-  eniMaxAvailable: 7,
-  maxIPAddresses: 83,
-  eniAllocated: 5,
-  totalIPAddresses: 55,
-  assignIPAddresses: 41,
-  totalIPv4Prefixes: 0,
-  totalAssignedIPv4sPerCidr: 41,
-  ipamdActionInProgress: 1,
-  minAvailableIPsPerNode: 3,
-};
+const GARBAGE = fs.readFileSync(path.resolve(__dirname, '..', 'fixtures', 'ipamd', 'garbage.prom'), 'utf8');
 
 interface Cluster {
   fleet: IpamdFleet;
@@ -62,17 +46,6 @@ async function stopCluster(c: Cluster | undefined): Promise<void> {
   await Promise.all([c.fleet.close(), c.kube.close(), c.cloudWatch.close()]);
 }
 
-/** metricName → value for the datums of one cycle (one timestamp). */
-function valuesAt(datums: readonly ReceivedDatum[], timestampMs: number): Record<string, number> {
-  return Object.fromEntries(datums
-    .filter((d) => d.Timestamp?.getTime() === timestampMs)
-    .map((d) => [d.MetricName, d.Value as number]));
-}
-
-function cycleTimestamps(datums: readonly ReceivedDatum[]): number[] {
-  return [...new Set(datums.map((d) => d.Timestamp!.getTime()))].sort((a, b) => a - b);
-}
-
 describe('bundled collector on loopback', () => {
   let cluster: Cluster | undefined;
   afterEach(async () => {
@@ -96,9 +69,9 @@ describe('bundled collector on loopback', () => {
     expect(protocolErrors).toEqual([]);
     expect(requests.map((r) => r.answer)).toEqual(['throttling', 'ok']);
     expect(requests[1].input.MetricData).toHaveLength(requests[0].input.MetricData.length);
-    const [cycle] = cycleTimestamps(datums);
-    expect(cycleTimestamps(datums)).toHaveLength(1);
-    const values = valuesAt(datums, cycle);
+    const [cycle] = storedCycleTimestamps(datums);
+    expect(storedCycleTimestamps(datums)).toHaveLength(1);
+    const values = storedValuesAt(datums, cycle);
     const { collectorCycleDuration, ...rest } = values;
     // First sighting of every node is a baseline: no counter or latency datum yet.
     expect(rest).toEqual({
@@ -133,7 +106,7 @@ describe('bundled collector on loopback', () => {
     cluster.fleet.setPayload(1, NODE_B.replace(/^awscni_add_ip_req_count 2187$/m, 'awscni_add_ip_req_count 5'));
     const firstCycles = run.logs().filter((l) => l.msg === 'cycle done').length;
     await run.waitForLog(() => run.logs().filter((l) => l.msg === 'cycle done').length >= firstCycles + 1, 20_000);
-    await waitFor(() => cluster!.cloudWatch.datums.some((d) => d.MetricName === 'addReqCount'), 10_000);
+    await waitFor(() => cluster!.cloudWatch.datums.some((d) => d.MetricName === 'addReqCount'), 10_000, 'an addReqCount datum at CloudWatch');
     run.child.kill('SIGTERM');
     const code = await run.exited;
 
@@ -144,8 +117,8 @@ describe('bundled collector on loopback', () => {
     // Later cycles without change read 0.
     expect(addReq.slice(1).every((v) => v === 0)).toBe(true);
     // Gauges are the same a+b figures every cycle (published once per cycle, never summed twice).
-    for (const t of cycleTimestamps(cluster.cloudWatch.datums)) {
-      expect(valuesAt(cluster.cloudWatch.datums, t).assignIPAddresses).toBe(41);
+    for (const t of storedCycleTimestamps(cluster.cloudWatch.datums)) {
+      expect(storedValuesAt(cluster.cloudWatch.datums, t).assignIPAddresses).toBe(41);
     }
     // Scrapes went through the proxy, and --print wrote the same datums to stdout as JSON lines.
     expect(cluster.kube.counters.proxies).toBeGreaterThanOrEqual(4);
@@ -173,9 +146,9 @@ describe('bundled collector on loopback', () => {
     expect(code).toBe(0);
     const cycles = run.logs().filter((l) => l.msg === 'cycle done').length;
     expect(cycles).toBeGreaterThanOrEqual(3);
-    const stamps = cycleTimestamps(cluster.cloudWatch.datums);
+    const stamps = storedCycleTimestamps(cluster.cloudWatch.datums);
     expect(stamps).toHaveLength(cycles);
-    for (const t of stamps) expect(valuesAt(cluster.cloudWatch.datums, t).collectorNodesDiscovered).toBe(2);
+    for (const t of stamps) expect(storedValuesAt(cluster.cloudWatch.datums, t).collectorNodesDiscovered).toBe(2);
     expect(run.logs().find((l) => l.msg === 'collector stopped')).toMatchObject({ unsentDatums: 0 });
   });
 
@@ -185,7 +158,7 @@ describe('bundled collector on loopback', () => {
     const run = startCollector(['--once'], cluster.env);
     // THEN the exit code says so, and the health figures still went out
     expect(await run.exited).toBe(1);
-    const values = valuesAt(cluster.cloudWatch.datums, cycleTimestamps(cluster.cloudWatch.datums)[0]);
+    const values = storedValuesAt(cluster.cloudWatch.datums, storedCycleTimestamps(cluster.cloudWatch.datums)[0]);
     expect(values).toMatchObject({ collectorNodesDiscovered: 2, collectorNodesScraped: 0, collectorNodesFailed: 2 });
   });
 
@@ -197,11 +170,3 @@ describe('bundled collector on loopback', () => {
     expect(lines[0].raw).toMatch(/METRIC_UPDATE_INTERVAL="0" is invalid/);
   });
 });
-
-async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}

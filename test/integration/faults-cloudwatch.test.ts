@@ -11,7 +11,7 @@ import { createTestCloudWatchClient, startCloudWatchServer, type CloudWatchServe
 import { startCollector } from '../support/collector-process';
 import {
   CLUSTER_ID, LoopbackCluster, NODE_A, NODE_B, asStored, logsNamed, printedDatums, startLoopbackCluster, waitForLogCount,
-} from './faults-support';
+} from '../support/loopback-cluster';
 
 const SEND_FAILED = 'CloudWatch sink: PutMetricData failed; datums kept for retry';
 const SEND_WORKS_AGAIN = 'CloudWatch sink: PutMetricData works again';

@@ -9,7 +9,7 @@ import { startCollector } from '../support/collector-process';
 import {
   ADD_REQ, ASSIGNED, GAUGES_A_PLUS_B, LoopbackCluster, NODE_A, NODE_B, asStored, logsNamed, printedDatums,
   startLoopbackCluster, storedCycleTimestamps, storedValuesAt, waitFor, waitForLogCount, waitForPrintedCycles, withAddReq,
-} from './faults-support';
+} from '../support/loopback-cluster';
 
 describe('bundled collector: Kubernetes API faults', () => {
   let cluster: LoopbackCluster | undefined;

@@ -10,7 +10,7 @@ import { kubePod, type KubePod } from '../support/kube-api-server';
 import {
   ADD_REQ, ASSIGNED, GAUGES_A_PLUS_B, LoopbackCluster, NODE_A, NODE_B, PrintedCycle, SCRAPE_TIMEOUT_MS, asStored, logsNamed,
   printedDatums, startLoopbackCluster, storedCycleTimestamps, storedValuesAt, waitForPrintedCycles, withAddReq,
-} from './faults-support';
+} from '../support/loopback-cluster';
 
 const MAX_BYTES = 24_000;
 /** node-a padded with comment lines past MAX_BYTES (node-a itself is 18,420 bytes). */

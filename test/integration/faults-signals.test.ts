@@ -7,7 +7,7 @@ import { startCollector } from '../support/collector-process';
 import {
   LoopbackCluster, NODE_A, NODE_B, asStored, logsNamed, printedDatums, startLoopbackCluster, waitFor,
   waitForLogCount, waitForPrintedCycles,
-} from './faults-support';
+} from '../support/loopback-cluster';
 
 /** main.ts: CYCLE_GRACE_MS + FLUSH_DEADLINE_MS. */
 const GRACE_PLUS_FLUSH_MS = 5_000 + 15_000;

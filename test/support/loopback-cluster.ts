@@ -5,10 +5,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CloudWatchServer, ReceivedDatum, startCloudWatchServer } from '../support/cloudwatch-server';
-import { CollectorRun, loopbackCollectorEnv } from '../support/collector-process';
-import { IpamdBehaviour, IpamdFleet, fleetKubePods, startIpamdFleet } from '../support/ipamd-fleet';
-import { KubeApiServer, startKubeApiServer } from '../support/kube-api-server';
+import { CloudWatchServer, ReceivedDatum, startCloudWatchServer } from './cloudwatch-server';
+import { CollectorRun, loopbackCollectorEnv } from './collector-process';
+import { IpamdBehaviour, IpamdFleet, fleetKubePods, startIpamdFleet } from './ipamd-fleet';
+import { KubeApiServer, startKubeApiServer } from './kube-api-server';
 
 const FIXTURES = path.resolve(__dirname, '..', 'fixtures', 'ipamd');
 export const NODE_A = fs.readFileSync(path.join(FIXTURES, 'node-a.prom'), 'utf8');
