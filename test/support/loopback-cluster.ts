@@ -1,5 +1,5 @@
 /**
- * Shared set-up of the fault tests (faults-*.test.ts): a loopback cluster (ipamd fleet, Kubernetes
+ * Shared set-up of the integration tests (test/integration): a loopback cluster (ipamd fleet, Kubernetes
  * API server, CloudWatch) for the bundled collector, and readers of what the collector printed
  * (`--print`), logged and CloudWatch stored.
  */
