@@ -13,6 +13,8 @@ export interface CycleStages {
   aggregate(results: readonly NodeScrapeResult[], cycleTime: Date): ClusterDatum[];
   /** Datums the sinks dropped since the last cycle (buffer full, too old, rejected). */
   takeDroppedCount(): number;
+  /** Datums CloudWatch has accepted so far, for the cycle's summary line. */
+  sentCount?(): number;
   sinks: readonly Sink[];
   logger: Logger;
   /** Injected clock for tests. */
@@ -67,6 +69,7 @@ export async function runCycle(stages: CycleStages, signal?: AbortSignal): Promi
     ...dropDatum(stages.takeDroppedCount(), cycleTime),
   ];
   const datums = [...metricDatums, ...health];
+  const sentBefore = stages.sentCount?.();
   await publishAll(stages, datums);
 
   stages.logger.info('cycle done', {
@@ -74,6 +77,8 @@ export async function runCycle(stages: CycleStages, signal?: AbortSignal): Promi
     nodesOk: scraped,
     nodesFailed: failedResults.length,
     datums: datums.length,
+    // Accepted by CloudWatch during this cycle's publish: this cycle's and any buffered ones.
+    datumsSent: sentBefore === undefined ? undefined : (stages.sentCount?.() ?? 0) - sentBefore,
     durationMs,
   });
   return { cycleTime, discovered: pods.length, scraped, failed: failedResults.length, durationMs, datums };

@@ -92,7 +92,7 @@ describe('bundled collector on loopback', () => {
     const failures = run.logs().filter((l) => l.msg === 'node scrape failed');
     expect(failures).toHaveLength(2);
     expect(failures.map((f) => String(f.error)).join('\n')).toMatch(/line 1/);
-    expect(run.logs().find((l) => l.msg === 'cycle done')).toMatchObject({ nodes: 4, nodesOk: 2, nodesFailed: 2 });
+    expect(run.logs().find((l) => l.msg === 'cycle done')).toMatchObject({ nodes: 4, nodesOk: 2, nodesFailed: 2, datums: datums.length, datumsSent: datums.length });
   });
 
   test('in proxy mode counters are per-node deltas across cycles (a reset counts from zero), then SIGTERM exits 0', async () => {
