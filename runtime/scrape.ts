@@ -72,6 +72,8 @@ export class Scraper {
   private proxyAgent?: http.Agent;
   private readonly directAgent: http.Agent;
   private closed = false;
+  /** Nodes whose last scrape failed: started first next time, so their timeouts overlap the rest. */
+  private failedLastTime = new Set<string>();
 
   constructor(private readonly kc: KubeConfig, options: ScrapeOptions) {
     validate(options);
@@ -117,19 +119,24 @@ export class Scraper {
       }
     }
 
-    // A fixed pool of workers takes pods by index: at most `concurrency` promises, whatever the count.
+    // A fixed pool of workers takes pods in `order`: at most `concurrency` promises, whatever the count.
+    // A node that hangs costs its whole timeout; started last, it would add that timeout to the cycle.
+    const order = failedFirst(pods, this.failedLastTime);
+    const failedNow = new Set<string>();
     let next = 0;
     const worker = async (): Promise<void> => {
-      while (next < pods.length) {
-        const index = next++;
+      while (next < order.length) {
+        const index = order[next++];
         const pod = pods[index];
         const r = signal?.aborted
           ? failed(pod, 'not scraped: the cycle was aborted', 0)
           : await this.scrapeOne(pod, auth, signal);
+        if (!r.ok) failedNow.add(pod.nodeName);
         results[index] = onResult ? onResult(r) : r;
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.options.concurrency, pods.length) }, worker));
+    this.failedLastTime = failedNow;
     return results;
   }
 
@@ -215,6 +222,14 @@ export class Scraper {
     const headers: http.OutgoingHttpHeaders = { ...(opts.headers as http.OutgoingHttpHeaders | undefined) };
     return { headers, ...(opts.auth ? { basicAuth: opts.auth } : {}) };
   }
+}
+
+/** Indexes of `pods`, those on nodes in `failedBefore` first, each group in the pods' order. */
+export function failedFirst(pods: readonly AwsNodePod[], failedBefore: ReadonlySet<string>): number[] {
+  const first: number[] = [];
+  const rest: number[] = [];
+  pods.forEach((pod, i) => (failedBefore.has(pod.nodeName) ? first : rest).push(i));
+  return first.concat(rest);
 }
 
 function validate(options: ScrapeOptions): void {

@@ -2,7 +2,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { SCRAPED_FAMILIES } from '../../runtime/catalog';
-import { Scraper, type ScrapeOptions } from '../../runtime/scrape';
+import { Scraper, failedFirst, type ScrapeOptions } from '../../runtime/scrape';
 import type { AwsNodePod, NodeScrapeResult } from '../../runtime/types';
 import {
   fleetAwsNodePods, fleetKubePods, GARBAGE_LINE, loopbackAddresses, startIpamdFleet, type IpamdFleet, type IpamdFleetOptions,
@@ -228,6 +228,31 @@ describe('Scraper in direct mode', () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
+  });
+
+  test('starts the nodes that failed last cycle first, and still returns results in the pods\' order', async () => {
+    // GIVEN four nodes scraped one at a time, the third failing in the first cycle
+    const { pods, scraper } = await start({ count: 4, behaviour: (i) => (i === 2 ? 'http500' : 'ok') }, { concurrency: 1 });
+    const arrivals = (order: string[]) => (r: NodeScrapeResult) => { order.push(r.pod.nodeName); return r; };
+    const first: string[] = [];
+    await scraper.scrapeAll(pods, undefined, arrivals(first));
+    // WHEN it recovers and the next cycle runs
+    fleet!.setBehaviour(2, 'ok');
+    const second: string[] = [];
+    const results = await scraper.scrapeAll(pods, undefined, arrivals(second));
+    // THEN the failed node went first (a hanging one's timeout then overlaps the others), results keep order
+    const names = pods.map((p) => p.nodeName);
+    expect(first).toEqual(names);
+    expect(second).toEqual([names[2], names[0], names[1], names[3]]);
+    expect(results.map((r) => r.pod.nodeName)).toEqual(names);
+    expect(results.every((r) => r.ok)).toBe(true);
+  });
+
+  test('failedFirst orders indexes of previously failed nodes first, each group stable', () => {
+    const pod = (nodeName: string): AwsNodePod => ({ podName: `aws-node-${nodeName}`, namespace: 'kube-system', nodeName });
+    const pods = ['a', 'b', 'c', 'd', 'e'].map(pod);
+    expect(failedFirst(pods, new Set(['d', 'b']))).toEqual([1, 3, 0, 2, 4]);
+    expect(failedFirst(pods, new Set())).toEqual([0, 1, 2, 3, 4]);
   });
 
   test('never has more scrapes in flight than the concurrency', async () => {
