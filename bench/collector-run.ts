@@ -63,21 +63,30 @@ export interface CollectorRunOptions {
   readonly cwd: string;
 }
 
+/**
+ * The AWS side of a process that publishes to the simulated cluster's CloudWatch: fake credentials,
+ * and no ~/.aws files or instance metadata, so they are all there is.
+ */
+export function loopbackAwsEnv(cluster: ClusterInfo): NodeJS.ProcessEnv {
+  return {
+    AWS_CLUSTER_ID: 'bench-cluster',
+    AWS_REGION: 'us-east-1',
+    AWS_ENDPOINT_URL_CLOUDWATCH: cluster.cloudWatchUrl,
+    AWS_ACCESS_KEY_ID: 'AKIDBENCHLOOPBACK',
+    AWS_SECRET_ACCESS_KEY: 'bench-loopback-secret',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_CONFIG_FILE: '/dev/null',
+    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+  };
+}
+
 /** The collector's environment against the simulated cluster; BENCH_RESOURCE_FILE names the usage file. */
 export function collectorEnv(cluster: ClusterInfo, settings: CollectorSettings, usageFile: string): NodeJS.ProcessEnv {
   return {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     KUBECONFIG: cluster.kubeconfigPath,
-    AWS_CLUSTER_ID: 'bench-cluster',
-    AWS_REGION: 'us-east-1',
-    AWS_ENDPOINT_URL_CLOUDWATCH: cluster.cloudWatchUrl,
-    AWS_ACCESS_KEY_ID: 'AKIDBENCHLOOPBACK',
-    AWS_SECRET_ACCESS_KEY: 'bench-loopback-secret',
-    // No ~/.aws files or instance metadata: the fake credentials above are all there is.
-    AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_CONFIG_FILE: '/dev/null',
-    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+    ...loopbackAwsEnv(cluster),
     SCRAPE_MODE: settings.mode,
     IPAMD_METRICS_PORT: String(cluster.ipamdPort),
     SCRAPE_TIMEOUT_MS: String(settings.timeoutMs),

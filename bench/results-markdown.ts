@@ -9,6 +9,7 @@ import {
   type BenchResults, type ScenarioSummary,
 } from './results';
 import { UPSTREAM_BATCH, UPSTREAM_BURST, UPSTREAM_QPS } from './upstream-model';
+import { DEFAULTS } from '../runtime/settings';
 
 const CYCLE_TARGET_MS = 5000;
 const RSS_TARGET_MIB = 256;
@@ -17,7 +18,7 @@ const CHART_MEMORY_LIMIT_MIB = 512;
 const PARSER_TARGET_RATIO = 3;
 const SYNTH_TARGET_MS = 15_000;
 const NPM_TEST_TARGET_MS = 5 * 60_000;
-const DEFAULT_CONCURRENCY = 64;
+const DEFAULT_CONCURRENCY = DEFAULTS.scrapeConcurrency;
 
 const f0 = (x: number): string => (Number.isFinite(x) ? x.toFixed(0) : '-');
 const f1 = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : '-');

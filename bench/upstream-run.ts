@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ClusterInfo } from './cluster-protocol';
-import type { ResourceUsage } from './collector-run';
+import { loopbackAwsEnv, type ResourceUsage } from './collector-run';
 import { runBounded } from './processes';
 import type { UpstreamModelResult } from './upstream-model';
 
@@ -36,14 +36,7 @@ export async function runUpstreamModel(cluster: ClusterInfo, boundMs: number, cw
         HOME: process.env.HOME,
         BENCH_KUBE_API: cluster.kubeApiUrl,
         IPAMD_METRICS_PORT: String(cluster.ipamdPort),
-        AWS_CLUSTER_ID: 'bench-cluster',
-        AWS_REGION: 'us-east-1',
-        AWS_ENDPOINT_URL_CLOUDWATCH: cluster.cloudWatchUrl,
-        AWS_ACCESS_KEY_ID: 'AKIDBENCHLOOPBACK',
-        AWS_SECRET_ACCESS_KEY: 'bench-loopback-secret',
-        AWS_EC2_METADATA_DISABLED: 'true',
-        AWS_CONFIG_FILE: '/dev/null',
-        AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+        ...loopbackAwsEnv(cluster),
         BENCH_RESOURCE_FILE: usageFile,
       },
       onStderr: (chunk) => {

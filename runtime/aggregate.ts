@@ -37,8 +37,8 @@ const P99 = 0.99;
 type Labels = Readonly<Record<string, string>>;
 
 /**
- * Counter and summary samples of a node's last successful scrape, by family: what its next scrape
- * is compared with. Usually the parser's own sample arrays, so recording them costs nothing.
+ * Counter and summary values of a node's last successful scrape, by family: what its next scrape
+ * is compared with. Compact (a Float64Array on a shared layout), and no reference into the payload.
  */
 type RecordedFamilies = Map<string, RecordedFamily>;
 
@@ -56,6 +56,9 @@ interface RecordedFamily {
   readonly values: Float64Array;
 }
 
+/** Layouts remembered per family; a node whose series match none gets a new one (nodes keep theirs). */
+const LAYOUTS_PER_FAMILY = 32;
+
 /** Layouts seen per family, most recent first: a node's series usually match the first. */
 class LayoutCache {
   private readonly byFamily = new Map<string, SeriesLayout[]>();
@@ -72,7 +75,7 @@ class LayoutCache {
     }
     const layout: SeriesLayout = { names, labels };
     known.unshift(layout);
-    if (known.length > 32) known.pop();
+    if (known.length > LAYOUTS_PER_FAMILY) known.pop();
     this.byFamily.set(familyName, known);
     return layout;
   }

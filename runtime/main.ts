@@ -144,8 +144,8 @@ class Collector {
         });
       },
       aggregate: (_results, cycleTime) => aggregator.finish(cycleTime),
-      // Drops, and the counts of drop reports that were dropped before CloudWatch took them.
       sentCount: cloudWatch ? () => cloudWatch.sentCount : undefined,
+      // Drops, and the counts of drop reports that were dropped before CloudWatch took them.
       takeDroppedCount: () => (cloudWatch ? cloudWatch.takeDroppedCount() + cloudWatch.takeLostDropReports() : 0),
       sinks,
       logger,
