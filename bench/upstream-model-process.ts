@@ -7,6 +7,7 @@
  *   AWS_REGION=us-east-1 AWS_ENDPOINT_URL_CLOUDWATCH=http://127.0.0.1:PORT npx tsx bench/upstream-model-process.ts
  */
 import { runUpstreamModelCycle } from './upstream-model';
+import { DEFAULTS } from '../runtime/settings';
 
 async function main(): Promise<void> {
   const apiServer = process.env.BENCH_KUBE_API;
@@ -16,7 +17,7 @@ async function main(): Promise<void> {
     apiServer,
     namespace: 'kube-system',
     labelSelector: 'k8s-app=aws-node',
-    ipamdPort: Number(process.env.IPAMD_METRICS_PORT ?? 61678),
+    ipamdPort: Number(process.env.IPAMD_METRICS_PORT ?? DEFAULTS.ipamdPort),
     clusterId: process.env.AWS_CLUSTER_ID ?? 'bench-cluster',
     onNode: (done, total) => {
       const now = Date.now();

@@ -13,12 +13,6 @@ export const DEFAULT_NAMESPACE = 'Kubernetes';
 /** The one dimension every datum carries, as upstream. */
 export const CLUSTER_DIMENSION = 'CLUSTER_ID';
 
-/** The ipamd metrics port on every node (aws-node runs on the host network). */
-export const IPAMD_METRICS_PORT = 61678;
-
-/** Port of the collector's own Prometheus endpoint (USE_PROMETHEUS), as upstream. */
-export const PROMETHEUS_SINK_PORT = 61681;
-
 export type CloudWatchUnit = 'Count' | 'Milliseconds' | 'Percent';
 
 /**
