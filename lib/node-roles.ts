@@ -64,13 +64,22 @@ const ROLE_ARN_PARTS = /^arn:[^:]+:iam::(\d{12}):role\/(?:.*\/)?([^/]+)$/;
  * the sources at synthesis instead.
  */
 export function collectNodeRoles(scope: Construct, sources: NodeRoleSources): iam.IRole[] {
-  const fromAwsAuth = sources.awsAuth === undefined ? [] : nodeRoleArnsFromAwsAuth(sources.awsAuth);
-  const roles = [
+  return combineNodeRoles(scope, sources, importAwsAuthRoles(scope, sources.awsAuth));
+}
+
+/** The node roles of the aws-auth text, imported into `scope`; none without a text. */
+function importAwsAuthRoles(scope: Construct, awsAuth: string | undefined): iam.IRole[] {
+  if (awsAuth === undefined) return [];
+  return nodeRoleArnsFromAwsAuth(awsAuth).map((arn) => importRole(scope, arn, 'awsAuth'));
+}
+
+/** The roles given by hand, the cluster's and the aws-auth ones, in that order, each once. */
+function combineNodeRoles(scope: Construct, sources: NodeRoleSources, awsAuthRoles: readonly iam.IRole[]): iam.IRole[] {
+  return uniqueRoles([
     ...(sources.nodeRoles ?? []),
     ...(sources.cluster ? clusterNodeRoles(scope, sources.cluster) : []),
-    ...fromAwsAuth.map((arn) => importRole(scope, arn, 'awsAuth')),
-  ];
-  return uniqueRoles(roles);
+    ...awsAuthRoles,
+  ]);
 }
 
 /**
@@ -124,14 +133,16 @@ export function clusterNodeRoles(scope: Construct, cluster: InAppCluster): iam.I
  */
 export class NodeRoles extends Construct {
   private readonly sources: NodeRoleSources;
+  /** The roles of `sources.awsAuth`: fixed text, so parsed and imported once. */
+  private readonly awsAuthRoles: iam.IRole[];
   private readonly policies: IRoleAttachable[] = [];
   private attachedRoles: iam.IRole[] | undefined;
 
   constructor(scope: Construct, id: string, sources: NodeRoleSources) {
     super(scope, id);
     this.sources = sources;
-    // Parse and import the aws-auth roles now, so a bad awsAuth fails where it is passed.
-    collectNodeRoles(this, { awsAuth: sources.awsAuth });
+    // Now rather than at synthesis, so a bad awsAuth fails where it is passed.
+    this.awsAuthRoles = importAwsAuthRoles(this, sources.awsAuth);
 
     // Aspects run at synthesis, after the app's code has added all its node groups.
     const attachAtSynthesis: IAspect = {
@@ -145,7 +156,7 @@ export class NodeRoles extends Construct {
 
   /** The node roles as of now (node groups added later are not in it yet). */
   public get roles(): iam.IRole[] {
-    return collectNodeRoles(this, this.sources);
+    return combineNodeRoles(this, this.sources, this.awsAuthRoles);
   }
 
   /** Attaches the policy to every node role, at synthesis. */
