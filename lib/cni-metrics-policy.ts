@@ -5,6 +5,7 @@
 import { Stack, Token, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct, IConstruct } from 'constructs';
+import { DEFAULT_NAMESPACE } from '../runtime/catalog';
 
 /** Anything a policy can be attached to a role through: this construct or an `iam.ManagedPolicy`. */
 export interface IRoleAttachable {
@@ -37,7 +38,8 @@ export interface CniMetricsPolicyProps {
   readonly roles?: iam.IRole[];
 }
 
-export const DEFAULT_CLOUDWATCH_NAMESPACE = 'Kubernetes';
+/** The catalog's namespace, the one the collector publishes to by default. */
+export const DEFAULT_CLOUDWATCH_NAMESPACE = DEFAULT_NAMESPACE;
 export const DEFAULT_MANAGED_POLICY_NAME = 'CNIMetricsHelperPolicy';
 
 /** Why the policy's only statement has Resource '*'. */
