@@ -170,6 +170,11 @@ export class CloudWatchSink implements Sink {
     return lost;
   }
 
+  /** The next collectorDatumsDropped figure: new drops plus the counts of lost drop reports. */
+  takeDropsToReport(): number {
+    return this.takeDroppedCount() + this.takeLostDropReports();
+  }
+
   /** Datums held and not yet accepted by CloudWatch. */
   get bufferedCount(): number {
     return this.queue.length;

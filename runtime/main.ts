@@ -145,8 +145,7 @@ class Collector {
       },
       aggregate: (_results, cycleTime) => aggregator.finish(cycleTime),
       sentCount: cloudWatch ? () => cloudWatch.sentCount : undefined,
-      // Drops, and the counts of drop reports that were dropped before CloudWatch took them.
-      takeDroppedCount: () => (cloudWatch ? cloudWatch.takeDroppedCount() + cloudWatch.takeLostDropReports() : 0),
+      takeDroppedCount: () => cloudWatch?.takeDropsToReport() ?? 0,
       sinks,
       logger,
     };

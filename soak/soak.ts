@@ -344,7 +344,7 @@ async function soak(options: SoakOptions): Promise<number> {
     scrape: (pods, signal) => scraper.scrapeAll(pods, signal),
     aggregate: (results, cycleTime) => aggregator.aggregate(results, cycleTime),
     // As main.ts wires it: drops, and the counts of drop reports dropped before CloudWatch took them.
-    takeDroppedCount: () => sink.takeDroppedCount() + sink.takeLostDropReports(),
+    takeDroppedCount: () => sink.takeDropsToReport(),
     sinks: [sink],
     logger: logs.logger,
   };
@@ -449,7 +449,7 @@ async function soak(options: SoakOptions): Promise<number> {
   }
 
   // ---- verdict --------------------------------------------------------------------------------
-  const lateDrops = sink.takeDroppedCount() + sink.takeLostDropReports();
+  const lateDrops = sink.takeDropsToReport();
   const drops = sink.droppedCounts;
   const droppedTotal = drops.bufferFull + drops.rejected + drops.expired + drops.invalid;
   const accounting = {
