@@ -5,7 +5,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { CniMetricsAlarms, CniMetricsAlarmsOptions } from './cni-metrics-alarms';
 import { CniMetricsDashboard } from './cni-metrics-dashboard';
 import { CniMetricsPolicy } from './cni-metrics-policy';
-import { CollectorChart, CollectorChartProps, COLLECTOR_NAME } from './collector-chart';
+import { CollectorChart, CollectorChartProps, COLLECTOR_NAME, COLLECTOR_NAMESPACE } from './collector-chart';
 import { CollectorIdentity, CollectorIdentityType } from './collector-identity';
 import { CollectorImage } from './collector-image';
 import { chartToYaml, writeManifestOnSynth } from './manifest-yaml';
@@ -159,7 +159,7 @@ export class CniMetricsHelper extends Construct {
     const namespace = this.policy.namespace;
 
     const collector = props.collector === false ? undefined : props.collector ?? {};
-    const serviceAccountNamespace = collector?.namespace ?? 'kube-system';
+    const serviceAccountNamespace = collector?.namespace ?? COLLECTOR_NAMESPACE;
     const serviceAccountName = collector?.serviceAccountName ?? COLLECTOR_NAME;
     let serviceAccountAnnotations: Record<string, string> = {};
     let identityResources: Construct | undefined;

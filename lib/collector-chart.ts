@@ -12,6 +12,9 @@ import { CollectorBundleMount } from './collector-bundle';
 /** The name of the Deployment, Role and RoleBinding, and the prefix of the bundle ConfigMaps. */
 export const COLLECTOR_NAME = 'cni-metrics-helper';
 
+/** The collector's namespace unless told otherwise: where upstream installs it, beside aws-node. */
+export const COLLECTOR_NAMESPACE = 'kube-system';
+
 /**
  * The Deployment's pod selector: upstream cni-metrics-helper's, so that applying this manifest over
  * an upstream install replaces it in place (a Deployment's selector cannot change).
@@ -210,7 +213,7 @@ export class CollectorChart extends cdk8s.Chart {
   public readonly deployment: kplus.Deployment;
 
   constructor(scope: Construct, id: string, props: CollectorChartProps) {
-    const namespace = props.namespace ?? 'kube-system';
+    const namespace = props.namespace ?? COLLECTOR_NAMESPACE;
     super(scope, id, { ...props, namespace, labels: { ...COLLECTOR_LABELS, ...props.labels } });
 
     const settings = {
