@@ -7,7 +7,6 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { catalogMetric } from '../runtime/catalog';
 import { CniMetricFactory, CniMetricFactoryProps } from './metric-factory';
 
 export interface IpUtilizationAlarmOptions {
@@ -190,7 +189,7 @@ export class CniMetricsAlarms extends Construct {
       );
     }
     return this.addAlarm('IpamdErrors', 'alarms.ipamdErrors', options.alarmNameOverride, {
-      metric: this.metrics.metric(catalogMetric('ipamdErr').metricName),
+      metric: this.metrics.metric('ipamdErr'),
       threshold,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       evaluationPeriods: 1,
@@ -217,7 +216,7 @@ export class CniMetricsAlarms extends Construct {
     this.validatePeriods('alarms.collectorSilent.periods', periods);
     return this.addAlarm('CollectorSilent', 'alarms.collectorSilent', options.alarmNameOverride, {
       // Maximum: one good cycle in the period is enough to show the collector is working.
-      metric: this.metrics.metric(catalogMetric('collectorNodesScraped').metricName, {
+      metric: this.metrics.metric('collectorNodesScraped', {
         statistic: cloudwatch.Stats.MAXIMUM,
       }),
       threshold: 1,
