@@ -1,6 +1,5 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { Lazy } from 'aws-cdk-lib';
 import { Size, Testing } from 'cdk8s';
@@ -10,6 +9,7 @@ import { BUNDLE_PART_BYTES, packCollectorBundle } from '../../lib/collector-bund
 import { loadConfig } from '../../runtime/config';
 import { DEFAULTS, ENV } from '../../runtime/settings';
 import { schemaErrors } from '../support/kubernetes-schema';
+import { tempDirMaker } from './temp-app';
 
 const BASE_PROPS: CollectorChartProps = { clusterName: 'demo-cluster', image: 'example.com/cni-metrics-helper:1.0.0', region: 'eu-west-1' };
 
@@ -40,14 +40,11 @@ function envOf(container: any): Record<string, string> {
 }
 
 
-const tempDirs: string[] = [];
-afterAll(() => tempDirs.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
+const tempDir = tempDirMaker('collector-chart-test-');
 
 /** A bundle file of `size` bytes that gzip cannot shrink, so it spans several parts. */
 function incompressibleBundle(size: number): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'collector-chart-test-'));
-  tempDirs.push(dir);
-  const file = path.join(dir, 'collector.js');
+  const file = path.join(tempDir(), 'collector.js');
   // Deterministic bytes gzip cannot shrink: AES-CTR keystream from a fixed key.
   const key = Buffer.alloc(16, 7);
   fs.writeFileSync(file, crypto.createCipheriv('aes-128-ctr', key, Buffer.alloc(16)).update(Buffer.alloc(size)));

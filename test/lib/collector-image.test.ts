@@ -1,10 +1,9 @@
 import { execFileSync, spawnSync } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
-import { App, CfnWaitConditionHandle, Stack } from 'aws-cdk-lib';
+import { App, Stack } from 'aws-cdk-lib';
 import { DockerImageAsset } from 'aws-cdk-lib/aws-ecr-assets';
 import {
   BUNDLE_PART_BYTES,
@@ -14,22 +13,13 @@ import {
   packCollectorBundle,
 } from '../../lib/collector-bundle';
 import { CollectorImage, DEFAULT_NODE_IMAGE, collectorDockerfilePath, stageImageContext } from '../../lib/collector-image';
+import { appStackIn, tempDirMaker } from './temp-app';
 
-const tempDirs: string[] = [];
-afterAll(() => tempDirs.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
-
-function tempDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'collector-image-test-'));
-  tempDirs.push(dir);
-  return dir;
-}
+const tempDir = tempDirMaker('collector-image-test-');
 
 /** A stack in an app writing to a temporary cloud assembly, with one resource so that it validates. */
 function appStack(): { app: App; stack: Stack } {
-  const app = new App({ outdir: tempDir() });
-  const stack = new Stack(app, 'Stack');
-  new CfnWaitConditionHandle(stack, 'Placeholder');
-  return { app, stack };
+  return appStackIn(tempDir());
 }
 
 /** A bundle file with the given bytes. */

@@ -6,7 +6,6 @@
  * (the "restricted" Pod Security Standard, nothing cluster-scoped, one IAM statement).
  */
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
@@ -17,17 +16,15 @@ import { COLLECTOR_NAME, COLLECTOR_UID } from '../../lib/collector-chart';
 import { CollectorImage, collectorDockerfilePath } from '../../lib/collector-image';
 import { SAMPLE_AWS_AUTH } from '../../bin/sample-aws-auth';
 import type { ScrapeMode } from '../../runtime/settings';
+import { tempDirMaker } from './temp-app';
 
 const ENV = { account: '111122223333', region: 'us-west-2' };
 const GUIDE_NODE_ROLE = 'eksctl-my-cluster-nodegroup-my-node-NodeInstanceRole-1XLS7754U3ZPA';
 
-const outdirs: string[] = [];
-afterAll(() => outdirs.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
+const tempDir = tempDirMaker('least-privilege-');
 
 function newApp(): App {
-  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'least-privilege-'));
-  outdirs.push(outdir);
-  return new App({ outdir, analyticsReporting: false, context: { 'aws:cdk:disable-asset-staging': true } });
+  return new App({ outdir: tempDir(), analyticsReporting: false, context: { 'aws:cdk:disable-asset-staging': true } });
 }
 
 type ImageKind = 'bundle' | 'asset';

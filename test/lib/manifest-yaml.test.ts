@@ -1,5 +1,4 @@
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { App, CfnParameter, CfnWaitConditionHandle, Fn, Stack, StackProps, Stage } from 'aws-cdk-lib';
 import * as cdk8s from 'cdk8s';
@@ -7,15 +6,9 @@ import * as YAML from 'yaml';
 import { CollectorChart, CollectorChartProps } from '../../lib/collector-chart';
 import { CollectorImage } from '../../lib/collector-image';
 import { chartToYaml, writeManifestOnSynth } from '../../lib/manifest-yaml';
+import { appStackIn, tempDirMaker } from './temp-app';
 
-const tempDirs: string[] = [];
-afterAll(() => tempDirs.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
-
-function tempDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'manifest-yaml-test-'));
-  tempDirs.push(dir);
-  return dir;
-}
+const tempDir = tempDirMaker('manifest-yaml-test-');
 
 function chart(props: Partial<CollectorChartProps> = {}): CollectorChart {
   return new CollectorChart(new cdk8s.App(), 'Collector', {
@@ -28,10 +21,7 @@ function chart(props: Partial<CollectorChartProps> = {}): CollectorChart {
 
 /** A stack in an app writing to a temporary cloud assembly, with one resource so that it validates. */
 function appStack(props: StackProps = {}): { app: App; stack: Stack } {
-  const app = new App({ outdir: tempDir() });
-  const stack = new Stack(app, 'Stack', props);
-  new CfnWaitConditionHandle(stack, 'Placeholder');
-  return { app, stack };
+  return appStackIn(tempDir(), props);
 }
 
 function parseAll(yaml: string): any[] {

@@ -4,7 +4,6 @@
  * something the helper's table cannot reach. Messages from the collector chart name the key of
  * `collector` ("CollectorChart: 'namespace'" is `collector.namespace`).
  */
-import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { App, Duration, Stack } from 'aws-cdk-lib';
@@ -20,20 +19,18 @@ import { CollectorChart, CollectorChartProps } from '../../lib/collector-chart';
 import { CollectorIdentity } from '../../lib/collector-identity';
 import { CollectorImage } from '../../lib/collector-image';
 import { SAMPLE_AWS_AUTH } from '../../bin/sample-aws-auth';
+import { tempDirMaker } from './temp-app';
 
 const ENV = { account: '111122223333', region: 'us-west-2' };
 const MISSING_BUNDLE = path.join(os.tmpdir(), 'no-such-dir', 'no-such-collector.js');
 /** A registry image keeps each synthesis free of bundle packing and Docker assets. */
 const REGISTRY_IMAGE = CollectorImage.fromRegistry('111122223333.dkr.ecr.us-west-2.amazonaws.com/cni-metrics-helper:1.0.0');
 
-const outdirs: string[] = [];
-afterAll(() => outdirs.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
+const tempDir = tempDirMaker('props-validation-');
 
 /** A fresh app (synthesized into its own temporary directory) and a stack with an explicit env. */
 function newStack(): { app: App; stack: Stack } {
-  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'props-validation-'));
-  outdirs.push(outdir);
-  const app = new App({ outdir, analyticsReporting: false });
+  const app = new App({ outdir: tempDir(), analyticsReporting: false });
   return { app, stack: new Stack(app, 'Stack', { env: ENV }) };
 }
 
