@@ -1,10 +1,12 @@
 /**
  * The collector's settings: environment variable names and defaults, written once.
  *
- * Pure data with no imports: the collector reads these (runtime/config.ts) and the chart
+ * Pure data (its one import is the catalog's namespace): the collector reads these (runtime/config.ts) and the chart
  * (lib/) writes them into the Deployment, so the two never disagree on a name.
  * The first six are upstream cni-metrics-helper's; the rest are ours.
  */
+import { DEFAULT_NAMESPACE } from './catalog';
+
 export const ENV = {
   clusterId: 'AWS_CLUSTER_ID',
   region: 'AWS_REGION',
@@ -44,7 +46,7 @@ export const DEFAULTS = {
   awsNodeNamespace: 'kube-system',
   awsNodeLabelSelector: 'k8s-app=aws-node',
   listPageSize: 500,
-  cloudWatchNamespace: 'Kubernetes',
+  cloudWatchNamespace: DEFAULT_NAMESPACE,
   /** About 5 hours of one cluster's datums at the default interval. */
   bufferMaxDatums: 20000,
   prometheusPort: 61681,

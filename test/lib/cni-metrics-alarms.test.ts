@@ -185,7 +185,9 @@ describe('CniMetricsAlarms', () => {
 
     test('without a topic no alarm has actions', () => {
       const { template } = synth({ ipamdErrors: {} });
-      for (const alarm of Object.values(template.findResources(ALARM))) {
+      const alarms = Object.values(template.findResources(ALARM));
+      expect(alarms).toHaveLength(3);
+      for (const alarm of alarms) {
         expect(alarm.Properties.AlarmActions).toBeUndefined();
         expect(alarm.Properties.OKActions).toBeUndefined();
       }

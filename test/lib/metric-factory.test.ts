@@ -12,36 +12,43 @@ const EXPECTED_HEALTH_STATISTICS: Record<string, string> = {
   collectorDatumsDropped: 'Sum',
 };
 
+/** The catalog entries with `aggregation`; never empty, so a loop over them cannot pass vacuously. */
+function entriesWith(aggregation: string): typeof CATALOG[number][] {
+  const entries = CATALOG.filter((m) => m.aggregation === aggregation);
+  expect(entries.length).toBeGreaterThan(0);
+  return entries;
+}
+
 describe('defaultStatistic', () => {
   test('reads gauges with Average, never Sum', () => {
-    for (const entry of CATALOG.filter((m) => m.aggregation === 'gaugeSum')) {
+    for (const entry of entriesWith('gaugeSum')) {
       expect([entry.metricName, defaultStatistic(entry)]).toEqual([entry.metricName, 'Average']);
     }
   });
 
   test('reads the per-node free-IP minimum with Minimum: the tightest moment of the period', () => {
-    for (const entry of CATALOG.filter((m) => m.aggregation === 'minAvailableIps')) {
+    for (const entry of entriesWith('minAvailableIps')) {
       expect([entry.metricName, defaultStatistic(entry)]).toEqual([entry.metricName, 'Minimum']);
     }
   });
 
   test('reads counter deltas with Sum, so a period shows its increase', () => {
-    for (const entry of CATALOG.filter((m) => m.aggregation === 'counterDelta')) {
+    for (const entry of entriesWith('counterDelta')) {
       expect([entry.metricName, defaultStatistic(entry)]).toEqual([entry.metricName, 'Sum']);
     }
   });
 
   test('reads mean latency with Average and the largest p99 with Maximum', () => {
-    for (const entry of CATALOG.filter((m) => m.aggregation === 'latencyMean')) {
+    for (const entry of entriesWith('latencyMean')) {
       expect(defaultStatistic(entry)).toBe('Average');
     }
-    for (const entry of CATALOG.filter((m) => m.aggregation === 'latencyMaxP99')) {
+    for (const entry of entriesWith('latencyMaxP99')) {
       expect(defaultStatistic(entry)).toBe('Maximum');
     }
   });
 
   test('reads each collector health metric with its own statistic', () => {
-    const health = CATALOG.filter((m) => m.aggregation === 'health');
+    const health = entriesWith('health');
     expect(health.map((m) => m.metricName).sort()).toEqual(Object.keys(EXPECTED_HEALTH_STATISTICS).sort());
     for (const entry of health) {
       expect([entry.metricName, defaultStatistic(entry)]).toEqual([entry.metricName, EXPECTED_HEALTH_STATISTICS[entry.metricName]]);
