@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { SCRAPED_FAMILIES } from '../runtime/catalog';
+import { SCRAPED_FAMILIES } from '../common/catalog';
 import { parseExposition } from '../runtime/parse';
 import { median } from './stats';
 

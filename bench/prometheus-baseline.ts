@@ -12,7 +12,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { SCRAPED_FAMILIES } from '../runtime/catalog';
+import { SCRAPED_FAMILIES } from '../common/catalog';
 import type { ClusterProcess } from './cluster-client';
 import type { ClusterInfo } from './cluster-protocol';
 import { onHarnessExit, runBounded, sleep, spawnTracked } from './processes';

@@ -9,7 +9,7 @@ import {
   type BenchResults, type ScenarioSummary,
 } from './results';
 import { UPSTREAM_BATCH, UPSTREAM_BURST, UPSTREAM_QPS } from './upstream-model';
-import { DEFAULTS } from '../runtime/settings';
+import { DEFAULTS } from '../common/settings';
 
 const CYCLE_TARGET_MS = 5000;
 const RSS_TARGET_MIB = 256;

@@ -7,7 +7,7 @@
  *   AWS_REGION=us-east-1 AWS_ENDPOINT_URL_CLOUDWATCH=http://127.0.0.1:PORT npx tsx bench/upstream-model-process.ts
  */
 import { runUpstreamModelCycle } from './upstream-model';
-import { DEFAULTS } from '../runtime/settings';
+import { DEFAULTS } from '../common/settings';
 
 async function main(): Promise<void> {
   const apiServer = process.env.BENCH_KUBE_API;

@@ -19,7 +19,7 @@
 import * as http from 'node:http';
 import * as zlib from 'node:zlib';
 import { CloudWatchClient, PutMetricDataCommand, type MetricDatum } from '@aws-sdk/client-cloudwatch';
-import { CATALOG } from '../runtime/catalog';
+import { CATALOG } from '../common/catalog';
 
 // Reference parser without types of its own: the shape it returns.
 interface ReferenceFamily {

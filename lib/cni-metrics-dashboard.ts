@@ -5,7 +5,7 @@
 import { Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
-import { CATALOG, CatalogMetric, DashboardRole } from '../runtime/catalog';
+import { CATALOG, CatalogMetric, DashboardRole } from '../common/catalog';
 import { CniMetricFactory, CniMetricFactoryProps } from './metric-factory';
 
 /** The dashboard name the AWS guide uses for the CNI metrics helper. */

@@ -5,7 +5,7 @@
 import { Stack, Token, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct, IConstruct } from 'constructs';
-import { DEFAULT_NAMESPACE } from '../runtime/catalog';
+import { DEFAULT_NAMESPACE } from '../common/catalog';
 
 /** Anything a policy can be attached to a role through: this construct or an `iam.ManagedPolicy`. */
 export interface IRoleAttachable {

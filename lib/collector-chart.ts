@@ -6,7 +6,7 @@ import { Token } from 'aws-cdk-lib';
 import * as cdk8s from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { CniLogLevel, DEFAULTS, ENV, ScrapeMode } from '../runtime/settings';
+import { CniLogLevel, DEFAULTS, ENV, ScrapeMode } from '../common/settings';
 import { CollectorBundleMount } from './collector-bundle';
 
 /** The name of the Deployment, Role and RoleBinding, and the prefix of the bundle ConfigMaps. */

@@ -11,5 +11,5 @@ export * from './collector-chart';
 export * from './collector-image';
 export { chartToYaml, writeManifestOnSynth } from './manifest-yaml';
 export type { ChartToYamlOptions } from './manifest-yaml';
-export { CATALOG, DEFAULT_NAMESPACE, CLUSTER_DIMENSION } from '../runtime/catalog';
-export type { CatalogMetric } from '../runtime/catalog';
+export { CATALOG, DEFAULT_NAMESPACE, CLUSTER_DIMENSION } from '../common/catalog';
+export type { CatalogMetric } from '../common/catalog';

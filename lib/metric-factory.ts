@@ -6,7 +6,7 @@
  */
 import { Duration, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import { CLUSTER_DIMENSION, CatalogMetric, DEFAULT_NAMESPACE, catalogMetric } from '../runtime/catalog';
+import { CLUSTER_DIMENSION, CatalogMetric, DEFAULT_NAMESPACE, catalogMetric } from '../common/catalog';
 
 /** The metric period the factory uses unless told otherwise. */
 export const DEFAULT_METRIC_PERIOD = Duration.minutes(5);

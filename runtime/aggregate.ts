@@ -17,7 +17,7 @@
  * - If a node appears twice in one cycle (two aws-node pods during a rollout), one result is used:
  *   an OK one over a failed one, then the pod started last.
  */
-import { CATALOG, catalogMetric, type CatalogMetric } from './catalog';
+import { CATALOG, catalogMetric, type CatalogMetric } from '../common/catalog';
 import type { AwsNodePod, ClusterDatum, MetricFamily, NodeScrapeResult, ParsedMetrics, Sample } from './types';
 
 export interface AggregatorOptions {

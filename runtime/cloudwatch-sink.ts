@@ -12,7 +12,7 @@
  * `getEndpointUrlConfig("CloudWatch")` in the installed SDK), as do AWS_REGION and AWS_MAX_ATTEMPTS.
  */
 import { CloudWatchClient, PutMetricDataCommand, type MetricDatum, type PutMetricDataInput } from '@aws-sdk/client-cloudwatch';
-import { CLUSTER_DIMENSION, catalogMetric } from './catalog';
+import { CLUSTER_DIMENSION, catalogMetric } from '../common/catalog';
 import { silentLogger, type Logger } from './log';
 import type { ClusterDatum, Sink } from './types';
 

@@ -3,7 +3,7 @@
  * Bad values stop start-up with one line naming the variable, the value and what is allowed;
  * upstream hangs on an interval of 0 and panics on "abc".
  */
-import { CniLogLevel, DEFAULTS, ENV, ScrapeMode } from './settings';
+import { CniLogLevel, DEFAULTS, ENV, ScrapeMode } from '../common/settings';
 
 export interface CollectorConfig {
   readonly clusterId: string;

@@ -4,7 +4,7 @@
  */
 import type { Logger } from './log';
 import type { AwsNodePod, ClusterDatum, NodeScrapeResult, Sink } from './types';
-import { catalogMetric } from './catalog';
+import { catalogMetric } from '../common/catalog';
 
 export interface CycleStages {
   discover(): Promise<AwsNodePod[]>;

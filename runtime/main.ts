@@ -7,7 +7,7 @@
  *   node collector.js --print    also write each cycle's cluster datums to stdout as JSON lines
  */
 import { ClusterAggregator } from './aggregate';
-import { SCRAPED_FAMILIES } from './catalog';
+import { SCRAPED_FAMILIES } from '../common/catalog';
 import { CloudWatchSink } from './cloudwatch-sink';
 import { ConfigError, CollectorConfig, loadConfig } from './config';
 import { CycleReport, CycleStages, errorMessage, runCycle } from './cycle';

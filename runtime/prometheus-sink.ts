@@ -17,7 +17,7 @@
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CATALOG, type CatalogMetric } from './catalog';
+import { CATALOG, type CatalogMetric } from '../common/catalog';
 import { silentLogger, type Logger } from './log';
 import type { ClusterDatum, Sink } from './types';
 

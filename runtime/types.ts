@@ -2,7 +2,7 @@
  * The contracts between the collector's stages (discover → scrape → parse → aggregate → sinks).
  * Types only, so each stage can be built and tested alone.
  */
-import type { CloudWatchUnit } from './catalog';
+import type { CloudWatchUnit } from '../common/catalog';
 
 /** One sample line of the exposition: `name{labels} value [timestamp]`. */
 export interface Sample {

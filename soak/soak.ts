@@ -27,7 +27,7 @@ import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import { KubeConfig } from '@kubernetes/client-node';
 import { ClusterAggregator } from '../runtime/aggregate';
-import { SCRAPED_FAMILIES, catalogMetric } from '../runtime/catalog';
+import { SCRAPED_FAMILIES, catalogMetric } from '../common/catalog';
 import { CloudWatchSink } from '../runtime/cloudwatch-sink';
 import { CycleStages, runCycle } from '../runtime/cycle';
 import { discoverAwsNodePods } from '../runtime/discover';

@@ -4,8 +4,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CATALOG } from '../runtime/catalog';
-import { DEFAULTS, ENV } from '../runtime/settings';
+import { CATALOG } from '../common/catalog';
+import { DEFAULTS, ENV } from '../common/settings';
 
 const README = fs.readFileSync(path.resolve(__dirname, '..', 'README.md'), 'utf8');
 

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { ExampleStack } from '../../bin/example-stack';
-import { CATALOG } from '../../runtime/catalog';
+import { CATALOG } from '../../common/catalog';
 
 const ENV = { account: '111122223333', region: 'us-west-2' };
 

@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CATALOG } from '../../runtime/catalog';
+import { CATALOG } from '../../common/catalog';
 import { CloudWatchServer, startCloudWatchServer } from '../support/cloudwatch-server';
 import { loopbackCollectorEnv, startCollector } from '../support/collector-process';
 import { IpamdBehaviour, IpamdFleet, fleetKubePods, startIpamdFleet } from '../support/ipamd-fleet';

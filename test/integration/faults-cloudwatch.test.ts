@@ -4,7 +4,7 @@
  * with its original timestamp, or dropped as one of the oldest beyond the buffer bound, counted
  * in the collectorDatumsDropped figure CloudWatch receives, and logged.
  */
-import { CATALOG, catalogMetric } from '../../runtime/catalog';
+import { CATALOG, catalogMetric } from '../../common/catalog';
 import { CloudWatchSink } from '../../runtime/cloudwatch-sink';
 import type { ClusterDatum } from '../../runtime/types';
 import { createTestCloudWatchClient, startCloudWatchServer, type CloudWatchServer } from '../support/cloudwatch-server';

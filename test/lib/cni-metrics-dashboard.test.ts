@@ -1,7 +1,7 @@
 import { App, CfnParameter, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import { CATALOG, catalogMetric } from '../../runtime/catalog';
+import { CATALOG, catalogMetric } from '../../common/catalog';
 import { CniMetricsAlarms } from '../../lib/cni-metrics-alarms';
 import { CniMetricsDashboard, CniMetricsDashboardProps } from '../../lib/cni-metrics-dashboard';
 import { defaultStatistic } from '../../lib/metric-factory';

@@ -7,7 +7,7 @@ import * as kplus from 'cdk8s-plus-27';
 import { CollectorChart, CollectorChartProps } from '../../lib/collector-chart';
 import { BUNDLE_PART_BYTES, packCollectorBundle } from '../../lib/collector-bundle';
 import { loadConfig } from '../../runtime/config';
-import { DEFAULTS, ENV } from '../../runtime/settings';
+import { DEFAULTS, ENV } from '../../common/settings';
 import { schemaErrors } from '../support/kubernetes-schema';
 import { tempDirMaker } from './temp-app';
 

@@ -15,7 +15,7 @@ import { CniMetricsHelper } from '../../lib/cni-metrics-helper';
 import { COLLECTOR_NAME, COLLECTOR_UID } from '../../lib/collector-chart';
 import { CollectorImage, collectorDockerfilePath } from '../../lib/collector-image';
 import { SAMPLE_AWS_AUTH } from '../../bin/sample-aws-auth';
-import type { ScrapeMode } from '../../runtime/settings';
+import type { ScrapeMode } from '../../common/settings';
 import { tempDirMaker } from './temp-app';
 
 const ENV = { account: '111122223333', region: 'us-west-2' };

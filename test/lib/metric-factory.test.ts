@@ -1,6 +1,6 @@
 import { App, CfnParameter, Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import { CATALOG, CLUSTER_DIMENSION, catalogMetric } from '../../runtime/catalog';
+import { CATALOG, CLUSTER_DIMENSION, catalogMetric } from '../../common/catalog';
 import { CniMetricFactory, defaultStatistic } from '../../lib/metric-factory';
 
 /** What the collector's publishing calls for, restated here so the test checks the factory's table. */

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { ClusterAggregator } from '../../runtime/aggregate';
-import { CATALOG, catalogMetric, type CatalogMetric } from '../../runtime/catalog';
+import { CATALOG, catalogMetric, type CatalogMetric } from '../../common/catalog';
 import type { ClusterDatum, NodeScrapeResult } from '../../runtime/types';
 import { failedNode, metrics, okNode, POD_START_MS } from './parsed-metrics-builder';
 

@@ -1,5 +1,5 @@
 import { PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
-import { CATALOG, CLUSTER_DIMENSION } from '../../runtime/catalog';
+import { CATALOG, CLUSTER_DIMENSION } from '../../common/catalog';
 import { CloudWatchSink, MAX_DATUMS_PER_REQUEST, MAX_REQUEST_BYTES, type CloudWatchSinkOptions } from '../../runtime/cloudwatch-sink';
 import { createLogger } from '../../runtime/log';
 import type { ClusterDatum } from '../../runtime/types';

@@ -1,5 +1,5 @@
 import { ConfigError, loadConfig } from '../../runtime/config';
-import { DEFAULTS } from '../../runtime/settings';
+import { DEFAULTS } from '../../common/settings';
 
 const base = { AWS_CLUSTER_ID: 'prod-eu', AWS_REGION: 'eu-west-1' };
 

@@ -1,7 +1,7 @@
 import * as fc from 'fast-check';
 import { existsSync, readFileSync } from 'fs';
 import * as path from 'path';
-import { SCRAPED_FAMILIES } from '../../runtime/catalog';
+import { SCRAPED_FAMILIES } from '../../common/catalog';
 import { ExpositionParseError, parseExposition } from '../../runtime/parse';
 import type { MetricFamily, ParsedMetrics, Sample } from '../../runtime/types';
 

@@ -1,5 +1,5 @@
 import * as net from 'node:net';
-import { CATALOG, catalogMetric } from '../../runtime/catalog';
+import { CATALOG, catalogMetric } from '../../common/catalog';
 import { PrometheusSink, prometheusMetricName, snakeCase } from '../../runtime/prometheus-sink';
 import type { ClusterDatum } from '../../runtime/types';
 

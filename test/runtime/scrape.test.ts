@@ -1,7 +1,7 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { SCRAPED_FAMILIES } from '../../runtime/catalog';
+import { SCRAPED_FAMILIES } from '../../common/catalog';
 import { Scraper, failedFirst, type ScrapeOptions } from '../../runtime/scrape';
 import type { AwsNodePod, NodeScrapeResult } from '../../runtime/types';
 import {

@@ -1,4 +1,4 @@
-import { CATALOG, catalogMetric, SCRAPED_FAMILIES } from '../../runtime/catalog';
+import { CATALOG, catalogMetric, SCRAPED_FAMILIES } from '../../common/catalog';
 
 const UPSTREAM_NAMES = [
   'assignIPAddresses', 'totalIPAddresses', 'totalIPv4Prefixes', 'totalAssignedIPv4sPerCidr', 'eniAllocated',

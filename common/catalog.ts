@@ -1,7 +1,7 @@
 /**
  * The metric catalog: every metric the collector publishes, written once.
  *
- * Pure data with no imports, so that the collector (runtime/) publishes from it and the
+ * Pure data with no imports, in common/ (imported by both halves), so that the collector (runtime/) publishes from it and the
  * construct (lib/) draws the dashboard and alarms from it without either re-typing a name.
  * CloudWatch names of the ipamd metrics are upstream's (cni-metrics-helper), so existing
  * dashboards and alarms keep working; their meanings are the corrected ones in the README.
