@@ -3,6 +3,8 @@
  * Bad values stop start-up with one line naming the variable, the value and what is allowed;
  * upstream hangs on an interval of 0 and panics on "abc".
  */
+import { INTEGER_LIMITS, IntegerRange, LOG_LEVELS, SCRAPE_MODES, inRange } from '../common/limits';
+import { cloudWatchNamespaceProblem } from '../common/naming';
 import { CniLogLevel, DEFAULTS, ENV, ScrapeMode } from '../common/settings';
 
 export interface CollectorConfig {
@@ -56,21 +58,30 @@ export function loadConfig(env: Env = process.env): CollectorConfig {
     region,
     useCloudWatch,
     usePrometheus: readBoolean(env, ENV.usePrometheus, DEFAULTS.usePrometheus),
-    intervalSeconds: readInteger(env, ENV.intervalSeconds, DEFAULTS.intervalSeconds, 1, 86_400, 'whole seconds'),
-    logLevel: readChoice(env, ENV.logLevel, DEFAULTS.logLevel, ['DEBUG', 'INFO', 'WARN', 'ERROR'], true),
-    scrapeMode: readChoice(env, ENV.scrapeMode, DEFAULTS.scrapeMode, ['proxy', 'direct'], false),
-    scrapeConcurrency: readInteger(env, ENV.scrapeConcurrency, DEFAULTS.scrapeConcurrency, 1, 10_000, 'parallel scrapes'),
-    scrapeTimeoutMs: readInteger(env, ENV.scrapeTimeoutMs, DEFAULTS.scrapeTimeoutMs, 10, 600_000, 'milliseconds'),
-    scrapeMaxBytes: readInteger(env, ENV.scrapeMaxBytes, DEFAULTS.scrapeMaxBytes, 1024, 1024 ** 3, 'bytes'),
-    ipamdPort: readInteger(env, ENV.ipamdPort, DEFAULTS.ipamdPort, 1, 65_535, 'a TCP port'),
+    intervalSeconds: readInteger(env, ENV.intervalSeconds, DEFAULTS.intervalSeconds, INTEGER_LIMITS.intervalSeconds),
+    logLevel: readChoice(env, ENV.logLevel, DEFAULTS.logLevel, LOG_LEVELS, true),
+    scrapeMode: readChoice(env, ENV.scrapeMode, DEFAULTS.scrapeMode, SCRAPE_MODES, false),
+    scrapeConcurrency: readInteger(env, ENV.scrapeConcurrency, DEFAULTS.scrapeConcurrency, INTEGER_LIMITS.scrapeConcurrency),
+    scrapeTimeoutMs: readInteger(env, ENV.scrapeTimeoutMs, DEFAULTS.scrapeTimeoutMs, INTEGER_LIMITS.scrapeTimeoutMs),
+    scrapeMaxBytes: readInteger(env, ENV.scrapeMaxBytes, DEFAULTS.scrapeMaxBytes, INTEGER_LIMITS.scrapeMaxBytes),
+    ipamdPort: readInteger(env, ENV.ipamdPort, DEFAULTS.ipamdPort, INTEGER_LIMITS.ipamdPort),
     awsNodeNamespace: readString(env, ENV.awsNodeNamespace, DEFAULTS.awsNodeNamespace),
     awsNodeLabelSelector: readString(env, ENV.awsNodeLabelSelector, DEFAULTS.awsNodeLabelSelector),
-    listPageSize: readInteger(env, ENV.listPageSize, DEFAULTS.listPageSize, 1, 10_000, 'pods per list page'),
-    cloudWatchNamespace: readString(env, ENV.cloudWatchNamespace, DEFAULTS.cloudWatchNamespace),
-    bufferMaxDatums: readInteger(env, ENV.bufferMaxDatums, DEFAULTS.bufferMaxDatums, 1, 10_000_000, 'datums'),
-    prometheusPort: readInteger(env, ENV.prometheusPort, DEFAULTS.prometheusPort, 1, 65_535, 'a TCP port'),
-    healthPort: readInteger(env, ENV.healthPort, DEFAULTS.healthPort, 0, 65_535, 'a TCP port, or 0 for none'),
+    listPageSize: readInteger(env, ENV.listPageSize, DEFAULTS.listPageSize, INTEGER_LIMITS.listPageSize),
+    cloudWatchNamespace: readNamespace(env),
+    bufferMaxDatums: readInteger(env, ENV.bufferMaxDatums, DEFAULTS.bufferMaxDatums, INTEGER_LIMITS.bufferMaxDatums),
+    prometheusPort: readInteger(env, ENV.prometheusPort, DEFAULTS.prometheusPort, INTEGER_LIMITS.prometheusPort),
+    healthPort: readInteger(env, ENV.healthPort, DEFAULTS.healthPort, INTEGER_LIMITS.healthPort),
   };
+}
+
+function readNamespace(env: Env): string {
+  const namespace = readString(env, ENV.cloudWatchNamespace, DEFAULTS.cloudWatchNamespace);
+  const problem = cloudWatchNamespaceProblem(namespace);
+  if (problem) {
+    throw new ConfigError(`${ENV.cloudWatchNamespace}=${JSON.stringify(namespace)} is invalid: a CloudWatch namespace ${problem}`);
+  }
+  return namespace;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {
@@ -91,12 +102,12 @@ function readBoolean(env: Env, name: string, fallback: boolean): boolean {
   throw new ConfigError(`${name}=${JSON.stringify(raw)} is not a boolean: use true or false`);
 }
 
-function readInteger(env: Env, name: string, fallback: number, min: number, max: number, what: string): number {
+function readInteger(env: Env, name: string, fallback: number, range: IntegerRange): number {
   const raw = nonEmpty(env[name]);
   if (raw === undefined) return fallback;
   const value = /^[0-9]+$/.test(raw) ? Number(raw) : NaN;
-  if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new ConfigError(`${name}=${JSON.stringify(raw)} is invalid: use a whole number of ${what} from ${min} to ${max}`);
+  if (!inRange(value, range)) {
+    throw new ConfigError(`${name}=${JSON.stringify(raw)} is invalid: use a whole number of ${range.unit} from ${range.min} to ${range.max}`);
   }
   return value;
 }

@@ -78,6 +78,12 @@ describe('loadConfig', () => {
     expect(loadConfig({ USE_CLOUDWATCH: 'false' }).region).toBeUndefined();
   });
 
+  test('a CloudWatch namespace outside CloudWatch\'s rule stops start-up naming the variable and the rule', () => {
+    expect(() => loadConfig({ ...base, CLOUDWATCH_NAMESPACE: 'AWS/EKS' })).toThrow(/CLOUDWATCH_NAMESPACE="AWS\/EKS" is invalid: .*reserves for AWS services/);
+    expect(() => loadConfig({ ...base, CLOUDWATCH_NAMESPACE: 'x'.repeat(256) })).toThrow(/must be 1 to 255 characters long, got 256/);
+    expect(loadConfig({ ...base, CLOUDWATCH_NAMESPACE: 'Team/CNI' }).cloudWatchNamespace).toBe('Team/CNI');
+  });
+
   test('blank values fall back to defaults', () => {
     expect(loadConfig({ ...base, METRIC_UPDATE_INTERVAL: '  ', SCRAPE_MODE: '' }).intervalSeconds).toBe(30);
   });
