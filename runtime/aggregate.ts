@@ -18,7 +18,7 @@
  *   an OK one over a failed one, then the pod started last.
  */
 import { CATALOG, catalogMetric, type CatalogMetric } from '../common/catalog';
-import type { AwsNodePod, ClusterDatum, MetricFamily, NodeScrapeResult, ParsedMetrics, Sample } from './types';
+import type { AwsNodePod, ClusterDatum, CycleAggregation, MetricFamily, NodeScrapeResult, ParsedMetrics, Sample } from './types';
 
 export interface AggregatorOptions {
   /**
@@ -185,6 +185,24 @@ export class ClusterAggregator {
   }
 
   private streaming?: { rollup: CycleRollup; cycleMs: number; expected: Map<string, number>; held: Map<string, NodeScrapeResult[]> };
+
+  /**
+   * Starts a cycle: the stage production runs. Results are added as they arrive; finish() ends it.
+   * (Interim shape over begin/fold/finish; the aggregator's internals follow it.)
+   */
+  startCycle(pods: readonly AwsNodePod[], cycleTime: Date): CycleAggregation {
+    this.begin(pods, cycleTime.getTime());
+    const time = new Date(cycleTime.getTime());
+    return {
+      add: (result) => {
+        this.fold(result);
+        return result.ok
+          ? { nodeName: result.pod.nodeName, podName: result.pod.podName, ok: true, durationMs: result.durationMs }
+          : { nodeName: result.pod.nodeName, podName: result.pod.podName, ok: false, error: result.error, durationMs: result.durationMs };
+      },
+      finish: () => this.finish(time),
+    };
+  }
 
   /**
    * Starts a cycle whose results come one by one through fold(), so each node's parsed payload

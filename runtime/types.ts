@@ -44,6 +44,33 @@ export type NodeScrapeResult =
   | { readonly ok: true; readonly pod: AwsNodePod; readonly metrics: ParsedMetrics; readonly durationMs: number }
   | { readonly ok: false; readonly pod: AwsNodePod; readonly error: string; readonly durationMs: number };
 
+/**
+ * What one node came to in one cycle, after aggregation: no payload, only the verdict. The
+ * aggregator may turn a scrape that answered into a failure (say, a payload with no ipamd family).
+ */
+export interface NodeOutcome {
+  readonly nodeName: string;
+  readonly podName: string;
+  readonly ok: boolean;
+  /** Why the node failed, when it did. */
+  readonly error?: string;
+  readonly durationMs: number;
+}
+
+/**
+ * One cycle of aggregation, fed as results arrive (the only way the collector aggregates):
+ * `ClusterAggregator.startCycle(pods, cycleTime)` → `add(result)` for each node → `finish()`.
+ */
+export interface CycleAggregation {
+  /** Folds one node's result in; its parsed payload is not kept. Returns the node's outcome. */
+  add(result: NodeScrapeResult): NodeOutcome;
+  /**
+   * Ends the cycle: every cluster datum the aggregator computed, stamped with the cycle's time,
+   * including its own drop counts when non-zero.
+   */
+  finish(): ClusterDatum[];
+}
+
 /** One cluster-level value of one catalog metric for one cycle. */
 export interface ClusterDatum {
   readonly metricName: string;
