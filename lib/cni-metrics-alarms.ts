@@ -2,14 +2,21 @@
  * CloudWatch alarms on the CNI metrics: IP utilization, ipamd errors, and a collector that has
  * gone silent. Their metrics come from the same factory as the dashboard's.
  */
-import { Duration, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { CniMetricFactory, CniMetricFactoryProps } from './metric-factory';
+import { ResolvedAlarms, validateAlarmsOptions } from './private/alarm-options';
 
 export interface IpUtilizationAlarmOptions {
+  /**
+   * Create this alarm.
+   *
+   * @default true
+   */
+  readonly enabled?: boolean;
+
   /**
    * Alarm when the share of ipamd's IPs assigned to pods is above this, in percent.
    *
@@ -34,6 +41,14 @@ export interface IpUtilizationAlarmOptions {
 
 export interface IpamdErrorsAlarmOptions {
   /**
+   * Create this alarm. Off by default: ipamd counts errors it retries through on its own (EC2
+   * throttling, an IP in cooldown), so busy clusters see some in normal operation.
+   *
+   * @default false
+   */
+  readonly enabled?: boolean;
+
+  /**
    * Alarm when ipamd reports at least this many errors in one period, across the cluster.
    *
    * @default 1
@@ -49,6 +64,14 @@ export interface IpamdErrorsAlarmOptions {
 }
 
 export interface CollectorSilentAlarmOptions {
+  /**
+   * Create this alarm. It watches a metric only this package's collector publishes, so
+   * `CniMetricsHelper` creates it only when it deploys the collector.
+   *
+   * @default - true; through CniMetricsHelper, true when it deploys the collector
+   */
+  readonly enabled?: boolean;
+
   /**
    * Consecutive periods in which no node was scraped before the alarm fires.
    *
@@ -69,30 +92,30 @@ export interface CniMetricsAlarmsOptions {
    * Alarm on IP utilization (assigned / total IPs ipamd holds, in percent): the warm pools are
    * running dry, which is how running out of pod IPs starts (ipamd cannot grow a pool on a full
    * node or subnet). With a small WARM_IP_TARGET the ratio runs high in normal operation; raise
-   * the threshold then. `false` turns it off.
+   * the threshold then. `{ enabled: false }` turns it off.
    *
    * @default - on, above 80% for 3 periods
    */
-  readonly ipUtilization?: IpUtilizationAlarmOptions | false;
+  readonly ipUtilization?: IpUtilizationAlarmOptions;
 
   /**
    * Alarm on errors inside ipamd. Off unless given: ipamd counts errors it retries through on
    * its own (EC2 throttling, an IP in cooldown), so busy clusters see some in normal operation
-   * and a default threshold would alert on noise. Pass `{}` for threshold 1; the errors are on
-   * the dashboard either way.
+   * and a default threshold would alert on noise. Pass `{ enabled: true }` for threshold 1; the
+   * errors are on the dashboard either way.
    *
    * @default - no alarm
    */
-  readonly ipamdErrors?: IpamdErrorsAlarmOptions | false;
+  readonly ipamdErrors?: IpamdErrorsAlarmOptions;
 
   /**
    * Alarm when no node's ipamd metrics arrive: the collector is not running, cannot list aws-node
    * pods, cannot reach ipamd on any node, or cannot publish (or publishes under another namespace
-   * or cluster name). `false` turns it off.
+   * or cluster name). `{ enabled: false }` turns it off.
    *
    * @default - on, after 3 silent periods
    */
-  readonly collectorSilent?: CollectorSilentAlarmOptions | false;
+  readonly collectorSilent?: CollectorSilentAlarmOptions;
 
   /**
    * Topic notified when an alarm fires and when it returns to OK.
@@ -111,45 +134,24 @@ export interface CniMetricsAlarmsOptions {
 
 export interface CniMetricsAlarmsProps extends CniMetricsAlarmsOptions, CniMetricFactoryProps {}
 
-const DEFAULT_IP_UTILIZATION_PERCENT = 80;
-const DEFAULT_IP_UTILIZATION_PERIODS = 3;
-const DEFAULT_IPAMD_ERROR_THRESHOLD = 1;
-const DEFAULT_SILENT_PERIODS = 3;
-/** CloudWatch caps an alarm's evaluation window (periods x period) at one day. */
-const MAX_EVALUATION_WINDOW = Duration.days(1);
-const MAX_ALARM_NAME_LENGTH = 255;
-/** The resource part of every alarm name, between the prefix and the alarm's own suffix. */
-const ALARM_NAME_RESOURCE = 'CNI';
-
+/** CloudWatch alarms on the CNI metrics of one cluster. */
 export class CniMetricsAlarms extends Construct {
   /** Every alarm created, in the order ipUtilization, ipamdErrors, collectorSilent. */
-  readonly alarms: cloudwatch.Alarm[] = [];
-  readonly ipUtilizationAlarm?: cloudwatch.Alarm;
-  readonly ipamdErrorsAlarm?: cloudwatch.Alarm;
-  readonly collectorSilentAlarm?: cloudwatch.Alarm;
+  public readonly alarms: cloudwatch.Alarm[] = [];
+  public readonly ipUtilizationAlarm?: cloudwatch.Alarm;
+  public readonly ipamdErrorsAlarm?: cloudwatch.Alarm;
+  public readonly collectorSilentAlarm?: cloudwatch.Alarm;
 
   private readonly metrics: CniMetricFactory;
-  private readonly alarmNamePrefix: string;
 
   constructor(scope: Construct, id: string, props: CniMetricsAlarmsProps) {
     super(scope, id);
+    const resolved = validateAlarmsOptions(this, props, '');
     this.metrics = new CniMetricFactory(props);
-    this.alarmNamePrefix = props.alarmNamePrefix ?? props.clusterName;
-    if (!Token.isUnresolved(this.alarmNamePrefix) && this.alarmNamePrefix.trim() === '') {
-      throw new Error(
-        `alarms.alarmNamePrefix must not be empty, got '${this.alarmNamePrefix}': leave it out to use the cluster name`,
-      );
-    }
 
-    const ipUtilization = props.ipUtilization ?? {};
-    if (ipUtilization !== false) this.ipUtilizationAlarm = this.addIpUtilizationAlarm(ipUtilization);
-
-    // Off by default: see CniMetricsAlarmsOptions.ipamdErrors.
-    const ipamdErrors = props.ipamdErrors ?? false;
-    if (ipamdErrors !== false) this.ipamdErrorsAlarm = this.addIpamdErrorsAlarm(ipamdErrors);
-
-    const collectorSilent = props.collectorSilent ?? {};
-    if (collectorSilent !== false) this.collectorSilentAlarm = this.addCollectorSilentAlarm(collectorSilent);
+    if (resolved.ipUtilization) this.ipUtilizationAlarm = this.addIpUtilizationAlarm(resolved.ipUtilization);
+    if (resolved.ipamdErrors) this.ipamdErrorsAlarm = this.addIpamdErrorsAlarm(resolved.ipamdErrors);
+    if (resolved.collectorSilent) this.collectorSilentAlarm = this.addCollectorSilentAlarm(resolved.collectorSilent);
 
     if (props.alarmTopic) {
       const action = new cloudwatchActions.SnsAction(props.alarmTopic);
@@ -160,15 +162,8 @@ export class CniMetricsAlarms extends Construct {
     }
   }
 
-  private addIpUtilizationAlarm(options: IpUtilizationAlarmOptions): cloudwatch.Alarm {
-    const thresholdPercent = options.thresholdPercent ?? DEFAULT_IP_UTILIZATION_PERCENT;
-    const evaluationPeriods = options.evaluationPeriods ?? DEFAULT_IP_UTILIZATION_PERIODS;
-    if (!Token.isUnresolved(thresholdPercent) && !(thresholdPercent > 0 && thresholdPercent <= 100)) {
-      throw new Error(`alarms.ipUtilization.thresholdPercent must be > 0 and <= 100, got ${thresholdPercent}`);
-    }
-    this.validatePeriods('alarms.ipUtilization.evaluationPeriods', evaluationPeriods);
-
-    return this.addAlarm('IpUtilization', 'alarms.ipUtilization', options.alarmNameOverride, {
+  private addIpUtilizationAlarm({ thresholdPercent, evaluationPeriods, alarmName }: NonNullable<ResolvedAlarms['ipUtilization']>): cloudwatch.Alarm {
+    return this.addAlarm('IpUtilization', alarmName, {
       metric: this.metrics.ipUtilization(),
       threshold: thresholdPercent,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -181,14 +176,8 @@ export class CniMetricsAlarms extends Construct {
     });
   }
 
-  private addIpamdErrorsAlarm(options: IpamdErrorsAlarmOptions): cloudwatch.Alarm {
-    const threshold = options.threshold ?? DEFAULT_IPAMD_ERROR_THRESHOLD;
-    if (!Token.isUnresolved(threshold) && !(Number.isInteger(threshold) && threshold >= 1)) {
-      throw new Error(
-        `alarms.ipamdErrors.threshold must be a whole number >= 1 (errors in one period), got ${threshold}`,
-      );
-    }
-    return this.addAlarm('IpamdErrors', 'alarms.ipamdErrors', options.alarmNameOverride, {
+  private addIpamdErrorsAlarm({ threshold, alarmName }: NonNullable<ResolvedAlarms['ipamdErrors']>): cloudwatch.Alarm {
+    return this.addAlarm('IpamdErrors', alarmName, {
       metric: this.metrics.metric('ipamdErr'),
       threshold,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
@@ -211,10 +200,8 @@ export class CniMetricsAlarms extends Construct {
    * even when every scrape failed.) The collector's own pod runs on a node with aws-node, so a
    * working cluster always scrapes at least one node.
    */
-  private addCollectorSilentAlarm(options: CollectorSilentAlarmOptions): cloudwatch.Alarm {
-    const periods = options.periods ?? DEFAULT_SILENT_PERIODS;
-    this.validatePeriods('alarms.collectorSilent.periods', periods);
-    return this.addAlarm('CollectorSilent', 'alarms.collectorSilent', options.alarmNameOverride, {
+  private addCollectorSilentAlarm({ periods, alarmName }: NonNullable<ResolvedAlarms['collectorSilent']>): cloudwatch.Alarm {
+    return this.addAlarm('CollectorSilent', alarmName, {
       // Maximum: one good cycle in the period is enough to show the collector is working.
       metric: this.metrics.metric('collectorNodesScraped', {
         statistic: cloudwatch.Stats.MAXIMUM,
@@ -230,63 +217,9 @@ export class CniMetricsAlarms extends Construct {
     });
   }
 
-  /** Adds the alarm `id`; `optionsPath` is where its options are, e.g. 'alarms.ipUtilization'. */
-  private addAlarm(
-    id: string,
-    optionsPath: string,
-    alarmNameOverride: string | undefined,
-    props: Omit<cloudwatch.AlarmProps, 'alarmName'>,
-  ): cloudwatch.Alarm {
-    const alarmName = alarmNameOverride ?? `${this.alarmNamePrefix}-${ALARM_NAME_RESOURCE}-${id}`;
-    if (!Token.isUnresolved(alarmName)) {
-      const badLength = alarmName.trim() === '' || alarmName.length > MAX_ALARM_NAME_LENGTH;
-      // CloudWatch refuses ASCII control characters in alarm names.
-      const controlCharacter = /[\u0000-\u001f\u007f]/.test(alarmName);
-      if (alarmNameOverride !== undefined && (badLength || controlCharacter)) {
-        throw new Error(
-          `${optionsPath}.alarmNameOverride ${JSON.stringify(alarmName)} is not an alarm name: CloudWatch alarm names ` +
-            `are 1-${MAX_ALARM_NAME_LENGTH} characters, not blank, without control characters; fix it or leave it out`,
-        );
-      }
-      if (badLength) {
-        throw new Error(
-          `Alarm name '${alarmName}' must be 1-${MAX_ALARM_NAME_LENGTH} characters and not blank: ` +
-            `shorten alarms.alarmNamePrefix or the alarm's alarmNameOverride`,
-        );
-      }
-      if (controlCharacter) {
-        throw new Error(
-          `Alarm name ${JSON.stringify(alarmName)} holds a control character, which CloudWatch refuses: remove it from ` +
-            'alarms.alarmNamePrefix (by default the cluster name)',
-        );
-      }
-    }
+  private addAlarm(id: string, alarmName: string, props: cloudwatch.AlarmProps): cloudwatch.Alarm {
     const alarm = new cloudwatch.Alarm(this, id, { ...props, alarmName });
     this.alarms.push(alarm);
     return alarm;
-  }
-
-  private validatePeriods(propPath: string, periods: number): void {
-    if (Token.isUnresolved(periods)) return;
-    if (!Number.isInteger(periods) || periods < 1) {
-      throw new Error(`${propPath} must be a whole number >= 1, got ${periods}`);
-    }
-    if (this.metrics.period.isUnresolved()) return;
-    const periodSeconds = this.metrics.period.toSeconds({ integral: false });
-    if (periodSeconds > MAX_EVALUATION_WINDOW.toSeconds()) {
-      // Not the number of periods' fault: even one period is too long.
-      throw new Error(
-        `period is ${this.metrics.period.toHumanString()}: CloudWatch alarms look back at most one day, so use a ` +
-          'period of at most Duration.days(1), or turn the alarms off (`alarms: false`) to keep the longer period on the dashboard',
-      );
-    }
-    const window = periodSeconds * periods;
-    if (window > MAX_EVALUATION_WINDOW.toSeconds()) {
-      const maxPeriods = Math.floor(MAX_EVALUATION_WINDOW.toSeconds() / periodSeconds);
-      throw new Error(
-        `${propPath} is ${periods}, so the alarm would look back ${window / 3600} hours: CloudWatch allows ` +
-          `at most one day, so use at most ${maxPeriods} periods of ${this.metrics.period.toHumanString()}`,
-      );
-    }
   }
 }

@@ -2,14 +2,11 @@
  * The CloudWatch dashboard `EKS-CNI-metrics`: the AWS guide's Number widgets for the cluster,
  * then graphs over time, every one drawn from the metric catalog through the metric factory.
  */
-import { Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
 import { CATALOG, CatalogMetric, DashboardRole } from '../common/catalog';
 import { CniMetricFactory, CniMetricFactoryProps } from './metric-factory';
-
-/** The dashboard name the AWS guide uses for the CNI metrics helper. */
-export const DEFAULT_DASHBOARD_NAME = 'EKS-CNI-metrics';
+import { DEFAULT_DASHBOARD_NAME, validateDashboardName } from './private/dashboard-name';
 
 export interface CniMetricsDashboardProps extends CniMetricFactoryProps {
   /**
@@ -48,18 +45,16 @@ const GRAPH_TITLES: Record<GraphRole, string> = {
   healthGraph: 'Collector health',
 };
 
-const MAX_DASHBOARD_NAME_LENGTH = 255;
-const DASHBOARD_NAME_PATTERN = /^[A-Za-z0-9_-]+$/;
-
+/** The EKS-CNI-metrics dashboard of one cluster; with `region`, every widget reads that region. */
 export class CniMetricsDashboard extends Construct {
-  readonly dashboard: cloudwatch.Dashboard;
+  public readonly dashboard: cloudwatch.Dashboard;
 
   private readonly metrics: CniMetricFactory;
 
   constructor(scope: Construct, id: string, props: CniMetricsDashboardProps) {
     super(scope, id);
     const dashboardName = props.dashboardName ?? DEFAULT_DASHBOARD_NAME;
-    validateDashboardName(dashboardName);
+    validateDashboardName(dashboardName, 'dashboardName');
     this.metrics = new CniMetricFactory(props);
 
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { dashboardName });
@@ -102,6 +97,7 @@ export class CniMetricsDashboard extends Construct {
       title: 'Cluster now',
       metrics: catalogEntriesWithRole('number').map((entry) => this.metrics.metric(entry.metricName)),
       sparkline: true,
+      region: this.metrics.region,
       width: FULL_WIDTH,
       height: NUMBER_HEIGHT,
     });
@@ -123,6 +119,7 @@ export class CniMetricsDashboard extends Construct {
       right: right.map((entry) => this.metrics.metric(entry.metricName)),
       leftYAxis: { min: 0, label: leftScale, showUnits: false },
       rightYAxis: right.length > 0 ? { min: 0, label: scaleOf(right[0]), showUnits: false } : undefined,
+      region: this.metrics.region,
       width,
       height: GRAPH_HEIGHT,
     });
@@ -136,6 +133,7 @@ export class CniMetricsDashboard extends Construct {
         this.metrics.eniUtilization('ENI utilization % (avg: ${AVG}, max: ${MAX})'),
       ],
       leftYAxis: { min: 0, max: 100, label: 'Percent', showUnits: false },
+      region: this.metrics.region,
       width,
       height: GRAPH_HEIGHT,
     });
@@ -149,15 +147,4 @@ function catalogEntriesWithRole(role: DashboardRole): CatalogMetric[] {
 /** The axis a metric belongs on: its unit, and whether it is one node's figure or the cluster's. */
 function scaleOf(entry: CatalogMetric): string {
   return entry.aggregation === 'minAvailableIps' ? `${entry.unit} per node` : entry.unit;
-}
-
-function validateDashboardName(dashboardName: string): void {
-  if (Token.isUnresolved(dashboardName)) return;
-  if (dashboardName.length > MAX_DASHBOARD_NAME_LENGTH || !DASHBOARD_NAME_PATTERN.test(dashboardName)) {
-    const suggestion = dashboardName.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, MAX_DASHBOARD_NAME_LENGTH) || DEFAULT_DASHBOARD_NAME;
-    throw new Error(
-      `dashboardName '${dashboardName}' is invalid: CloudWatch dashboard names are 1-${MAX_DASHBOARD_NAME_LENGTH} ` +
-        `characters of A-Z, a-z, 0-9, '-' and '_'; use e.g. '${suggestion}'`,
-    );
-  }
 }

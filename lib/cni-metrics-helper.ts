@@ -1,23 +1,40 @@
-import { Duration, Stack, Token } from 'aws-cdk-lib';
+import * as path from 'path';
+import { Annotations, Duration, Stack, Stage, Token } from 'aws-cdk-lib';
+import type * as eks from 'aws-cdk-lib/aws-eks';
+import type * as eksv2 from 'aws-cdk-lib/aws-eks-v2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as cdk8s from 'cdk8s';
 import { Construct } from 'constructs';
-import * as iam from 'aws-cdk-lib/aws-iam';
+import { eksClusterNameProblem, cloudWatchNamespaceProblem } from '../common/naming';
+import { DEFAULTS } from '../common/settings';
 import { CniMetricsAlarms, CniMetricsAlarmsOptions } from './cni-metrics-alarms';
 import { CniMetricsDashboard } from './cni-metrics-dashboard';
 import { CniMetricsPolicy } from './cni-metrics-policy';
-import { CollectorChart, CollectorChartProps, COLLECTOR_NAME, COLLECTOR_NAMESPACE } from './collector-chart';
+import { CollectorChart, CollectorChartOptions } from './collector-chart';
 import { CollectorIdentity, CollectorIdentityType } from './collector-identity';
 import { CollectorImage } from './collector-image';
-import { chartToYaml, writeManifestOnSynth } from './manifest-yaml';
-import { InAppCluster, NodeRoles } from './node-roles';
+import { NodeRoles } from './node-roles';
+import { validateAlarmsOptions } from './private/alarm-options';
+import { AnyCluster, hasKubectl, isEksV2Cluster, warnAboutAutoMode } from './private/cluster';
+import { DEFAULT_COLLECTOR_NAME, DEFAULT_COLLECTOR_NAMESPACE, validateCollectorChartOptions } from './private/collector-chart-validation';
+import { validateDashboardName } from './private/dashboard-name';
+import { ValidationError, got } from './private/errors';
+import { chartToYaml, writeManifestOnSynth } from './private/manifest-writer';
 
-/** How the in-cluster collector is deployed: every chart setting except what the helper decides. */
-export interface CollectorOptions
-  extends Omit<CollectorChartProps, 'clusterName' | 'image' | 'bundle' | 'serviceAccountAnnotations' | 'cloudWatchNamespace' | 'useCloudWatch' | 'labels' | 'disableResourceNameHashes'> {
+/** The in-cluster collector: the chart's options, and what only the helper decides. */
+export interface CollectorOptions extends CollectorChartOptions {
+  /**
+   * Deploy the collector. `false` deploys none and writes no manifest (for example when you run the
+   * collector yourself), and the CollectorSilent alarm, which only this collector feeds, is not created.
+   *
+   * @default true
+   */
+  readonly enabled?: boolean;
+
   /**
    * Where the collector's image comes from.
    *
-   * @default - `CollectorImage.fromAsset()` (built by Docker at deploy time) with an in-app `cluster`;
+   * @default - `CollectorImage.fromAsset()` (built by Docker at deploy time) with `cluster`;
    * `CollectorImage.fromBundle()` (no Docker, a public Node image) for a cluster managed elsewhere
    */
   readonly image?: CollectorImage;
@@ -31,6 +48,33 @@ export interface CollectorOptions
   readonly manifestFileName?: string;
 }
 
+/** The helper's alarms: the alarms' options, and whether to create any. */
+export interface CniMetricsHelperAlarmsOptions extends CniMetricsAlarmsOptions {
+  /**
+   * Create alarms. `false` creates none.
+   *
+   * @default true
+   */
+  readonly enabled?: boolean;
+}
+
+/** The helper's dashboard. */
+export interface CniMetricsHelperDashboardOptions {
+  /**
+   * Create the dashboard.
+   *
+   * @default true
+   */
+  readonly enabled?: boolean;
+
+  /**
+   * Name of the dashboard. Unique per account and region: give each cluster its own.
+   *
+   * @default 'EKS-CNI-metrics'
+   */
+  readonly dashboardName?: string;
+}
+
 export interface CniMetricsHelperProps {
   /**
    * The cluster's name: the value of the CLUSTER_ID dimension on every metric.
@@ -40,18 +84,20 @@ export interface CniMetricsHelperProps {
   readonly clusterName?: string;
 
   /**
-   * An EKS cluster defined in this app (aws-eks or aws-eks-v2). Its node groups', self-managed
-   * capacity's and aws-auth `system:nodes` roles get the policy, and the collector chart is added
-   * to it with the cluster's own cdk8s support.
+   * An EKS cluster (aws-eks or aws-eks-v2), defined in this app or imported with
+   * `Cluster.fromClusterAttributes`. The collector chart is applied through the cluster's kubectl
+   * provider, and the roles of its EC2 node groups and capacity in this app get the policy (an
+   * imported cluster has none: give `awsAuth` or `nodeRoles` too).
    *
-   * @default - no in-app cluster: the manifest is written as YAML for you to apply
+   * @default - no cluster: the manifest is written as YAML for you to apply
    */
-  readonly cluster?: InAppCluster;
+  readonly cluster?: eks.ICluster | eksv2.ICluster;
 
   /**
-   * The aws-auth ConfigMap of a cluster managed elsewhere, as text: the output of
+   * The aws-auth ConfigMap of the cluster, as text: the output of
    * `kubectl -n kube-system get configmap aws-auth -o yaml`, of `kubectl describe configmap aws-auth`,
-   * or the bare mapRoles YAML. Roles mapped to group `system:nodes` get the policy.
+   * or the bare mapRoles YAML. Roles mapped to group `system:nodes` (and not to Fargate's
+   * `system:node-proxier`) get the policy.
    *
    * @default - no aws-auth text
    */
@@ -79,7 +125,7 @@ export interface CniMetricsHelperProps {
    *
    * @default 'Kubernetes'
    */
-  readonly namespace?: string;
+  readonly cloudWatchNamespace?: string;
 
   /**
    * Name of the IAM managed policy. Names are unique per account: give each cluster's helper its own
@@ -90,20 +136,6 @@ export interface CniMetricsHelperProps {
   readonly managedPolicyName?: string;
 
   /**
-   * Create the CloudWatch dashboard.
-   *
-   * @default true
-   */
-  readonly dashboard?: boolean;
-
-  /**
-   * Name of the dashboard. Unique per account and region: give each cluster its own.
-   *
-   * @default 'EKS-CNI-metrics'
-   */
-  readonly dashboardName?: string;
-
-  /**
    * Period of the dashboard's and alarms' metrics.
    *
    * @default Duration.minutes(5)
@@ -111,18 +143,25 @@ export interface CniMetricsHelperProps {
   readonly period?: Duration;
 
   /**
-   * Alarms, each optional; `false` creates none.
+   * The CloudWatch dashboard.
    *
-   * @default - IP utilization above 80% and collector silent, with no notification target
+   * @default - the 'EKS-CNI-metrics' dashboard
    */
-  readonly alarms?: CniMetricsAlarmsOptions | false;
+  readonly dashboard?: CniMetricsHelperDashboardOptions;
 
   /**
-   * The in-cluster collector; `false` deploys none (for example when you run the collector yourself).
+   * Alarms, each optional; `{ enabled: false }` creates none.
+   *
+   * @default - IP utilization above 80%, and collector silent when the collector is deployed; no notification target
+   */
+  readonly alarms?: CniMetricsHelperAlarmsOptions;
+
+  /**
+   * The in-cluster collector; `{ enabled: false }` deploys none.
    *
    * @default - deployed with its defaults
    */
-  readonly collector?: CollectorOptions | false;
+  readonly collector?: CollectorOptions;
 }
 
 /**
@@ -137,7 +176,9 @@ export class CniMetricsHelper extends Construct {
   public readonly nodeRoles?: NodeRoles;
   /** The collector's own role with IRSA or Pod Identity. */
   public readonly collectorRole?: iam.IRole;
+  /** The dashboard, unless turned off. */
   public readonly dashboard?: CniMetricsDashboard;
+  /** The alarms, unless turned off. */
   public readonly alarms?: CniMetricsAlarms;
   /** The collector's cdk8s chart, when deployed. */
   public readonly chart?: CollectorChart;
@@ -145,22 +186,44 @@ export class CniMetricsHelper extends Construct {
   public readonly manifestFileName?: string;
   /** The CLUSTER_ID dimension value. */
   public readonly clusterName: string;
+  /** The region the collector publishes to, which the dashboard and alarms read. */
+  public readonly metricsRegion: string;
 
   constructor(scope: Construct, id: string, props: CniMetricsHelperProps) {
     super(scope, id);
+    const stack = Stack.of(this);
     const identity = props.identity ?? CollectorIdentity.nodeRole();
     this.clusterName = resolveClusterName(props);
+    const cloudWatchNamespace = props.cloudWatchNamespace ?? DEFAULTS.cloudWatchNamespace;
+    validateCloudWatchNamespace(cloudWatchNamespace);
+    const dashboardOptions = props.dashboard ?? {};
+    const dashboardEnabled = dashboardOptions.enabled ?? true;
+    if (dashboardEnabled && dashboardOptions.dashboardName !== undefined) validateDashboardName(dashboardOptions.dashboardName, 'dashboard.dashboardName');
+
+    const collector = props.collector ?? {};
+    const collectorEnabled = collector.enabled ?? true;
+    if (collectorEnabled) validateCollectorChartOptions(collector, 'collector');
+    this.metricsRegion = collector.region ?? stack.region;
+
+    const alarmOptions = props.alarms ?? {};
+    const alarmsEnabled = alarmOptions.enabled ?? true;
+    if (alarmsEnabled) {
+      checkAlarmsRegion(stack, collector.region);
+      validateAlarmsOptions(this, this.alarmsProps(alarmOptions, collectorEnabled, props.period, cloudWatchNamespace), 'alarms');
+    }
     validateRoleSources(props, identity);
+    if (props.cluster) {
+      if (collectorEnabled) checkKubectl(props.cluster);
+      warnAboutAutoMode(this, props.cluster);
+    }
 
     this.policy = new CniMetricsPolicy(this, 'Policy', {
-      namespace: props.namespace,
+      namespace: cloudWatchNamespace,
       managedPolicyName: props.managedPolicyName,
     });
-    const namespace = this.policy.namespace;
 
-    const collector = props.collector === false ? undefined : props.collector ?? {};
-    const serviceAccountNamespace = collector?.namespace ?? COLLECTOR_NAMESPACE;
-    const serviceAccountName = collector?.serviceAccountName ?? COLLECTOR_NAME;
+    const serviceAccountNamespace = collector.namespace ?? DEFAULT_COLLECTOR_NAMESPACE;
+    const serviceAccountName = collector.serviceAccountName ?? DEFAULT_COLLECTOR_NAME;
     let serviceAccountAnnotations: Record<string, string> = {};
     let identityResources: Construct | undefined;
     if (identity.type === CollectorIdentityType.NODE_ROLE) {
@@ -178,85 +241,127 @@ export class CniMetricsHelper extends Construct {
       identityResources = binding.resources;
     }
 
-    const alarmOptions = props.alarms === false ? undefined : props.alarms ?? {};
-    if (alarmOptions) {
-      this.alarms = new CniMetricsAlarms(this, 'Alarms', {
-        ...alarmOptions,
-        clusterName: this.clusterName,
-        namespace,
-        period: props.period,
-      });
+    if (alarmsEnabled) {
+      this.alarms = new CniMetricsAlarms(this, 'Alarms', this.alarmsProps(alarmOptions, collectorEnabled, props.period, cloudWatchNamespace));
     }
-    if (props.dashboard ?? true) {
+    if (dashboardEnabled) {
       this.dashboard = new CniMetricsDashboard(this, 'Dashboard', {
         clusterName: this.clusterName,
-        namespace,
+        namespace: cloudWatchNamespace,
         period: props.period,
-        dashboardName: props.dashboardName,
+        region: this.metricsRegion,
+        dashboardName: dashboardOptions.dashboardName,
         alarms: this.alarms?.alarms,
       });
     }
 
-    if (collector) {
-      const { image: imageOption, manifestFileName, ...chartOptions } = collector;
-      const image = imageOption ?? (props.cluster ? CollectorImage.fromAsset() : CollectorImage.fromBundle());
-      const { imageUri, bundle } = image.bind(this);
-      // The chart lives in a cdk8s app of its own: the cluster's cdk8s support (or the YAML
-      // writer) synthesizes it, not the CDK app.
-      this.chart = new CollectorChart(new cdk8s.App(), 'CniMetricsHelper', {
-        ...chartOptions,
-        region: chartOptions.region ?? Stack.of(this).region,
-        clusterName: this.clusterName,
-        image: imageUri,
-        bundle,
-        cloudWatchNamespace: namespace,
-        serviceAccountAnnotations,
-      });
-      if (props.cluster) {
-        const manifest = props.cluster.addCdk8sChart(`cni-metrics-helper-${this.node.id}`, this.chart);
-        // Pods should start only once their credentials exist.
-        if (identityResources) manifest.node.addDependency(identityResources);
-      } else {
-        const chart = this.chart;
-        this.manifestFileName = manifestFileName ?? `${Stack.of(this).stackName}.cni-metrics-helper.k8s.yaml`;
-        try {
-          writeManifestOnSynth(this, this.manifestFileName, () => chartToYaml(chart, { resolveTokensIn: this }));
-        } catch (error) {
-          // The writer names its own argument; the user knows the file name as this prop.
-          throw new Error(
-            `CniMetricsHelper: the manifest file name ${JSON.stringify(this.manifestFileName)} (\`collector.manifestFileName\`) ` +
-              `cannot be used: ${(error as Error).message}`,
-          );
-        }
-      }
+    if (!collectorEnabled) return;
+    const { enabled: _enabled, image: imageOption, manifestFileName, ...chartOptions } = collector;
+    const image = imageOption ?? (props.cluster ? CollectorImage.fromAsset() : CollectorImage.fromBundle());
+    const { imageUri, bundle } = image.bind(this);
+    // The chart lives in a cdk8s app of its own: the cluster's kubectl provider (or the YAML
+    // writer) applies it, not the CDK app.
+    const chart = new CollectorChart(new cdk8s.App(), 'CniMetricsHelper', {
+      ...chartOptions,
+      region: this.metricsRegion,
+      clusterName: this.clusterName,
+      image: imageUri,
+      bundle,
+      cloudWatchNamespace,
+      serviceAccountAnnotations,
+    });
+    this.chart = chart;
+    if (props.cluster) {
+      const manifest = props.cluster.addCdk8sChart(`cni-metrics-helper-${this.node.id}`, chart);
+      // Pods should start only once their credentials exist.
+      if (identityResources) manifest.node.addDependency(identityResources);
+    } else {
+      this.manifestFileName = manifestFileName ?? `${stack.stackName}.cni-metrics-helper.k8s.yaml`;
+      writeManifestOnSynth(this, this.manifestFileName, () => chartToYaml(chart, { resolveTokensIn: this }), 'collector.manifestFileName');
+      this.reportManifest(this.manifestFileName);
     }
+  }
+
+  /** The alarms' props: with the collector off, no CollectorSilent alarm unless asked for. */
+  private alarmsProps(options: CniMetricsHelperAlarmsOptions, collectorEnabled: boolean, period: Duration | undefined, namespace: string) {
+    const { enabled: _enabled, ...alarms } = options;
+    return {
+      ...alarms,
+      collectorSilent: { ...alarms.collectorSilent, enabled: alarms.collectorSilent?.enabled ?? collectorEnabled },
+      clusterName: this.clusterName,
+      namespace,
+      period,
+      region: this.metricsRegion,
+    };
+  }
+
+  /** Says at synth, as an info annotation, where the manifest goes and how to apply it. */
+  private reportManifest(fileName: string): void {
+    const outdir = Stage.of(this)?.outdir ?? 'cdk.out';
+    const relative = path.relative(process.cwd(), outdir);
+    const manifest = path.join(relative.startsWith('..') || path.isAbsolute(relative) ? outdir : relative || '.', fileName);
+    Annotations.of(this).addInfo(
+      `The collector's Kubernetes manifest for cluster ${this.clusterName} is written to ${manifest} at synthesis; ` +
+        `apply it with: kubectl apply --server-side -f ${manifest}`,
+    );
   }
 }
 
 function resolveClusterName(props: CniMetricsHelperProps): string {
   const name = props.clusterName ?? props.cluster?.clusterName;
   if (name === undefined) {
-    throw new Error('CniMetricsHelper: `clusterName` is required when no `cluster` is given: set it to the EKS cluster\'s name (it becomes the CLUSTER_ID dimension)');
+    throw new ValidationError('clusterName', 'is required when no `cluster` is given', "set it to the EKS cluster's name (it becomes the CLUSTER_ID dimension)");
   }
-  if (!Token.isUnresolved(name) && !/^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/.test(name)) {
-    throw new Error(`CniMetricsHelper: 'clusterName' must be an EKS cluster name (1-100 characters: letters, digits, '-' and '_', starting with a letter or digit), got ${JSON.stringify(name)}`);
-  }
+  const problem = Token.isUnresolved(name) ? undefined : eksClusterNameProblem(name);
+  if (problem) throw new ValidationError('clusterName', problem + got(name), "set it to the EKS cluster's name, e.g. 'prod'");
   return name;
+}
+
+function validateCloudWatchNamespace(namespace: string): void {
+  const problem = Token.isUnresolved(namespace) ? undefined : cloudWatchNamespaceProblem(namespace);
+  if (problem) {
+    throw new ValidationError('cloudWatchNamespace', problem + got(namespace), `choose another CloudWatch namespace, e.g. '${DEFAULTS.cloudWatchNamespace}' (the default, as upstream)`);
+  }
+}
+
+/** Alarms watch metrics of their own region only: a collector publishing elsewhere cannot be alarmed on here. */
+function checkAlarmsRegion(stack: Stack, collectorRegion: string | undefined): void {
+  if (collectorRegion === undefined || Token.isUnresolved(collectorRegion) || Token.isUnresolved(stack.region) || collectorRegion === stack.region) return;
+  throw new ValidationError(
+    'collector.region',
+    `is ${collectorRegion}, but the alarms are created in ${stack.region} (the stack's region), and CloudWatch alarms can only watch metrics of their own region`,
+    `put the helper in a stack of region ${collectorRegion}, leave collector.region out, or set alarms: { enabled: false } (the dashboard reads ${collectorRegion} either way)`,
+  );
+}
+
+/** The chart is applied through the cluster's kubectl provider: without one, nothing could apply it. */
+function checkKubectl(cluster: AnyCluster): void {
+  if (hasKubectl(cluster)) return;
+  const fix = isEksV2Cluster(cluster)
+    ? 'give the aws-eks-v2 Cluster `kubectlProviderOptions` (with a kubectlLayer), or import it with `kubectlProvider` or `kubectlProviderOptions` in fromClusterAttributes'
+    : 'import the cluster with `kubectlRoleArn` (a role mapped to system:masters) or `kubectlProvider` in fromClusterAttributes';
+  throw new ValidationError(
+    'cluster',
+    `cluster ${cluster.node.path} has no kubectl provider, so the collector's chart cannot be applied to it`,
+    `${fix}; or leave \`cluster\` out (with clusterName and awsAuth or nodeRoles) to get the manifest as YAML, or set collector: { enabled: false }`,
+  );
 }
 
 function validateRoleSources(props: CniMetricsHelperProps, identity: CollectorIdentity): void {
   const hasNodeRoleSource = props.cluster !== undefined || props.awsAuth !== undefined || (props.nodeRoles?.length ?? 0) > 0;
   if (identity.type === CollectorIdentityType.NODE_ROLE && !hasNodeRoleSource) {
-    throw new Error(
-      'CniMetricsHelper: no node role to attach CNIMetricsHelperPolicy to: give `cluster` (an EKS cluster in this app), ' +
-        '`awsAuth` (the aws-auth ConfigMap text of a cluster managed elsewhere) or `nodeRoles`, ' +
-        'or use `identity: CollectorIdentity.podIdentity()` with `cluster`',
+    throw new ValidationError(
+      'nodeRoles',
+      'no node role to attach CNIMetricsHelperPolicy to',
+      'give `cluster` (an EKS cluster of this app), `awsAuth` (the aws-auth ConfigMap text of a cluster managed elsewhere) ' +
+        'or `nodeRoles`, or use `identity: CollectorIdentity.podIdentity()` with `cluster`',
     );
   }
   if (identity.type !== CollectorIdentityType.NODE_ROLE && (props.awsAuth !== undefined || props.nodeRoles !== undefined)) {
-    throw new Error(
-      `CniMetricsHelper: 'awsAuth' and 'nodeRoles' are not used with identity ${identity.type}: the policy goes to the ` +
-        'collector\'s own role and to no node role. Remove them, or use `CollectorIdentity.nodeRole()`',
+    throw new ValidationError(
+      'identity',
+      `awsAuth and nodeRoles are not used with identity ${identity.type}: the policy goes to the collector's own role and to no node role`,
+      'remove them, or use `CollectorIdentity.nodeRole()`',
     );
   }
 }

@@ -6,6 +6,8 @@ import { Stack, Token, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct, IConstruct } from 'constructs';
 import { DEFAULT_NAMESPACE } from '../common/catalog';
+import { cloudWatchNamespaceProblem } from '../common/naming';
+import { ValidationError, formatProblem, got } from './private/errors';
 
 /** Anything a policy can be attached to a role through: this construct or an `iam.ManagedPolicy`. */
 export interface IRoleAttachable {
@@ -47,11 +49,16 @@ const WILDCARD_RESOURCE_REASON =
   'cloudwatch:PutMetricData supports no resource-level permissions, so its Resource can only be "*"; the ' +
   'cloudwatch:namespace condition narrows the statement to the one namespace the collector publishes to.';
 
-/** CloudWatch keeps namespaces starting with this for AWS services. */
-const RESERVED_NAMESPACE_PREFIX = 'AWS/';
+/** Marks instances, so that `isCniMetricsPolicy` works across copies of this package (no instanceof). */
+const POLICY_SYMBOL = Symbol.for('cdk-cni-metrics-helper.CniMetricsPolicy');
 
 /** The managed policy allowing cloudwatch:PutMetricData into one namespace. */
 export class CniMetricsPolicy extends Construct implements IRoleAttachable {
+  /** Whether `x` is a CniMetricsPolicy, of this copy of the package or another. */
+  public static isCniMetricsPolicy(x: any): x is CniMetricsPolicy {
+    return x !== null && typeof x === 'object' && POLICY_SYMBOL in x;
+  }
+
   /** The managed policy itself. */
   public readonly policy: iam.ManagedPolicy;
 
@@ -63,6 +70,7 @@ export class CniMetricsPolicy extends Construct implements IRoleAttachable {
 
   constructor(scope: Construct, id: string, props: CniMetricsPolicyProps = {}) {
     super(scope, id);
+    Object.defineProperty(this, POLICY_SYMBOL, { value: true });
     this.namespace = props.namespace ?? DEFAULT_CLOUDWATCH_NAMESPACE;
     this.managedPolicyName = props.managedPolicyName ?? DEFAULT_MANAGED_POLICY_NAME;
     validateNamespace(this.namespace);
@@ -107,10 +115,11 @@ export class CniMetricsPolicy extends Construct implements IRoleAttachable {
     const roleAccount = role.env.account;
     if (Token.isUnresolved(account) || Token.isUnresolved(roleAccount) || roleAccount === account) return;
     const name = Token.isUnresolved(role.roleArn) ? role.node.path : role.roleArn;
-    throw new Error(
-      `CniMetricsPolicy: role ${name} is in account ${roleAccount}, but the policy deploys to account ${account}; ` +
-        `a managed policy can only be attached to roles of its own account — pass roles of account ${account} ` +
-        `(\`nodeRoles\`, \`roles\`), or deploy the stack to account ${roleAccount}`,
+    throw new ValidationError(
+      'roles',
+      `role ${name} is in account ${roleAccount}, but the policy deploys to account ${account}; ` +
+        'a managed policy can only be attached to roles of its own account',
+      `pass roles of account ${account} (\`nodeRoles\`, \`roles\`), or deploy the stack to account ${roleAccount}`,
     );
   }
 
@@ -126,39 +135,31 @@ export class CniMetricsPolicy extends Construct implements IRoleAttachable {
       .findAll()
       .find(
         (other: IConstruct): other is CniMetricsPolicy =>
-          other instanceof CniMetricsPolicy &&
+          CniMetricsPolicy.isCniMetricsPolicy(other) &&
           other !== this &&
           other.managedPolicyName === this.managedPolicyName &&
           Stack.of(other).account === account,
       );
     if (!clash) return [];
     return [
-      `CniMetricsPolicy: managedPolicyName '${this.managedPolicyName}' is also used by ${clash.node.path}, ` +
-        'in the same account; IAM policy names are unique per account — give each helper its own ' +
-        '`managedPolicyName`, e.g. one with the cluster name in it',
+      formatProblem(
+        'managedPolicyName',
+        `'${this.managedPolicyName}' is also used by ${clash.node.path}, in the same account; IAM policy names are unique per account`,
+        'give each helper its own `managedPolicyName`, e.g. one with the cluster name in it',
+      ),
     ];
   }
 }
 
-/**
- * CloudWatch's rules for a namespace: 1 to 255 characters, ASCII without control characters,
- * not starting with ':' (API pattern [^:].*), and not starting with 'AWS/' (reserved).
- */
 function validateNamespace(namespace: string): void {
   if (Token.isUnresolved(namespace)) return;
-  const fail = (rule: string): never => {
-    throw new Error(
-      `CniMetricsPolicy: namespace '${namespace}' ${rule} — choose another CloudWatch namespace, ` +
-        `e.g. '${DEFAULT_CLOUDWATCH_NAMESPACE}' (the default, as upstream)`,
+  const problem = cloudWatchNamespaceProblem(namespace);
+  if (problem) {
+    throw new ValidationError(
+      'namespace',
+      problem + got(namespace),
+      `choose another CloudWatch namespace, e.g. '${DEFAULT_CLOUDWATCH_NAMESPACE}' (the default, as upstream)`,
     );
-  };
-  if (namespace.length < 1 || namespace.length > 255) {
-    fail(`must be 1 to 255 characters long, got ${namespace.length}`);
-  }
-  if (namespace.startsWith(':')) fail("must not start with ':'");
-  if (!/^[\x20-\x7e]+$/.test(namespace)) fail('must be printable ASCII (no control or non-ASCII characters)');
-  if (namespace.startsWith(RESERVED_NAMESPACE_PREFIX)) {
-    fail(`must not start with '${RESERVED_NAMESPACE_PREFIX}', which CloudWatch reserves for AWS services`);
   }
 }
 
@@ -166,11 +167,12 @@ function validateNamespace(namespace: string): void {
 function validateManagedPolicyName(name: string): void {
   if (Token.isUnresolved(name)) return;
   const fail = (rule: string): never => {
-    throw new Error(
-      `CniMetricsPolicy: managedPolicyName '${name}' ${rule} — use letters, digits and +=,.@_- only, ` +
-        `e.g. '${DEFAULT_MANAGED_POLICY_NAME}' (the default)`,
+    throw new ValidationError(
+      'managedPolicyName',
+      rule + got(name),
+      `use letters, digits and +=,.@_- only, e.g. '${DEFAULT_MANAGED_POLICY_NAME}' (the default)`,
     );
   };
-  if (name.length < 1 || name.length > 128) fail(`must be 1 to 128 characters long, got ${name.length}`);
+  if (name.length < 1 || name.length > 128) fail('must be 1 to 128 characters long');
   if (!/^[\w+=,.@-]+$/.test(name)) fail('has characters IAM does not allow in a policy name');
 }

@@ -2,33 +2,31 @@
  * The cdk8s chart that runs the collector in the cluster: its ServiceAccount, least-privilege RBAC
  * in the aws-node namespace, and a single-replica Deployment, hardened and with explicit resources.
  */
-import { Token } from 'aws-cdk-lib';
 import * as cdk8s from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { CniLogLevel, DEFAULTS, ENV, ScrapeMode } from '../common/settings';
+import { DEFAULTS } from '../common/settings';
 import { CollectorBundleMount } from './collector-bundle';
+import { CollectorLogLevel, ScrapeMode } from './collector-settings';
+import { DEFAULT_COLLECTOR_NAME, collectorEnvironment, validateCollectorChartProps } from './private/collector-chart-validation';
 
 /** The name of the Deployment, Role and RoleBinding, and the prefix of the bundle ConfigMaps. */
-export const COLLECTOR_NAME = 'cni-metrics-helper';
-
-/** The collector's namespace unless told otherwise: where upstream installs it, beside aws-node. */
-export const COLLECTOR_NAMESPACE = 'kube-system';
+export const COLLECTOR_NAME = DEFAULT_COLLECTOR_NAME;
 
 /**
  * The Deployment's pod selector: upstream cni-metrics-helper's, so that applying this manifest over
  * an upstream install replaces it in place (a Deployment's selector cannot change).
  */
-export const COLLECTOR_SELECTOR = { 'k8s-app': COLLECTOR_NAME } as const;
+const COLLECTOR_SELECTOR = { 'k8s-app': COLLECTOR_NAME } as const;
 
 /** Labels on every object of the chart (and on the pods). */
-export const COLLECTOR_LABELS = {
+const COLLECTOR_LABELS = {
   'app.kubernetes.io/name': COLLECTOR_NAME,
   'app.kubernetes.io/instance': COLLECTOR_NAME,
 } as const;
 
 /** Pod annotation holding the bundle's sha256 in bundle mode: a new bundle rolls the pod. */
-export const BUNDLE_SHA256_ANNOTATION = `${COLLECTOR_NAME}/bundle-sha256`;
+const BUNDLE_SHA256_ANNOTATION = `${COLLECTOR_NAME}/bundle-sha256`;
 
 /** The user and group the containers run as: 65532, the conventional "nonroot" id (runtime/Dockerfile). */
 export const COLLECTOR_UID = 65532;
@@ -38,23 +36,8 @@ const UNPACK_CONTAINER_NAME = 'unpack-collector';
 const BUNDLE_VOLUME_NAME = 'collector-bundle';
 const APP_VOLUME_NAME = 'collector-app';
 
-/** The collector's own limits on these settings (runtime/config.ts), checked here at synth. */
-const LIMITS = {
-  intervalSeconds: { min: 1, max: 86_400 },
-  scrapeConcurrency: { min: 1, max: 10_000 },
-  scrapeTimeoutMs: { min: 10, max: 600_000 },
-} as const;
-
-const LOG_LEVELS: readonly CniLogLevel[] = ['DEBUG', 'INFO', 'WARN', 'ERROR'];
-const SCRAPE_MODES: readonly ScrapeMode[] = ['proxy', 'direct'];
-
-export interface CollectorChartProps extends cdk8s.ChartProps {
-  /** Name of the EKS cluster: the `CLUSTER_ID` dimension of every metric the collector publishes. */
-  readonly clusterName: string;
-
-  /** The collector's image reference, as resolved by `CollectorImage.bind()`. */
-  readonly image: string;
-
+/** The collector's settings a user chooses: everything the chart deploys but what the helper decides. */
+export interface CollectorChartOptions {
   /**
    * Namespace of the collector's ServiceAccount and Deployment (and bundle ConfigMaps).
    *
@@ -63,26 +46,17 @@ export interface CollectorChartProps extends cdk8s.ChartProps {
   readonly namespace?: string;
 
   /**
-   * Name of the collector's ServiceAccount; with IRSA, the name in the IAM role's trust policy.
+   * Name of the collector's ServiceAccount; with IRSA or Pod Identity, the name the role trusts.
    *
    * @default 'cni-metrics-helper'
    */
   readonly serviceAccountName?: string;
 
   /**
-   * Annotations on the ServiceAccount, e.g. `eks.amazonaws.com/role-arn` for IRSA.
+   * How the collector reaches each node's ipamd metrics (`SCRAPE_MODE`). The RBAC follows:
+   * `ScrapeMode.PROXY` also grants `get` on `pods/proxy`.
    *
-   * @default - none
-   */
-  readonly serviceAccountAnnotations?: Record<string, string>;
-
-  /**
-   * How the collector reaches each node's ipamd metrics: through the API server's pod proxy
-   * (upstream's way, no network path to the nodes needed) or directly on the node's IP.
-   *
-   * The RBAC follows: `proxy` also grants `get` on `pods/proxy`.
-   *
-   * @default 'proxy'
+   * @default ScrapeMode.PROXY
    */
   readonly scrapeMode?: ScrapeMode;
 
@@ -97,23 +71,9 @@ export interface CollectorChartProps extends cdk8s.ChartProps {
    * AWS region the collector publishes to (`AWS_REGION`). Required while CloudWatch publishing
    * is on: the collector refuses to start without it.
    *
-   * @default - not set
+   * @default - not set by the chart; the helper sets the stack's region
    */
   readonly region?: string;
-
-  /**
-   * Publish to CloudWatch (`USE_CLOUDWATCH`).
-   *
-   * @default true
-   */
-  readonly useCloudWatch?: boolean;
-
-  /**
-   * CloudWatch namespace of the metrics (`CLOUDWATCH_NAMESPACE`).
-   *
-   * @default 'Kubernetes'
-   */
-  readonly cloudWatchNamespace?: string;
 
   /**
    * Serve the metrics for Prometheus on port 61681 (`USE_PROMETHEUS`).
@@ -125,9 +85,9 @@ export interface CollectorChartProps extends cdk8s.ChartProps {
   /**
    * The collector's log level (`AWS_VPC_K8S_CNI_LOGLEVEL`).
    *
-   * @default 'INFO'
+   * @default CollectorLogLevel.INFO
    */
-  readonly logLevel?: CniLogLevel;
+  readonly logLevel?: CollectorLogLevel;
 
   /**
    * Most nodes scraped at the same time (`SCRAPE_CONCURRENCY`).
@@ -179,6 +139,36 @@ export interface CollectorChartProps extends cdk8s.ChartProps {
    * @default - none: the cluster's default priority
    */
   readonly priorityClassName?: string;
+}
+
+/** The chart's props: the user's options plus what the helper (or you, using the chart alone) decides. */
+export interface CollectorChartProps extends CollectorChartOptions {
+  /** Name of the EKS cluster: the `CLUSTER_ID` dimension of every metric the collector publishes. */
+  readonly clusterName: string;
+
+  /** The collector's image reference, as resolved by `CollectorImage.bind()`. */
+  readonly image: string;
+
+  /**
+   * Annotations on the ServiceAccount, e.g. `eks.amazonaws.com/role-arn` for IRSA.
+   *
+   * @default - none
+   */
+  readonly serviceAccountAnnotations?: Record<string, string>;
+
+  /**
+   * Publish to CloudWatch (`USE_CLOUDWATCH`).
+   *
+   * @default true
+   */
+  readonly useCloudWatch?: boolean;
+
+  /**
+   * CloudWatch namespace of the metrics (`CLOUDWATCH_NAMESPACE`).
+   *
+   * @default 'Kubernetes'
+   */
+  readonly cloudWatchNamespace?: string;
 
   /**
    * The collector bundle to mount and run on a stock Node image (`CollectorImage.fromBundle()`).
@@ -186,25 +176,14 @@ export interface CollectorChartProps extends cdk8s.ChartProps {
    * @default - none: the image runs the collector by itself
    */
   readonly bundle?: CollectorBundleMount;
-}
 
-/** Each environment variable the chart writes, and how to change it instead of using extraEnv. */
-const ENV_SET_BY_CHART: Readonly<Record<string, string>> = {
-  [ENV.clusterId]: "use the prop 'clusterName'",
-  [ENV.region]: "use the prop 'region'",
-  [ENV.useCloudWatch]: "use the prop 'useCloudWatch'",
-  [ENV.usePrometheus]: "use the prop 'usePrometheus'",
-  [ENV.intervalSeconds]: "use the prop 'intervalSeconds'",
-  [ENV.logLevel]: "use the prop 'logLevel'",
-  [ENV.scrapeMode]: "use the prop 'scrapeMode'",
-  [ENV.scrapeConcurrency]: "use the prop 'scrapeConcurrency'",
-  [ENV.scrapeTimeoutMs]: "use the prop 'scrapeTimeoutMs'",
-  [ENV.awsNodeNamespace]: "use the prop 'awsNodeNamespace'",
-  [ENV.awsNodeLabelSelector]: "use the prop 'awsNodeLabelSelector'",
-  [ENV.cloudWatchNamespace]: "use the prop 'cloudWatchNamespace'",
-  [ENV.healthPort]: `it is fixed at ${DEFAULTS.healthPort}, the port of the probes`,
-  [ENV.prometheusPort]: `it is fixed at ${DEFAULTS.prometheusPort}, the container's "metrics" port`,
-};
+  /**
+   * Labels on every object of the chart, besides the chart's own `app.kubernetes.io` labels.
+   *
+   * @default - only the chart's own labels
+   */
+  readonly labels?: Record<string, string>;
+}
 
 /** The collector's ServiceAccount, RBAC and Deployment. */
 export class CollectorChart extends cdk8s.Chart {
@@ -213,23 +192,8 @@ export class CollectorChart extends cdk8s.Chart {
   public readonly deployment: kplus.Deployment;
 
   constructor(scope: Construct, id: string, props: CollectorChartProps) {
-    const namespace = props.namespace ?? COLLECTOR_NAMESPACE;
-    super(scope, id, { ...props, namespace, labels: { ...COLLECTOR_LABELS, ...props.labels } });
-
-    const settings = {
-      serviceAccountName: props.serviceAccountName ?? COLLECTOR_NAME,
-      scrapeMode: props.scrapeMode ?? DEFAULTS.scrapeMode,
-      intervalSeconds: props.intervalSeconds ?? DEFAULTS.intervalSeconds,
-      useCloudWatch: props.useCloudWatch ?? DEFAULTS.useCloudWatch,
-      usePrometheus: props.usePrometheus ?? DEFAULTS.usePrometheus,
-      cloudWatchNamespace: props.cloudWatchNamespace ?? DEFAULTS.cloudWatchNamespace,
-      logLevel: props.logLevel ?? DEFAULTS.logLevel,
-      scrapeConcurrency: props.scrapeConcurrency ?? DEFAULTS.scrapeConcurrency,
-      scrapeTimeoutMs: props.scrapeTimeoutMs ?? DEFAULTS.scrapeTimeoutMs,
-      awsNodeNamespace: props.awsNodeNamespace ?? DEFAULTS.awsNodeNamespace,
-      awsNodeLabelSelector: props.awsNodeLabelSelector ?? DEFAULTS.awsNodeLabelSelector,
-    };
-    validateProps(props, namespace, settings);
+    const settings = validateCollectorChartProps(props, '');
+    super(scope, id, { namespace: settings.namespace, labels: { ...COLLECTOR_LABELS, ...props.labels } });
 
     // The collector lists pods and proxies to them through the API server, so it needs its token:
     // cdk8s-plus turns the mount off by default, on the ServiceAccount and on the pod.
@@ -240,26 +204,9 @@ export class CollectorChart extends cdk8s.Chart {
 
     this.role = this.createRole(settings.awsNodeNamespace, settings.scrapeMode);
 
-    const env: Record<string, string> = {
-      [ENV.clusterId]: props.clusterName,
-      ...(props.region !== undefined ? { [ENV.region]: props.region } : {}),
-      [ENV.useCloudWatch]: String(settings.useCloudWatch),
-      [ENV.usePrometheus]: String(settings.usePrometheus),
-      [ENV.intervalSeconds]: String(settings.intervalSeconds),
-      [ENV.logLevel]: settings.logLevel,
-      [ENV.scrapeMode]: settings.scrapeMode,
-      [ENV.scrapeConcurrency]: String(settings.scrapeConcurrency),
-      [ENV.scrapeTimeoutMs]: String(settings.scrapeTimeoutMs),
-      [ENV.awsNodeNamespace]: settings.awsNodeNamespace,
-      [ENV.awsNodeLabelSelector]: settings.awsNodeLabelSelector,
-      [ENV.cloudWatchNamespace]: settings.cloudWatchNamespace,
-      [ENV.healthPort]: String(DEFAULTS.healthPort),
-      ...(settings.usePrometheus ? { [ENV.prometheusPort]: String(DEFAULTS.prometheusPort) } : {}),
-      ...props.extraEnv,
-    };
     // The bundle's ConfigMaps come before the Deployment that mounts them.
     const bundleConfigMaps = props.bundle ? this.createBundleConfigMaps(props.bundle) : [];
-    this.deployment = this.createDeployment(props, env, settings.usePrometheus, bundleConfigMaps);
+    this.deployment = this.createDeployment(props, collectorEnvironment(props, settings), settings.usePrometheus, bundleConfigMaps);
   }
 
   /**
@@ -268,12 +215,12 @@ export class CollectorChart extends cdk8s.Chart {
    * `pods/proxy` (each scrape is a GET through the pod proxy). Direct mode reaches ipamd on the
    * node's IP, outside the API server, so it gets no proxy right.
    */
-  private createRole(awsNodeNamespace: string, scrapeMode: ScrapeMode): kplus.Role {
+  private createRole(awsNodeNamespace: string, scrapeMode: string): kplus.Role {
     const role = new kplus.Role(this, 'AwsNodePodsRole', {
       metadata: { name: COLLECTOR_NAME, namespace: awsNodeNamespace },
     });
     role.allow(['list'], kplus.ApiResource.PODS);
-    if (scrapeMode === 'proxy') {
+    if (scrapeMode === ScrapeMode.PROXY.value) {
       role.allow(['get'], kplus.ApiResource.custom({ apiGroup: '', resourceType: 'pods/proxy' }));
     }
     const binding = new kplus.RoleBinding(this, 'AwsNodePodsRoleBinding', {
@@ -423,157 +370,3 @@ const HARDENED_CONTAINER: kplus.ContainerSecurityContextProps = {
   allowPrivilegeEscalation: false,
   privileged: false,
 };
-
-interface ResolvedSettings {
-  readonly serviceAccountName: string;
-  readonly scrapeMode: string;
-  readonly intervalSeconds: number;
-  readonly useCloudWatch: boolean;
-  readonly usePrometheus: boolean;
-  readonly cloudWatchNamespace: string;
-  readonly logLevel: string;
-  readonly scrapeConcurrency: number;
-  readonly scrapeTimeoutMs: number;
-  readonly awsNodeNamespace: string;
-  readonly awsNodeLabelSelector: string;
-}
-
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
-/** The name part of label and annotation keys, and a non-empty label value: up to 63 characters. */
-const LABEL_NAME = '[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?';
-/** A label or annotation key: an optional DNS subdomain prefix and '/', then a name. */
-const QUALIFIED_NAME = `(?:${DNS_SUBDOMAIN.source.slice(1, -1)}/)?${LABEL_NAME}`;
-const LABEL_KEY = new RegExp(`^${QUALIFIED_NAME}$`);
-const LABEL_VALUE = new RegExp(`^(?:${LABEL_NAME})?$`);
-const NAME_RULE = 'a name is up to 63 letters, digits, "-", "_" and ".", starting and ending with a letter or digit';
-
-/**
- * The label selector syntax the API server parses (k8s.io/apimachinery labels.Parse): requirements
- * joined by commas, each `key`, `!key`, `key=value` (or `==`, `!=`), `key in (values)`,
- * `key notin (values)` or `key > n` / `key < n`; keys are [prefix/]name, values names or empty.
- */
-const LABEL_SELECTOR = (() => {
-  const value = `(?:${LABEL_NAME})?`;
-  const operation = `\\s*(?:==?|!=)\\s*${value}|\\s*[<>]\\s*-?\\d+|\\s+(?:in|notin)\\s*\\(\\s*${value}(?:\\s*,\\s*${value})*\\s*\\)`;
-  const requirement = `\\s*(?:!\\s*${QUALIFIED_NAME}|${QUALIFIED_NAME}(?:${operation})?)\\s*`;
-  return new RegExp(`^${requirement}(?:,${requirement})*$`);
-})();
-
-/** Throws on the first bad prop, naming it, the value, the rule and the fix. Tokens are not checked. */
-function validateProps(props: CollectorChartProps, namespace: string, settings: ResolvedSettings): void {
-  const fail = (prop: string, rule: string, value: unknown): never => {
-    throw new Error(`CollectorChart: '${prop}' ${rule}, got ${JSON.stringify(value)}`);
-  };
-  const known = (value: string) => !Token.isUnresolved(value);
-
-  if (known(props.clusterName) && props.clusterName.trim() === '') {
-    fail('clusterName', "must be the EKS cluster's name (it is the CLUSTER_ID dimension of every metric)", props.clusterName);
-  }
-  if (known(props.image) && (props.image.trim() === '' || /\s/.test(props.image))) {
-    fail('image', 'must be an image reference: use CollectorImage.bind(scope).imageUri', props.image);
-  }
-  if (known(namespace) && !isDnsLabel(namespace)) {
-    fail('namespace', 'must be a Kubernetes namespace name (lower-case letters, digits and "-", at most 63)', namespace);
-  }
-  if (known(settings.awsNodeNamespace) && !isDnsLabel(settings.awsNodeNamespace)) {
-    fail('awsNodeNamespace', 'must be a Kubernetes namespace name (lower-case letters, digits and "-", at most 63)', settings.awsNodeNamespace);
-  }
-  if (known(settings.serviceAccountName) && !isDnsSubdomain(settings.serviceAccountName)) {
-    fail('serviceAccountName', 'must be a DNS subdomain name (lower-case letters, digits, "-" and ".", at most 253)', settings.serviceAccountName);
-  }
-  if (props.priorityClassName !== undefined && known(props.priorityClassName) && !isDnsSubdomain(props.priorityClassName)) {
-    fail('priorityClassName', 'must be the name of a PriorityClass (a DNS subdomain name)', props.priorityClassName);
-  }
-  if (!SCRAPE_MODES.includes(settings.scrapeMode as ScrapeMode)) {
-    fail('scrapeMode', `must be one of ${SCRAPE_MODES.join(', ')}`, settings.scrapeMode);
-  }
-  if (!LOG_LEVELS.includes(settings.logLevel as CniLogLevel)) {
-    fail('logLevel', `must be one of ${LOG_LEVELS.join(', ')}`, settings.logLevel);
-  }
-  for (const prop of ['intervalSeconds', 'scrapeConcurrency', 'scrapeTimeoutMs'] as const) {
-    const { min, max } = LIMITS[prop];
-    const value = settings[prop];
-    if (!Number.isInteger(value) || value < min || value > max) {
-      fail(prop, `must be a whole number from ${min} to ${max}`, value);
-    }
-  }
-  if (known(settings.awsNodeLabelSelector) && settings.awsNodeLabelSelector.trim() === '') {
-    fail('awsNodeLabelSelector', 'must select the aws-node pods, e.g. k8s-app=aws-node', settings.awsNodeLabelSelector);
-  }
-  if (known(settings.awsNodeLabelSelector) && !LABEL_SELECTOR.test(settings.awsNodeLabelSelector)) {
-    // The API server would answer every pod list with 400 Bad Request, and the collector would never see a node.
-    fail('awsNodeLabelSelector', 'must be a Kubernetes label selector: requirements such as k8s-app=aws-node, key!=value, ' +
-      'key in (a,b), key notin (a,b), key or !key, joined by commas', settings.awsNodeLabelSelector);
-  }
-  if (known(settings.cloudWatchNamespace)) {
-    const ns = settings.cloudWatchNamespace;
-    if (ns.trim() === '' || ns.length > 255 || ns.startsWith('AWS/')) {
-      fail('cloudWatchNamespace', 'must be a CloudWatch namespace of 1 to 255 characters not starting with "AWS/"', ns);
-    }
-  }
-  if (!settings.useCloudWatch && !settings.usePrometheus) {
-    fail('useCloudWatch', 'is false while usePrometheus is false too, so nothing would be published; turn one on', false);
-  }
-  if (settings.useCloudWatch && props.region === undefined) {
-    fail('region', 'is required while CloudWatch publishing is on (the collector will not start without AWS_REGION); ' +
-      'pass the cluster\'s region, e.g. Stack.of(this).region, or set useCloudWatch: false', props.region);
-  }
-  if (props.region !== undefined && known(props.region) && !/^[a-z]{2}(-[a-z]+)+-\d+$/.test(props.region)) {
-    fail('region', 'must be an AWS region such as eu-west-1', props.region);
-  }
-  for (const { what, request, limit } of resourceAmounts(props.resources)) {
-    // Kubernetes refuses a pod whose request is above its limit, at apply time.
-    if (request !== undefined && limit !== undefined && request.amount > limit.amount) {
-      fail('resources', `${what} request must not be above its limit`, `request ${request.shown}, limit ${limit.shown}`);
-    }
-  }
-  // The API server refuses objects with such labels or annotations, at apply time.
-  for (const [key, value] of Object.entries(props.labels ?? {})) {
-    if (known(key) && !LABEL_KEY.test(key)) fail('labels', `keys must be [prefix/]name (${NAME_RULE})`, key);
-    if (known(value) && !LABEL_VALUE.test(value)) fail('labels', `values must be empty or a name (${NAME_RULE})`, value);
-  }
-  for (const key of Object.keys(props.serviceAccountAnnotations ?? {})) {
-    if (known(key) && !LABEL_KEY.test(key)) fail('serviceAccountAnnotations', `keys must be [prefix/]name (${NAME_RULE})`, key);
-  }
-  for (const name of Object.keys(props.extraEnv ?? {})) {
-    if (!ENV_NAME.test(name)) fail('extraEnv', 'keys must be environment variable names (letters, digits, "_")', name);
-    const instead = ENV_SET_BY_CHART[name];
-    if (instead !== undefined) fail('extraEnv', `may not set ${name}, which the chart sets itself (${instead})`, name);
-  }
-}
-
-/** A resource quantity as a comparable number, and as the manifest shows it. */
-interface Quantity {
-  readonly amount: number;
-  readonly shown: string;
-}
-
-/** The requests and limits given: CPU in millicores, memory and ephemeral storage in KiB; forms it cannot read are left out. */
-function resourceAmounts(resources: kplus.ContainerResources | undefined): { what: string; request?: Quantity; limit?: Quantity }[] {
-  const millicores = (value: kplus.Cpu | undefined): Quantity | undefined => {
-    if (value === undefined || Token.isUnresolved(value.amount)) return undefined;
-    const parts = /^(\d+(?:\.\d+)?)(m?)$/.exec(value.amount);
-    return parts ? { amount: Number(parts[1]) * (parts[2] ? 1 : 1000), shown: value.amount } : undefined;
-  };
-  const kibibytes = (value: cdk8s.Size | undefined): Quantity | undefined => {
-    if (value === undefined) return undefined;
-    const amount = value.toKibibytes({ rounding: cdk8s.SizeRoundingBehavior.NONE });
-    return { amount, shown: `${amount}Ki` };
-  };
-  return [
-    { what: 'cpu', request: millicores(resources?.cpu?.request), limit: millicores(resources?.cpu?.limit) },
-    { what: 'memory', request: kibibytes(resources?.memory?.request), limit: kibibytes(resources?.memory?.limit) },
-    { what: 'ephemeralStorage', request: kibibytes(resources?.ephemeralStorage?.request), limit: kibibytes(resources?.ephemeralStorage?.limit) },
-  ];
-}
-
-function isDnsLabel(value: string): boolean {
-  return value.length <= 63 && DNS_LABEL.test(value);
-}
-
-function isDnsSubdomain(value: string): boolean {
-  return value.length <= 253 && DNS_SUBDOMAIN.test(value);
-}

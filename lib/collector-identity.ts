@@ -16,11 +16,13 @@
  */
 import { CfnJson, CfnResource, Stack, Token } from 'aws-cdk-lib';
 import * as eks from 'aws-cdk-lib/aws-eks';
-import * as eksv2 from 'aws-cdk-lib/aws-eks-v2';
+import type * as eksv2 from 'aws-cdk-lib/aws-eks-v2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct, IConstruct } from 'constructs';
 import { IRoleAttachable } from './cni-metrics-policy';
-import { InAppCluster } from './node-roles';
+import { AnyCluster, isFargateCluster } from './private/cluster';
+import { ValidationError, got } from './private/errors';
+import { DNS_LABEL_RULE, DNS_SUBDOMAIN_RULE, isDnsLabel, isDnsSubdomain } from './private/kubernetes-names';
 
 /** The kinds of collector identity. */
 export enum CollectorIdentityType {
@@ -45,12 +47,12 @@ export interface PodIdentityOptions {
 
 export interface CollectorIdentityBindOptions {
   /**
-   * The EKS cluster the collector runs in, defined in this app. Required for IRSA (its OIDC
-   * provider) and Pod Identity (the association); not used by the node-role identity.
+   * The EKS cluster the collector runs in (aws-eks or aws-eks-v2, in this app or imported). Required
+   * for IRSA (its OIDC provider) and Pod Identity (the association); not used by the node-role identity.
    *
    * @default - none
    */
-  readonly cluster?: InAppCluster;
+  readonly cluster?: eks.ICluster | eksv2.ICluster;
 
   /** Namespace of the collector's ServiceAccount. */
   readonly serviceAccountNamespace: string;
@@ -87,71 +89,103 @@ export interface CollectorIdentityBinding {
 }
 
 /** The IRSA annotation that tells the EKS pod identity webhook which role to inject. */
-export const IRSA_ROLE_ANNOTATION = 'eks.amazonaws.com/role-arn';
+const IRSA_ROLE_ANNOTATION = 'eks.amazonaws.com/role-arn';
 
 const POD_IDENTITY_AGENT_ADDON = 'eks-pod-identity-agent';
 const POD_IDENTITY_PRINCIPAL = 'pods.eks.amazonaws.com';
 
-/** The collector's identity: the node's role (default), IRSA, or EKS Pod Identity. */
-export class CollectorIdentity {
+/**
+ * The collector's identity: the node's role (default), IRSA, or EKS Pod Identity. Choose one with a
+ * static factory; each kind binds itself (makes its role) when the helper asks.
+ */
+export abstract class CollectorIdentity {
   /** The instance role of the node the collector runs on, as in the AWS guide. */
   public static nodeRole(): CollectorIdentity {
-    return new CollectorIdentity(CollectorIdentityType.NODE_ROLE, {});
+    return new NodeRoleIdentity();
   }
 
   /** IAM roles for service accounts, through the cluster's OIDC provider. */
   public static irsa(): CollectorIdentity {
-    return new CollectorIdentity(CollectorIdentityType.IRSA, {});
+    return new IrsaIdentity();
   }
 
   /** EKS Pod Identity: preferred on current EKS with EC2 nodes. */
   public static podIdentity(options: PodIdentityOptions = {}): CollectorIdentity {
-    return new CollectorIdentity(CollectorIdentityType.POD_IDENTITY, options);
+    return new PodIdentityIdentity(options);
   }
 
-  private constructor(
-    public readonly type: CollectorIdentityType,
-    private readonly podIdentityOptions: PodIdentityOptions,
-  ) {}
+  /** The kind of identity. */
+  public abstract readonly type: CollectorIdentityType;
 
   /**
    * Makes what this identity needs under `scope`/`id`: for IRSA and Pod Identity a role only the
    * collector's ServiceAccount can use, with the policy attached. The node-role identity makes
    * nothing here: attach the policy to the node roles (`NodeRoles`).
    */
+  public abstract bind(scope: Construct, id: string, options: CollectorIdentityBindOptions): CollectorIdentityBinding;
+}
+
+class NodeRoleIdentity extends CollectorIdentity {
+  public readonly type = CollectorIdentityType.NODE_ROLE;
+
+  public bind(_scope: Construct, _id: string, _options: CollectorIdentityBindOptions): CollectorIdentityBinding {
+    return { type: this.type, serviceAccountAnnotations: {} };
+  }
+}
+
+class IrsaIdentity extends CollectorIdentity {
+  public readonly type = CollectorIdentityType.IRSA;
+
   public bind(scope: Construct, id: string, options: CollectorIdentityBindOptions): CollectorIdentityBinding {
-    if (this.type === CollectorIdentityType.NODE_ROLE) {
-      return { type: this.type, serviceAccountAnnotations: {} };
-    }
-    const cluster = requireCluster(this.type, options.cluster);
+    const cluster = requireCluster('IRSA', "to trust the cluster's OIDC provider", options.cluster);
     validateServiceAccount(options.serviceAccountNamespace, options.serviceAccountName);
     const resources = new Construct(scope, id);
-    if (this.type === CollectorIdentityType.IRSA) {
-      const role = irsaRole(resources, cluster, options);
-      options.policy.attachToRole(role);
-      return { type: this.type, role, serviceAccountAnnotations: { [IRSA_ROLE_ANNOTATION]: role.roleArn }, resources };
-    }
-    const role = podIdentityRole(resources, cluster, options, this.podIdentityOptions.addAgent ?? true);
+    const role = irsaRole(resources, cluster, options);
+    options.policy.attachToRole(role);
+    return { type: this.type, role, serviceAccountAnnotations: { [IRSA_ROLE_ANNOTATION]: role.roleArn }, resources };
+  }
+}
+
+class PodIdentityIdentity extends CollectorIdentity {
+  public readonly type = CollectorIdentityType.POD_IDENTITY;
+
+  constructor(private readonly options: PodIdentityOptions) {
+    super();
+  }
+
+  public bind(scope: Construct, id: string, options: CollectorIdentityBindOptions): CollectorIdentityBinding {
+    const cluster = requireCluster('Pod Identity', 'to associate the role with the ServiceAccount', options.cluster);
+    validateServiceAccount(options.serviceAccountNamespace, options.serviceAccountName);
+    const resources = new Construct(scope, id);
+    const role = podIdentityRole(resources, cluster, options, this.options.addAgent ?? true);
     options.policy.attachToRole(role);
     return { type: this.type, role, serviceAccountAnnotations: {}, resources };
   }
 }
 
-function requireCluster(type: CollectorIdentityType, cluster: InAppCluster | undefined): InAppCluster {
+function requireCluster(label: string, why: string, cluster: AnyCluster | undefined): AnyCluster {
   if (cluster) return cluster;
-  const [label, why] =
-    type === CollectorIdentityType.IRSA
-      ? ['IRSA', "to trust the cluster's OIDC provider"]
-      : ['Pod Identity', 'to associate the role with the ServiceAccount'];
-  throw new Error(
-    `identity: ${label} needs \`cluster\` (an aws-eks or aws-eks-v2 Cluster defined in this app) ${why} — ` +
-      'pass `cluster`, or for a cluster managed elsewhere use CollectorIdentity.nodeRole() with `awsAuth` or `nodeRoles`',
+  throw new ValidationError(
+    'identity',
+    `${label} needs \`cluster\` (an aws-eks or aws-eks-v2 cluster, in this app or imported) ${why}`,
+    'pass `cluster`, or for a cluster managed elsewhere use CollectorIdentity.nodeRole() with `awsAuth` or `nodeRoles`',
   );
 }
 
 /** A role that only system:serviceaccount:<namespace>:<name> can assume, through the OIDC provider. */
-function irsaRole(scope: Construct, cluster: InAppCluster, options: CollectorIdentityBindOptions): iam.Role {
-  const provider = cluster.openIdConnectProvider;
+function irsaRole(scope: Construct, cluster: AnyCluster, options: CollectorIdentityBindOptions): iam.Role {
+  let provider: iam.IOpenIdConnectProvider;
+  try {
+    provider = cluster.openIdConnectProvider;
+  } catch (error) {
+    // An imported cluster without the provider throws aws-cdk-lib's own error: name the fix here.
+    throw new ValidationError(
+      'identity',
+      `IRSA needs the OIDC provider of cluster ${cluster.node.path}, which has none (${(error as Error).message})`,
+      'pass `openIdConnectProvider` to fromClusterAttributes (iam.OpenIdConnectProvider.fromOpenIdConnectProviderArn), ' +
+        'or use CollectorIdentity.podIdentity()',
+    );
+  }
   const issuer = provider.openIdConnectProviderIssuer;
   // The condition keys hold the issuer, a token at synthesis: CfnJson lets a token be a JSON key.
   const conditions = new CfnJson(scope, 'TrustConditions', {
@@ -169,14 +203,15 @@ function irsaRole(scope: Construct, cluster: InAppCluster, options: CollectorIde
 /** A role for pods.eks.amazonaws.com, associated with the collector's ServiceAccount. */
 function podIdentityRole(
   scope: Construct,
-  cluster: InAppCluster,
+  cluster: AnyCluster,
   options: CollectorIdentityBindOptions,
   addAgent: boolean,
 ): iam.Role {
-  if (cluster instanceof eks.FargateCluster || cluster instanceof eksv2.FargateCluster) {
-    throw new Error(
-      'identity: Pod Identity is not available on Fargate (the agent runs as a DaemonSet on EC2 nodes) — ' +
-        'use CollectorIdentity.irsa() on a Fargate cluster',
+  if (isFargateCluster(cluster)) {
+    throw new ValidationError(
+      'identity',
+      'Pod Identity is not available on Fargate (the agent runs as a DaemonSet on EC2 nodes)',
+      'use CollectorIdentity.irsa() on a Fargate cluster',
     );
   }
   const role = new iam.Role(scope, 'Role', {
@@ -190,6 +225,7 @@ function podIdentityRole(
     serviceAccount: options.serviceAccountName,
     roleArn: role.roleArn,
   });
+  // An imported cluster has no eksPodIdentityAgent to add: the add-on must be installed already.
   const agent = findPodIdentityAgent(cluster) ?? (addAgent ? cluster.eksPodIdentityAgent : undefined);
   // So that whatever depends on this binding (the collector's manifest) also waits for the agent.
   if (agent) association.node.addDependency(agent);
@@ -197,7 +233,7 @@ function podIdentityRole(
 }
 
 /** An eks-pod-identity-agent add-on this app already adds to the cluster, if any. */
-function findPodIdentityAgent(cluster: InAppCluster): IConstruct | undefined {
+function findPodIdentityAgent(cluster: AnyCluster): IConstruct | undefined {
   const stack = Stack.of(cluster);
   return stack.node.findAll().find((construct) => {
     if (!CfnResource.isCfnResource(construct) || construct.cfnResourceType !== 'AWS::EKS::Addon') return false;
@@ -212,19 +248,10 @@ function serviceAccountPath(options: CollectorIdentityBindOptions): string {
 
 /** Kubernetes names: the namespace a DNS label, the ServiceAccount a DNS subdomain. */
 function validateServiceAccount(namespace: string, name: string): void {
-  if (!Token.isUnresolved(namespace) && !(namespace.length <= 63 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(namespace))) {
-    throw new Error(
-      `identity: serviceAccountNamespace '${namespace}' is not a Kubernetes namespace name (a DNS label: ` +
-        'lower-case letters, digits and "-", at most 63 characters; set as `collector.namespace` of CniMetricsHelper) ' +
-        '— e.g. \'kube-system\'',
-    );
+  if (!Token.isUnresolved(namespace) && !isDnsLabel(namespace)) {
+    throw new ValidationError('serviceAccountNamespace', `must be ${DNS_LABEL_RULE}${got(namespace)}`, "e.g. 'kube-system'");
   }
-  const subdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-  if (!Token.isUnresolved(name) && !(name.length <= 253 && subdomain.test(name))) {
-    throw new Error(
-      `identity: serviceAccountName '${name}' is not a Kubernetes object name (a DNS subdomain: lower-case ` +
-        'letters, digits, "-" and ".", at most 253 characters; set as `collector.serviceAccountName` of ' +
-        'CniMetricsHelper) — e.g. \'cni-metrics-helper\'',
-    );
+  if (!Token.isUnresolved(name) && !isDnsSubdomain(name)) {
+    throw new ValidationError('serviceAccountName', `must be ${DNS_SUBDOMAIN_RULE}${got(name)}`, "e.g. 'cni-metrics-helper'");
   }
 }

@@ -6,10 +6,12 @@
  */
 import { Duration, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import { CLUSTER_DIMENSION, CatalogMetric, DEFAULT_NAMESPACE, catalogMetric } from '../common/catalog';
+import { CATALOG, CLUSTER_DIMENSION, CatalogMetric, DEFAULT_NAMESPACE, catalogMetric } from '../common/catalog';
+import { cloudWatchNamespaceProblem, eksClusterNameProblem } from '../common/naming';
+import { ValidationError, got } from './private/errors';
 
 /** The metric period the factory uses unless told otherwise. */
-export const DEFAULT_METRIC_PERIOD = Duration.minutes(5);
+const DEFAULT_METRIC_PERIOD = Duration.minutes(5);
 
 export interface CniMetricFactoryProps {
   /**
@@ -34,6 +36,14 @@ export interface CniMetricFactoryProps {
    * @default Duration.minutes(5)
    */
   readonly period?: Duration;
+
+  /**
+   * The region the collector publishes to: every metric carries it, so a dashboard in another
+   * region still reads the cluster's metrics. Alarms can only watch metrics of their own region.
+   *
+   * @default - the region of the stack that uses the metrics
+   */
+  readonly region?: string;
 }
 
 /** Per-metric overrides of what the catalog decides. */
@@ -113,14 +123,22 @@ export function defaultStatistic(metric: CatalogMetric): string {
  * dimension and period.
  */
 export class CniMetricFactory {
-  readonly clusterName: string;
-  readonly namespace: string;
-  readonly period: Duration;
+  /** The names of every metric of the catalog, for `metric(name)`. */
+  public static metricNames(): string[] {
+    return CATALOG.map((entry) => entry.metricName);
+  }
+
+  public readonly clusterName: string;
+  public readonly namespace: string;
+  public readonly period: Duration;
+  /** The region every metric carries, when one was given. */
+  public readonly region?: string;
 
   constructor(props: CniMetricFactoryProps) {
     this.clusterName = props.clusterName;
     this.namespace = props.namespace ?? DEFAULT_NAMESPACE;
     this.period = props.period ?? DEFAULT_METRIC_PERIOD;
+    this.region = props.region;
 
     validateClusterName(this.clusterName);
     validateNamespace(this.namespace);
@@ -131,7 +149,7 @@ export class CniMetricFactory {
    * The metric `metricName` of the catalog for this cluster, read with the statistic its
    * aggregation calls for. Throws for a name that is not in the catalog.
    */
-  metric(metricName: string, options: CniMetricOptions = {}): cloudwatch.Metric {
+  public metric(metricName: string, options: CniMetricOptions = {}): cloudwatch.Metric {
     const entry = catalogMetric(metricName);
     return new cloudwatch.Metric({
       namespace: this.namespace,
@@ -140,16 +158,17 @@ export class CniMetricFactory {
       statistic: options.statistic ?? defaultStatistic(entry),
       period: options.period ?? this.period,
       label: options.label,
+      region: this.region,
     });
   }
 
   /** Share of the IPs ipamd holds that are assigned to pods, in percent. */
-  ipUtilization(label = 'IP utilization (%)'): cloudwatch.MathExpression {
+  public ipUtilization(label: string = 'IP utilization (%)'): cloudwatch.MathExpression {
     return this.percentOf(catalogMetric('assignIPAddresses'), catalogMetric('totalIPAddresses'), label);
   }
 
   /** Share of the ENIs the nodes can attach that are allocated, in percent. */
-  eniUtilization(label = 'ENI utilization (%)'): cloudwatch.MathExpression {
+  public eniUtilization(label: string = 'ENI utilization (%)'): cloudwatch.MathExpression {
     return this.percentOf(catalogMetric('eniAllocated'), catalogMetric('eniMaxAvailable'), label);
   }
 
@@ -169,30 +188,17 @@ export class CniMetricFactory {
 
 function validateClusterName(clusterName: string): void {
   if (Token.isUnresolved(clusterName)) return;
-  if (clusterName.trim() === '') {
-    throw new Error(
-      `clusterName must not be empty, got '${clusterName}': pass the EKS cluster's name (the collector's AWS_CLUSTER_ID)`,
-    );
+  const problem = eksClusterNameProblem(clusterName);
+  if (problem) {
+    throw new ValidationError('clusterName', problem + got(clusterName), "pass the EKS cluster's name (the collector's AWS_CLUSTER_ID)");
   }
 }
 
-// CloudWatch accepts up to 255 ASCII characters without control characters, and reserves 'AWS/'.
-const MAX_NAMESPACE_LENGTH = 255;
-const PRINTABLE_ASCII = /^[\x20-\x7e]+$/;
-
 function validateNamespace(namespace: string): void {
   if (Token.isUnresolved(namespace)) return;
-  if (namespace.trim() === '' || namespace.length > MAX_NAMESPACE_LENGTH || !PRINTABLE_ASCII.test(namespace)) {
-    throw new Error(
-      `namespace '${namespace}' is invalid: CloudWatch namespaces are 1-${MAX_NAMESPACE_LENGTH} printable ASCII ` +
-        `characters and not blank; use the collector's CLOUDWATCH_NAMESPACE, by default '${DEFAULT_NAMESPACE}'`,
-    );
-  }
-  if (namespace.startsWith('AWS/')) {
-    throw new Error(
-      `namespace '${namespace}' is invalid: names starting with 'AWS/' are reserved for AWS services; ` +
-        `use your own, e.g. '${DEFAULT_NAMESPACE}'`,
-    );
+  const problem = cloudWatchNamespaceProblem(namespace);
+  if (problem) {
+    throw new ValidationError('namespace', problem + got(namespace), `use the collector's CLOUDWATCH_NAMESPACE, by default '${DEFAULT_NAMESPACE}'`);
   }
 }
 
@@ -200,9 +206,10 @@ function validatePeriod(period: Duration): void {
   if (period.isUnresolved()) return;
   const seconds = period.toSeconds({ integral: false });
   if (seconds < 60 || seconds % 60 !== 0) {
-    throw new Error(
-      `period must be a whole number of minutes (the collector publishes at standard, one-minute resolution), ` +
-        `got ${period.toHumanString()}; use e.g. Duration.minutes(1) or Duration.minutes(5)`,
+    throw new ValidationError(
+      'period',
+      `must be a whole number of minutes (the collector publishes at standard, one-minute resolution), got ${period.toHumanString()}`,
+      'use e.g. Duration.minutes(1) or Duration.minutes(5)',
     );
   }
 }

@@ -9,6 +9,7 @@ import { RegionInfo } from 'aws-cdk-lib/region-info';
 import * as cdk8s from 'cdk8s';
 import { Construct, IConstruct } from 'constructs';
 import * as YAML from 'yaml';
+import { ValidationError, got } from './errors';
 
 export interface ChartToYamlOptions {
   /**
@@ -43,16 +44,17 @@ export function chartToYaml(chart: cdk8s.Chart, options: ChartToYamlOptions = {}
  *
  * @param scope the construct the file belongs to; one file name per cloud assembly.
  * @param fileName a plain file name, e.g. `cni-metrics-helper.yaml`.
+ * @param propName the prop that holds the file name, for errors.
  */
-export function writeManifestOnSynth(scope: Construct, fileName: string, produce: () => string): void {
+export function writeManifestOnSynth(scope: Construct, fileName: string, produce: () => string, propName: string = 'fileName'): void {
   if (fileName !== path.basename(fileName) || fileName === '.' || fileName === '..' || fileName.trim() === '' || fileName.includes('\\')) {
-    throw new Error(`writeManifestOnSynth: 'fileName' must be a plain file name such as cni-metrics-helper.yaml, got ${JSON.stringify(fileName)}`);
+    throw new ValidationError(propName, 'must be a plain file name, without a directory' + got(fileName), 'e.g. cni-metrics-helper.yaml');
   }
   const stage = Stage.of(scope);
   if (stage) {
     const taken = claimedFileNames.get(stage) ?? new Set<string>();
     if (taken.has(fileName)) {
-      throw new Error(`writeManifestOnSynth: another construct already writes ${fileName} into this cloud assembly; choose another 'fileName'`);
+      throw new ValidationError(propName, `another construct already writes ${fileName} into this cloud assembly`, 'choose another file name');
     }
     taken.add(fileName);
     claimedFileNames.set(stage, taken);
@@ -155,10 +157,11 @@ function resolveDocument(doc: any, resolver: TokenResolver | undefined): any {
   const resolved = visit(doc, '');
   if (problems.length > 0) {
     const namespace = doc?.metadata?.namespace ? `${doc.metadata.namespace}/` : '';
-    throw new Error(
-      `The collector manifest for a cluster managed elsewhere cannot hold values that only CloudFormation knows, ` +
-        `but ${doc?.kind} ${namespace}${doc?.metadata?.name} does at ${problems.join(', ')}. ` +
-        'Fix: give the stack an explicit env ({ account, region }), which resolves the account, region and URL suffix ' +
+    throw new ValidationError(
+      'collector',
+      'the collector manifest for a cluster managed elsewhere cannot hold values that only CloudFormation knows, ' +
+        `but ${doc?.kind} ${namespace}${doc?.metadata?.name} does at ${problems.join(', ')}`,
+      'give the stack an explicit env ({ account, region }), which resolves the account, region and URL suffix ' +
         'of an image asset; or take the image from CollectorImage.fromRegistry(uri) or CollectorImage.fromBundle(). ' +
         'Other values (cluster name, region, role ARN) must be plain strings, not references to CloudFormation resources or parameters.',
     );

@@ -1,0 +1,198 @@
+/**
+ * The collector chart's settings: defaults resolved, every value checked against the rules the
+ * collector (common/limits.ts, common/naming.ts) and Kubernetes (kubernetes-names.ts) apply, and
+ * turned into the collector's environment. The helper checks its `collector` options here with the
+ * prefix `collector` before it builds the chart, so a message names the prop the user wrote.
+ */
+import { INTEGER_LIMITS, LOG_LEVELS, SCRAPE_MODES, inRange } from '../../common/limits';
+import { cloudWatchNamespaceProblem, eksClusterNameProblem } from '../../common/naming';
+import { DEFAULTS, ENV } from '../../common/settings';
+import type { CollectorChartOptions, CollectorChartProps } from '../collector-chart';
+import { ValidationError, got, propPath } from './errors';
+import {
+  DNS_LABEL_RULE,
+  DNS_SUBDOMAIN_RULE,
+  NAME_RULE,
+  isDnsLabel,
+  isDnsSubdomain,
+  isEnvName,
+  isLabelKey,
+  isLabelSelector,
+  isLabelValue,
+  known,
+  resourceAmounts,
+} from './kubernetes-names';
+
+/** The collector's namespace unless told otherwise: where upstream installs it, beside aws-node. */
+export const DEFAULT_COLLECTOR_NAMESPACE = 'kube-system';
+/** The name of the Deployment, Role, RoleBinding and ServiceAccount. */
+export const DEFAULT_COLLECTOR_NAME = 'cni-metrics-helper';
+
+/** Every setting with its default applied, as the collector reads it. */
+export interface ResolvedCollectorSettings {
+  readonly namespace: string;
+  readonly serviceAccountName: string;
+  readonly scrapeMode: string;
+  readonly intervalSeconds: number;
+  readonly useCloudWatch: boolean;
+  readonly usePrometheus: boolean;
+  readonly cloudWatchNamespace: string;
+  readonly logLevel: string;
+  readonly scrapeConcurrency: number;
+  readonly scrapeTimeoutMs: number;
+  readonly awsNodeNamespace: string;
+  readonly awsNodeLabelSelector: string;
+}
+
+/** The string an enum-like choice holds; a plain string from JavaScript is taken as it is. */
+function choiceValue(choice: { readonly value: string } | string | undefined, fallback: string): string {
+  if (choice === undefined) return fallback;
+  return typeof choice === 'string' ? choice : choice.value;
+}
+
+function resolve(props: CollectorChartOptions & Partial<CollectorChartProps>): ResolvedCollectorSettings {
+  return {
+    namespace: props.namespace ?? DEFAULT_COLLECTOR_NAMESPACE,
+    serviceAccountName: props.serviceAccountName ?? DEFAULT_COLLECTOR_NAME,
+    scrapeMode: choiceValue(props.scrapeMode, DEFAULTS.scrapeMode),
+    intervalSeconds: props.intervalSeconds ?? DEFAULTS.intervalSeconds,
+    useCloudWatch: props.useCloudWatch ?? DEFAULTS.useCloudWatch,
+    usePrometheus: props.usePrometheus ?? DEFAULTS.usePrometheus,
+    cloudWatchNamespace: props.cloudWatchNamespace ?? DEFAULTS.cloudWatchNamespace,
+    logLevel: choiceValue(props.logLevel, DEFAULTS.logLevel),
+    scrapeConcurrency: props.scrapeConcurrency ?? DEFAULTS.scrapeConcurrency,
+    scrapeTimeoutMs: props.scrapeTimeoutMs ?? DEFAULTS.scrapeTimeoutMs,
+    awsNodeNamespace: props.awsNodeNamespace ?? DEFAULTS.awsNodeNamespace,
+    awsNodeLabelSelector: props.awsNodeLabelSelector ?? DEFAULTS.awsNodeLabelSelector,
+  };
+}
+
+/**
+ * Throws a ValidationError on the first bad option, named `<prefix>.<option>`. Tokens are not checked.
+ * Returns the settings with defaults applied.
+ */
+export function validateCollectorChartOptions(options: CollectorChartOptions, prefix: string): ResolvedCollectorSettings {
+  const settings = resolve(options);
+  const fail = (name: string, problem: string, value: unknown, fix: string): never => {
+    throw new ValidationError(propPath(prefix, name), problem + got(value), fix);
+  };
+
+  if (known(settings.namespace) && !isDnsLabel(settings.namespace)) {
+    fail('namespace', `must be ${DNS_LABEL_RULE}`, settings.namespace, `e.g. '${DEFAULT_COLLECTOR_NAMESPACE}'`);
+  }
+  if (known(settings.awsNodeNamespace) && !isDnsLabel(settings.awsNodeNamespace)) {
+    fail('awsNodeNamespace', `must be ${DNS_LABEL_RULE}`, settings.awsNodeNamespace, "the namespace of the aws-node pods, e.g. 'kube-system'");
+  }
+  if (known(settings.serviceAccountName) && !isDnsSubdomain(settings.serviceAccountName)) {
+    fail('serviceAccountName', `must be ${DNS_SUBDOMAIN_RULE}`, settings.serviceAccountName, `e.g. '${DEFAULT_COLLECTOR_NAME}'`);
+  }
+  if (options.priorityClassName !== undefined && known(options.priorityClassName) && !isDnsSubdomain(options.priorityClassName)) {
+    fail('priorityClassName', `must be the name of a PriorityClass, ${DNS_SUBDOMAIN_RULE}`, options.priorityClassName, 'e.g. system-cluster-critical');
+  }
+  if (!(SCRAPE_MODES as readonly string[]).includes(settings.scrapeMode)) {
+    fail('scrapeMode', `must be one of ${SCRAPE_MODES.join(', ')}`, settings.scrapeMode, 'use ScrapeMode.PROXY or ScrapeMode.DIRECT');
+  }
+  if (!(LOG_LEVELS as readonly string[]).includes(settings.logLevel)) {
+    fail('logLevel', `must be one of ${LOG_LEVELS.join(', ')}`, settings.logLevel, 'use CollectorLogLevel.INFO (or DEBUG, WARN, ERROR)');
+  }
+  for (const name of ['intervalSeconds', 'scrapeConcurrency', 'scrapeTimeoutMs'] as const) {
+    const range = INTEGER_LIMITS[name];
+    if (!inRange(settings[name], range)) {
+      fail(name, `must be a whole number from ${range.min} to ${range.max} (${range.unit})`, settings[name], `leave it out for the default, ${DEFAULTS[name]}`);
+    }
+  }
+  const selector = settings.awsNodeLabelSelector;
+  if (known(selector) && (selector.trim() === '' || !isLabelSelector(selector))) {
+    // The API server would answer every pod list with 400 Bad Request, and the collector would never see a node.
+    fail('awsNodeLabelSelector', 'must be a Kubernetes label selector: requirements such as k8s-app=aws-node, key!=value, ' +
+      'key in (a,b), key notin (a,b), key or !key, joined by commas', selector, `e.g. '${DEFAULTS.awsNodeLabelSelector}'`);
+  }
+  if (options.region !== undefined && known(options.region) && !/^[a-z]{2}(-[a-z]+)+-\d+$/.test(options.region)) {
+    fail('region', 'must be an AWS region', options.region, 'e.g. eu-west-1, or leave it out for the stack\'s region');
+  }
+  for (const { what, request, limit } of resourceAmounts(options.resources)) {
+    // Kubernetes refuses a pod whose request is above its limit, at apply time.
+    if (request !== undefined && limit !== undefined && request.amount > limit.amount) {
+      fail('resources', `${what} request must not be above its limit`, `request ${request.shown}, limit ${limit.shown}`, `lower the ${what} request or raise its limit`);
+    }
+  }
+  for (const name of Object.keys(options.extraEnv ?? {})) {
+    if (!isEnvName(name)) fail('extraEnv', 'keys must be environment variable names (letters, digits, "_")', name, 'rename the variable');
+    const instead = envSetByChart(prefix)[name];
+    if (instead !== undefined) fail('extraEnv', `may not set ${name}, which the chart sets itself`, name, instead);
+  }
+  return settings;
+}
+
+/** Checks the whole of the chart's props: the options, then what the helper adds. */
+export function validateCollectorChartProps(props: CollectorChartProps, prefix: string): ResolvedCollectorSettings {
+  const settings = { ...validateCollectorChartOptions(props, prefix), ...resolve(props) };
+  const fail = (name: string, problem: string, value: unknown, fix: string): never => {
+    throw new ValidationError(name, problem + got(value), fix);
+  };
+  const clusterNameProblem = known(props.clusterName) ? eksClusterNameProblem(props.clusterName) : undefined;
+  if (clusterNameProblem) fail('clusterName', clusterNameProblem, props.clusterName, "pass the EKS cluster's name (it is the CLUSTER_ID dimension of every metric)");
+  if (known(props.image) && (props.image.trim() === '' || /\s/.test(props.image))) {
+    fail('image', 'must be an image reference', props.image, 'use CollectorImage.bind(scope).imageUri');
+  }
+  const namespaceProblem = known(settings.cloudWatchNamespace) ? cloudWatchNamespaceProblem(settings.cloudWatchNamespace) : undefined;
+  if (namespaceProblem) fail('cloudWatchNamespace', namespaceProblem, settings.cloudWatchNamespace, `choose another CloudWatch namespace, e.g. '${DEFAULTS.cloudWatchNamespace}'`);
+  if (!settings.useCloudWatch && !settings.usePrometheus) {
+    fail('useCloudWatch', 'is false while usePrometheus is false too, so nothing would be published', false, 'turn one of them on');
+  }
+  if (settings.useCloudWatch && props.region === undefined) {
+    fail(propPath(prefix, 'region'), 'is required while CloudWatch publishing is on (the collector will not start without AWS_REGION)', props.region,
+      "pass the cluster's region, e.g. Stack.of(this).region, or set useCloudWatch: false");
+  }
+  // The API server refuses objects with such labels or annotations, at apply time.
+  for (const [key, value] of Object.entries(props.labels ?? {})) {
+    if (known(key) && !isLabelKey(key)) fail('labels', `keys must be [prefix/]name (${NAME_RULE})`, key, 'rename the label');
+    if (known(value) && !isLabelValue(value)) fail('labels', `values must be empty or a name (${NAME_RULE})`, value, 'change the value');
+  }
+  for (const key of Object.keys(props.serviceAccountAnnotations ?? {})) {
+    if (known(key) && !isLabelKey(key)) fail('serviceAccountAnnotations', `keys must be [prefix/]name (${NAME_RULE})`, key, 'rename the annotation');
+  }
+  return settings;
+}
+
+/** Each environment variable the chart writes, and how to change it instead of using extraEnv. */
+function envSetByChart(prefix: string): Readonly<Record<string, string>> {
+  const option = (name: string) => `set the prop ${propPath(prefix, name)} instead`;
+  return {
+    [ENV.clusterId]: 'set the prop clusterName instead',
+    [ENV.region]: option('region'),
+    [ENV.useCloudWatch]: 'set the prop useCloudWatch instead',
+    [ENV.usePrometheus]: option('usePrometheus'),
+    [ENV.intervalSeconds]: option('intervalSeconds'),
+    [ENV.logLevel]: option('logLevel'),
+    [ENV.scrapeMode]: option('scrapeMode'),
+    [ENV.scrapeConcurrency]: option('scrapeConcurrency'),
+    [ENV.scrapeTimeoutMs]: option('scrapeTimeoutMs'),
+    [ENV.awsNodeNamespace]: option('awsNodeNamespace'),
+    [ENV.awsNodeLabelSelector]: option('awsNodeLabelSelector'),
+    [ENV.cloudWatchNamespace]: 'set the prop cloudWatchNamespace instead',
+    [ENV.healthPort]: `it is fixed at ${DEFAULTS.healthPort}, the port of the probes`,
+    [ENV.prometheusPort]: `it is fixed at ${DEFAULTS.prometheusPort}, the container's "metrics" port`,
+  };
+}
+
+/** The collector's environment: the settings under their variable names, then extraEnv. */
+export function collectorEnvironment(props: CollectorChartProps, settings: ResolvedCollectorSettings): Record<string, string> {
+  return {
+    [ENV.clusterId]: props.clusterName,
+    ...(props.region !== undefined ? { [ENV.region]: props.region } : {}),
+    [ENV.useCloudWatch]: String(settings.useCloudWatch),
+    [ENV.usePrometheus]: String(settings.usePrometheus),
+    [ENV.intervalSeconds]: String(settings.intervalSeconds),
+    [ENV.logLevel]: settings.logLevel,
+    [ENV.scrapeMode]: settings.scrapeMode,
+    [ENV.scrapeConcurrency]: String(settings.scrapeConcurrency),
+    [ENV.scrapeTimeoutMs]: String(settings.scrapeTimeoutMs),
+    [ENV.awsNodeNamespace]: settings.awsNodeNamespace,
+    [ENV.awsNodeLabelSelector]: settings.awsNodeLabelSelector,
+    [ENV.cloudWatchNamespace]: settings.cloudWatchNamespace,
+    [ENV.healthPort]: String(DEFAULTS.healthPort),
+    ...(settings.usePrometheus ? { [ENV.prometheusPort]: String(DEFAULTS.prometheusPort) } : {}),
+    ...props.extraEnv,
+  };
+}
