@@ -146,8 +146,9 @@ export class CniMetricsAlarms extends Construct {
 
   constructor(scope: Construct, id: string, props: CniMetricsAlarmsProps) {
     super(scope, id);
-    const resolved = validateAlarmsOptions(this, props, '');
+    // The factory first: it checks the cluster name, which the alarm names are made of.
     this.metrics = new CniMetricFactory(props);
+    const resolved = validateAlarmsOptions(this, props, '');
 
     if (resolved.ipUtilization) this.ipUtilizationAlarm = this.addIpUtilizationAlarm(resolved.ipUtilization);
     if (resolved.ipamdErrors) this.ipamdErrorsAlarm = this.addIpamdErrorsAlarm(resolved.ipamdErrors);

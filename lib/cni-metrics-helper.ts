@@ -18,7 +18,7 @@ import { validateAlarmsOptions } from './private/alarm-options';
 import { AnyCluster, hasKubectl, isEksV2Cluster, warnAboutAutoMode } from './private/cluster';
 import { DEFAULT_COLLECTOR_NAME, DEFAULT_COLLECTOR_NAMESPACE, validateCollectorChartOptions } from './private/collector-chart-validation';
 import { validateDashboardName } from './private/dashboard-name';
-import { ValidationError, got } from './private/errors';
+import { ValidationError, withValue } from './private/errors';
 import { chartToYaml, writeManifestOnSynth } from './private/manifest-writer';
 
 /** The in-cluster collector: the chart's options, and what only the helper decides. */
@@ -313,14 +313,14 @@ function resolveClusterName(props: CniMetricsHelperProps): string {
     throw new ValidationError('clusterName', 'is required when no `cluster` is given', "set it to the EKS cluster's name (it becomes the CLUSTER_ID dimension)");
   }
   const problem = Token.isUnresolved(name) ? undefined : eksClusterNameProblem(name);
-  if (problem) throw new ValidationError('clusterName', problem + got(name), "set it to the EKS cluster's name, e.g. 'prod'");
+  if (problem) throw new ValidationError('clusterName', withValue(problem, name), "set it to the EKS cluster's name, e.g. 'prod'");
   return name;
 }
 
 function validateCloudWatchNamespace(namespace: string): void {
   const problem = Token.isUnresolved(namespace) ? undefined : cloudWatchNamespaceProblem(namespace);
   if (problem) {
-    throw new ValidationError('cloudWatchNamespace', problem + got(namespace), `choose another CloudWatch namespace, e.g. '${DEFAULTS.cloudWatchNamespace}' (the default, as upstream)`);
+    throw new ValidationError('cloudWatchNamespace', withValue(problem, namespace), `choose another CloudWatch namespace, e.g. '${DEFAULTS.cloudWatchNamespace}' (the default, as upstream)`);
   }
 }
 

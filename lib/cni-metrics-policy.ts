@@ -7,7 +7,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct, IConstruct } from 'constructs';
 import { DEFAULT_NAMESPACE } from '../common/catalog';
 import { cloudWatchNamespaceProblem } from '../common/naming';
-import { ValidationError, formatProblem, got } from './private/errors';
+import { ValidationError, formatProblem, got, withValue } from './private/errors';
 
 /** Anything a policy can be attached to a role through: this construct or an `iam.ManagedPolicy`. */
 export interface IRoleAttachable {
@@ -157,7 +157,7 @@ function validateNamespace(namespace: string): void {
   if (problem) {
     throw new ValidationError(
       'namespace',
-      problem + got(namespace),
+      withValue(problem, namespace),
       `choose another CloudWatch namespace, e.g. '${DEFAULT_CLOUDWATCH_NAMESPACE}' (the default, as upstream)`,
     );
   }

@@ -8,7 +8,7 @@ import { Duration, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { CATALOG, CLUSTER_DIMENSION, CatalogMetric, DEFAULT_NAMESPACE, catalogMetric } from '../common/catalog';
 import { cloudWatchNamespaceProblem, eksClusterNameProblem } from '../common/naming';
-import { ValidationError, got } from './private/errors';
+import { ValidationError, withValue } from './private/errors';
 
 /** The metric period the factory uses unless told otherwise. */
 const DEFAULT_METRIC_PERIOD = Duration.minutes(5);
@@ -190,7 +190,7 @@ function validateClusterName(clusterName: string): void {
   if (Token.isUnresolved(clusterName)) return;
   const problem = eksClusterNameProblem(clusterName);
   if (problem) {
-    throw new ValidationError('clusterName', problem + got(clusterName), "pass the EKS cluster's name (the collector's AWS_CLUSTER_ID)");
+    throw new ValidationError('clusterName', withValue(problem, clusterName), "pass the EKS cluster's name (the collector's AWS_CLUSTER_ID)");
   }
 }
 
@@ -198,7 +198,7 @@ function validateNamespace(namespace: string): void {
   if (Token.isUnresolved(namespace)) return;
   const problem = cloudWatchNamespaceProblem(namespace);
   if (problem) {
-    throw new ValidationError('namespace', problem + got(namespace), `use the collector's CLOUDWATCH_NAMESPACE, by default '${DEFAULT_NAMESPACE}'`);
+    throw new ValidationError('namespace', withValue(problem, namespace), `use the collector's CLOUDWATCH_NAMESPACE, by default '${DEFAULT_NAMESPACE}'`);
   }
 }
 

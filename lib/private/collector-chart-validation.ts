@@ -8,7 +8,7 @@ import { INTEGER_LIMITS, LOG_LEVELS, SCRAPE_MODES, inRange } from '../../common/
 import { cloudWatchNamespaceProblem, eksClusterNameProblem } from '../../common/naming';
 import { DEFAULTS, ENV } from '../../common/settings';
 import type { CollectorChartOptions, CollectorChartProps } from '../collector-chart';
-import { ValidationError, got, propPath } from './errors';
+import { ValidationError, propPath, withValue } from './errors';
 import {
   DNS_LABEL_RULE,
   DNS_SUBDOMAIN_RULE,
@@ -74,7 +74,7 @@ function resolve(props: CollectorChartOptions & Partial<CollectorChartProps>): R
 export function validateCollectorChartOptions(options: CollectorChartOptions, prefix: string): ResolvedCollectorSettings {
   const settings = resolve(options);
   const fail = (name: string, problem: string, value: unknown, fix: string): never => {
-    throw new ValidationError(propPath(prefix, name), problem + got(value), fix);
+    throw new ValidationError(propPath(prefix, name), withValue(problem, value), fix);
   };
 
   if (known(settings.namespace) && !isDnsLabel(settings.namespace)) {
@@ -128,7 +128,7 @@ export function validateCollectorChartOptions(options: CollectorChartOptions, pr
 export function validateCollectorChartProps(props: CollectorChartProps, prefix: string): ResolvedCollectorSettings {
   const settings = { ...validateCollectorChartOptions(props, prefix), ...resolve(props) };
   const fail = (name: string, problem: string, value: unknown, fix: string): never => {
-    throw new ValidationError(name, problem + got(value), fix);
+    throw new ValidationError(name, withValue(problem, value), fix);
   };
   const clusterNameProblem = known(props.clusterName) ? eksClusterNameProblem(props.clusterName) : undefined;
   if (clusterNameProblem) fail('clusterName', clusterNameProblem, props.clusterName, "pass the EKS cluster's name (it is the CLUSTER_ID dimension of every metric)");

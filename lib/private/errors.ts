@@ -35,8 +35,18 @@ export function propPath(prefix: string, name: string): string {
 /** The longest value a message quotes: a huge input must not make a huge error. */
 const MAX_QUOTED_CHARS = 120;
 
+/** `, got <value as JSON>`, shortened; `: <value>` when the problem already says what it got (a length). */
+export function withValue(problem: string, value: unknown): string {
+  return /, got [^,]*$/.test(problem) ? `${problem}: ${quote(value)}` : problem + got(value);
+}
+
 /** `, got <value as JSON>`, shortened. */
 export function got(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
-  return `, got ${text.length > MAX_QUOTED_CHARS ? `${text.slice(0, MAX_QUOTED_CHARS)}…` : text}`;
+  return `, got ${quote(value)}`;
+}
+
+function quote(value: unknown): string {
+  // Numbers as JavaScript shows them (JSON would turn NaN and Infinity into null).
+  const text = typeof value === 'number' ? String(value) : JSON.stringify(value) ?? String(value);
+  return text.length > MAX_QUOTED_CHARS ? `${text.slice(0, MAX_QUOTED_CHARS)}…` : text;
 }

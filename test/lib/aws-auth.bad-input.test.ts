@@ -3,7 +3,10 @@
  * non-role ARNs, duplicates, huge texts and alias bombs. Every rejection names the prop (`awsAuth:`)
  * and the fix. Cases test/lib/aws-auth.test.ts already covers are not repeated here.
  */
-import { nodeRoleArnsFromAwsAuth, parseAwsAuthMapRoles } from '../../lib/aws-auth';
+import { AwsAuthMapRoles } from '../../lib/aws-auth';
+
+const parseAwsAuthMapRoles = (text: string) => AwsAuthMapRoles.parse(text);
+const nodeRoleArnsFromAwsAuth = (text: string) => AwsAuthMapRoles.nodeRoleArns(text);
 
 const roleArn = (name: string): string => `arn:aws:iam::111122223333:role/${name}`;
 
@@ -33,25 +36,25 @@ describe('parseAwsAuthMapRoles on malformed YAML', () => {
   ])('rejects %s, quoting the YAML error and its place', (_what, text, message) => {
     const error = rejection(parseAwsAuthMapRoles, text);
 
-    expect(error).toMatch(/^awsAuth: /);
+    expect(error).toMatch(/^cni-metrics-helper: awsAuth: /);
     expect(error).toMatch(message);
     expect(error).toMatch(/pass the output of `kubectl -n kube-system get configmap aws-auth -o yaml`/);
   });
 
   test('rejects control characters as text that holds no mapRoles', () => {
-    expect(rejection(parseAwsAuthMapRoles, '\u0000\u0001\u0002')).toMatch(/^awsAuth: no mapRoles found: the text is a string \("\\u0000\\u0001\\u0002"\)/);
+    expect(rejection(parseAwsAuthMapRoles, '\u0000\u0001\u0002')).toMatch(/^cni-metrics-helper: awsAuth: no mapRoles found: the text is a string \("\\u0000\\u0001\\u0002"\)/);
   });
 });
 
 describe('parseAwsAuthMapRoles on wrong shapes', () => {
   test.each<[string, string, RegExp]>([
-    ['a number (data section pasted alone)', 'mapRoles: 5\n', /^awsAuth: mapRoles is a number \(5\), not a list — mapRoles must be a YAML list/],
-    ['a number (ConfigMap string)', 'data:\n  mapRoles: "5"\n', /^awsAuth: mapRoles is a number \(5\), not a list/],
-    ['a boolean', 'data:\n  mapRoles: "true"\n', /^awsAuth: mapRoles is a boolean \(true\), not a list/],
-    ['an empty string', 'data:\n  mapRoles: ""\n', /^awsAuth: mapRoles is empty, not a list/],
-    ['a list of lists', `- [${roleArn('A')}]\n`, /^awsAuth: mapRoles entry 1 is a list, not a mapping — each entry needs rolearn/],
-    ['a list with an empty entry', `-\n- rolearn: ${roleArn('A')}\n`, /^awsAuth: mapRoles entry 1 is empty, not a mapping/],
-    ['a ConfigMap whose data is a list', 'kind: ConfigMap\ndata: [mapRoles]\n', /^awsAuth: no mapRoles found: the text is a ConfigMap with keys \[kind, data\]/],
+    ['a number (data section pasted alone)', 'mapRoles: 5\n', /^cni-metrics-helper: awsAuth: mapRoles is a number \(5\), not a list — mapRoles must be a YAML list/],
+    ['a number (ConfigMap string)', 'data:\n  mapRoles: "5"\n', /^cni-metrics-helper: awsAuth: mapRoles is a number \(5\), not a list/],
+    ['a boolean', 'data:\n  mapRoles: "true"\n', /^cni-metrics-helper: awsAuth: mapRoles is a boolean \(true\), not a list/],
+    ['an empty string', 'data:\n  mapRoles: ""\n', /^cni-metrics-helper: awsAuth: mapRoles is empty, not a list/],
+    ['a list of lists', `- [${roleArn('A')}]\n`, /^cni-metrics-helper: awsAuth: mapRoles entry 1 is a list, not a mapping — each entry needs rolearn/],
+    ['a list with an empty entry', `-\n- rolearn: ${roleArn('A')}\n`, /^cni-metrics-helper: awsAuth: mapRoles entry 1 is empty, not a mapping/],
+    ['a ConfigMap whose data is a list', 'kind: ConfigMap\ndata: [mapRoles]\n', /^cni-metrics-helper: awsAuth: no mapRoles found: the text is a ConfigMap with keys \[kind, data\]/],
   ])('rejects mapRoles that is %s', (_what, text, message) => {
     expect(rejection(parseAwsAuthMapRoles, text)).toMatch(message);
   });
@@ -63,7 +66,7 @@ describe('roles without groups, and groups that are not a list', () => {
 
     expect(parseAwsAuthMapRoles(text)).toEqual([{ roleArn: roleArn('A'), groups: [] }, { roleArn: roleArn('B'), groups: [] }]);
     expect(rejection(nodeRoleArnsFromAwsAuth, text)).toMatch(
-      /^awsAuth: no role in mapRoles has group 'system:nodes' — mapRoles has arn:aws:iam::111122223333:role\/A \[\]; arn:aws:iam::111122223333:role\/B \[\]\./,
+      /^cni-metrics-helper: awsAuth: no role in mapRoles is an EC2 node role \(group 'system:nodes' without Fargate's 'system:node-proxier'\): mapRoles has arn:aws:iam::111122223333:role\/A \[\]; arn:aws:iam::111122223333:role\/B \[\] — /,
     );
   });
 
@@ -93,7 +96,7 @@ describe('rolearn values that are not IAM role ARNs', () => {
     const message = rejection(parseAwsAuthMapRoles, `- rolearn: ${value}\n  groups: [system:nodes]\n`);
 
     expect(message).toBe(
-      `awsAuth: mapRoles entry 1 has rolearn ${quoted}, which is not an IAM role ARN — ` +
+      `cni-metrics-helper: awsAuth: mapRoles entry 1 has rolearn ${quoted}, which is not an IAM role ARN — ` +
         'expected arn:<partition>:iam::<12-digit account>:role/[<path>/]<name>',
     );
   });
@@ -134,7 +137,7 @@ describe('anchors and aliases', () => {
 
     // THEN it is refused by the alias limit, before any expansion can take time or memory
     expect(rejection(parseAwsAuthMapRoles, bomb)).toMatch(
-      /^awsAuth: the text cannot be expanded: "Excessive alias count indicates a resource exhaustion attack" — aws-auth needs no YAML anchors or aliases/,
+      /^cni-metrics-helper: awsAuth: the text cannot be expanded: "Excessive alias count indicates a resource exhaustion attack" — aws-auth needs no YAML anchors or aliases/,
     );
   });
 
@@ -142,12 +145,12 @@ describe('anchors and aliases', () => {
     const inner = ['- &l0 {rolearn: arn}', ...Array.from({ length: 6 }, (_, i) => `- &l${i + 1} [${Array(10).fill(`*l${i}`).join(', ')}]`)].join('\n');
     const text = `kind: ConfigMap\ndata:\n  mapRoles: ${JSON.stringify(inner)}\n`;
 
-    expect(rejection(parseAwsAuthMapRoles, text)).toMatch(/^awsAuth: data\.mapRoles cannot be expanded: "Excessive alias count/);
+    expect(rejection(parseAwsAuthMapRoles, text)).toMatch(/^cni-metrics-helper: awsAuth: data\.mapRoles cannot be expanded: "Excessive alias count/);
   });
 
   test('an alias without its anchor is refused, naming the prop', () => {
     expect(rejection(parseAwsAuthMapRoles, '- rolearn: *missing\n')).toMatch(
-      /^awsAuth: the text cannot be expanded: "Unresolved alias \(the anchor must be set before the alias\): missing"/,
+      /^cni-metrics-helper: awsAuth: the text cannot be expanded: "Unresolved alias \(the anchor must be set before the alias\): missing"/,
     );
   });
 });
@@ -156,12 +159,12 @@ describe('deep nesting', () => {
   // The yaml library recurses once per level; past a few thousand levels a stack overflow can even
   // abort the process on a later parse. These run one after another in one process on purpose.
   test.each<[string, string, RegExp]>([
-    ['unclosed brackets', '['.repeat(100_000), /^awsAuth: the text nests brackets more than 64 deep at line 1, deeper than any aws-auth nests/],
-    ['closed brackets', '['.repeat(50_000) + ']'.repeat(50_000), /^awsAuth: the text nests brackets more than 64 deep at line 1/],
-    ['nested mappings in braces', '{a: '.repeat(20_000) + '1' + '}'.repeat(20_000), /^awsAuth: the text nests brackets more than 64 deep at line 1/],
-    ['block lists on one line', `${'- '.repeat(5_000)}x`, /^awsAuth: the text is indented more than 128 columns at line 1/],
-    ['block lists by indentation', Array.from({ length: 5_000 }, (_, i) => `${' '.repeat(i)}-`).join('\n'), /^awsAuth: the text is indented more than 128 columns at line 129/],
-    ['nested mappings by indentation', Array.from({ length: 3_000 }, (_, i) => `${'  '.repeat(i)}a:`).join('\n'), /^awsAuth: the text is indented more than 128 columns at line 66/],
+    ['unclosed brackets', '['.repeat(100_000), /^cni-metrics-helper: awsAuth: the text nests brackets more than 64 deep at line 1, deeper than any aws-auth nests/],
+    ['closed brackets', '['.repeat(50_000) + ']'.repeat(50_000), /^cni-metrics-helper: awsAuth: the text nests brackets more than 64 deep at line 1/],
+    ['nested mappings in braces', '{a: '.repeat(20_000) + '1' + '}'.repeat(20_000), /^cni-metrics-helper: awsAuth: the text nests brackets more than 64 deep at line 1/],
+    ['block lists on one line', `${'- '.repeat(5_000)}x`, /^cni-metrics-helper: awsAuth: the text is indented more than 128 columns at line 1/],
+    ['block lists by indentation', Array.from({ length: 5_000 }, (_, i) => `${' '.repeat(i)}-`).join('\n'), /^cni-metrics-helper: awsAuth: the text is indented more than 128 columns at line 129/],
+    ['nested mappings by indentation', Array.from({ length: 3_000 }, (_, i) => `${'  '.repeat(i)}a:`).join('\n'), /^cni-metrics-helper: awsAuth: the text is indented more than 128 columns at line 66/],
   ])('refuses %s before the YAML library recurses', (_what, text, message) => {
     expect(rejection(parseAwsAuthMapRoles, text)).toMatch(message);
   });
@@ -170,8 +173,8 @@ describe('deep nesting', () => {
     const inConfigMap = `kind: ConfigMap\ndata:\n  mapRoles: ${JSON.stringify(`- rolearn: x\n  groups: ${'['.repeat(65)}`)}\n`;
     const inDescribe = `Name: aws-auth\n\nData\n====\nmapRoles:\n----\n- rolearn: ${'{'.repeat(65)}\n\nEvents:  <none>\n`;
 
-    expect(rejection(parseAwsAuthMapRoles, inConfigMap)).toMatch(/^awsAuth: the text nests brackets more than 64 deep at line 3,/);
-    expect(rejection(parseAwsAuthMapRoles, inDescribe)).toMatch(/^awsAuth: the mapRoles block of the describe output nests brackets more than 64 deep at line 7 of the input/);
+    expect(rejection(parseAwsAuthMapRoles, inConfigMap)).toMatch(/^cni-metrics-helper: awsAuth: the text nests brackets more than 64 deep at line 3,/);
+    expect(rejection(parseAwsAuthMapRoles, inDescribe)).toMatch(/^cni-metrics-helper: awsAuth: the mapRoles block of the describe output nests brackets more than 64 deep at line 7 of the input/);
   });
 
   test('brackets in values and deep-looking but shallow texts are read', () => {
@@ -198,7 +201,7 @@ describe('huge input', () => {
   ])('%s gives a short message', (_what, text) => {
     const message = rejection(parseAwsAuthMapRoles, text);
 
-    expect(message).toMatch(/^awsAuth: /);
+    expect(message).toMatch(/^cni-metrics-helper: awsAuth: /);
     expect(message.length).toBeLessThan(2_000);
   });
 
@@ -206,7 +209,7 @@ describe('huge input', () => {
     const text = Array.from({ length: 3_000 }, (_, i) => mapRolesEntry(roleArn(`Admin${i}`), ['system:masters'])).join('');
     const message = rejection(nodeRoleArnsFromAwsAuth, text);
 
-    expect(message).toMatch(/mapRoles has arn:aws:iam::111122223333:role\/Admin0 \[system:masters\]; .*role\/Admin9 \[system:masters\]; and 2990 more\. Node roles/);
+    expect(message).toMatch(/mapRoles has arn:aws:iam::111122223333:role\/Admin0 \[system:masters\]; .*role\/Admin9 \[system:masters\]; and 2990 more — pass/);
     expect(message.length).toBeLessThan(2_000);
   });
 });
@@ -220,7 +223,7 @@ describe('aws-auth with mapUsers only', () => {
     ].join('\n');
 
     expect(rejection(parseAwsAuthMapRoles, describe)).toBe(
-      'awsAuth: no mapRoles found: the describe output has data keys [mapUsers, mapAccounts] — node roles are mapped in ' +
+      'cni-metrics-helper: awsAuth: no mapRoles found: the describe output has data keys [mapUsers, mapAccounts] — node roles are mapped in ' +
         'mapRoles; pass the aws-auth of the cluster the nodes join, or, when its nodes join through EKS access entries ' +
         'instead, pass the node roles as `nodeRoles`',
     );

@@ -1,6 +1,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { nodeRoleArnsFromAwsAuth, parseAwsAuthMapRoles } from '../../lib/aws-auth';
+import { AwsAuthMapRoles } from '../../lib/aws-auth';
+
+const parseAwsAuthMapRoles = (text: string) => AwsAuthMapRoles.parse(text);
+const nodeRoleArnsFromAwsAuth = (text: string) => AwsAuthMapRoles.nodeRoleArns(text);
 
 const fixture = (name: string): string => fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'aws-auth', name), 'utf8');
 
@@ -76,7 +79,7 @@ describe('parseAwsAuthMapRoles', () => {
   describe('errors', () => {
     test('quotes the YAML library and the line when the text is not YAML', () => {
       expect(() => parseAwsAuthMapRoles('- rolearn: arn:aws:iam::111122223333:role/A\n  groups: [system:nodes\n')).toThrow(
-        /^awsAuth: the text is not valid YAML at line 3, column 1: "Flow sequence .*" — pass the output of `kubectl -n kube-system get configmap aws-auth -o yaml`.*indentation matters/,
+        /^cni-metrics-helper: awsAuth: the text is not valid YAML at line 3, column 1: "Flow sequence .*" — pass the output of `kubectl -n kube-system get configmap aws-auth -o yaml`.*indentation matters/,
       );
     });
 
@@ -85,29 +88,29 @@ describe('parseAwsAuthMapRoles', () => {
       const broken = fixture('guide-describe.txt').replace('  rolearn:', ' rolearn:');
 
       expect(() => parseAwsAuthMapRoles(broken)).toThrow(
-        /^awsAuth: the mapRoles block of the describe output is not valid YAML at line 13, column 1 of the input: ".+"/,
+        /^cni-metrics-helper: awsAuth: the mapRoles block of the describe output is not valid YAML at line 13, column 1 of the input: ".+"/,
       );
     });
 
     test('gives the line in data.mapRoles when the ConfigMap value is not YAML', () => {
       const text = 'kind: ConfigMap\ndata:\n  mapRoles: |\n    - rolearn: arn:aws:iam::111122223333:role/A\n     groups: []\n';
 
-      expect(() => parseAwsAuthMapRoles(text)).toThrow(/^awsAuth: data.mapRoles is not valid YAML at line 2, column 1 of data.mapRoles: "/);
+      expect(() => parseAwsAuthMapRoles(text)).toThrow(/^cni-metrics-helper: awsAuth: data.mapRoles is not valid YAML at line 2, column 1 of data.mapRoles: "/);
     });
 
     test('names the accepted forms when there is no mapRoles', () => {
       const noMapRoles = 'apiVersion: v1\nkind: ConfigMap\ndata:\n  mapUsers: "[]"\n';
 
       expect(() => parseAwsAuthMapRoles(noMapRoles)).toThrow(
-        /^awsAuth: no mapRoles found: the text is a ConfigMap with data keys \[mapUsers\] — pass the output of `kubectl -n kube-system get configmap aws-auth -o yaml`, the output of `kubectl describe configmap -n kube-system aws-auth`, or the mapRoles YAML list itself$/,
+        /^cni-metrics-helper: awsAuth: no mapRoles found: the text is a ConfigMap with data keys \[mapUsers\] — pass the output of `kubectl -n kube-system get configmap aws-auth -o yaml`, the output of `kubectl describe configmap -n kube-system aws-auth`, or the mapRoles YAML list itself$/,
       );
-      expect(() => parseAwsAuthMapRoles('')).toThrow(/^awsAuth: no mapRoles found: the text is empty — pass/);
-      expect(() => parseAwsAuthMapRoles('just some words')).toThrow(/^awsAuth: no mapRoles found: the text is a string \("just some words"\)/);
+      expect(() => parseAwsAuthMapRoles('')).toThrow(/^cni-metrics-helper: awsAuth: no mapRoles found: the text is empty — pass/);
+      expect(() => parseAwsAuthMapRoles('just some words')).toThrow(/^cni-metrics-helper: awsAuth: no mapRoles found: the text is a string \("just some words"\)/);
     });
 
     test('says mapRoles is not a list', () => {
       expect(() => parseAwsAuthMapRoles('data:\n  mapRoles: "rolearn: arn:aws:iam::111122223333:role/A"\n')).toThrow(
-        /^awsAuth: mapRoles is a mapping, not a list — mapRoles must be a YAML list/,
+        /^cni-metrics-helper: awsAuth: mapRoles is a mapping, not a list — mapRoles must be a YAML list/,
       );
     });
 
@@ -115,12 +118,12 @@ describe('parseAwsAuthMapRoles', () => {
       const text = '- rolearn: arn:aws:iam::111122223333:role/A\n- userarn: arn:aws:iam::111122223333:user/bob\n  groups: [system:masters]\n';
 
       expect(() => parseAwsAuthMapRoles(text)).toThrow(
-        /^awsAuth: mapRoles entry 2 has no rolearn \(its keys: userarn, groups\) — add "rolearn: .*"; user mappings \(userarn\) belong in mapUsers$/,
+        /^cni-metrics-helper: awsAuth: mapRoles entry 2 has no rolearn \(its keys: userarn, groups\) — add "rolearn: .*"; user mappings \(userarn\) belong in mapUsers$/,
       );
     });
 
     test('names an entry that is not a mapping', () => {
-      expect(() => parseAwsAuthMapRoles('- arn:aws:iam::111122223333:role/A\n')).toThrow(/^awsAuth: mapRoles entry 1 is a string .*not a mapping/);
+      expect(() => parseAwsAuthMapRoles('- arn:aws:iam::111122223333:role/A\n')).toThrow(/^cni-metrics-helper: awsAuth: mapRoles entry 1 is a string .*not a mapping/);
     });
 
     test.each([
@@ -131,13 +134,13 @@ describe('parseAwsAuthMapRoles', () => {
     ])('quotes a rolearn that is %s', (_what, arn, hint) => {
       const run = () => parseAwsAuthMapRoles(`- rolearn: ${arn}\n  groups: [system:nodes]\n`);
 
-      expect(run).toThrow(new RegExp(`^awsAuth: mapRoles entry 1 has rolearn "${arn.replace(/[/.]/g, '\\$&')}", which is not an IAM role ARN`));
+      expect(run).toThrow(new RegExp(`^cni-metrics-helper: awsAuth: mapRoles entry 1 has rolearn "${arn.replace(/[/.]/g, '\\$&')}", which is not an IAM role ARN`));
       expect(run).toThrow(hint);
     });
 
     test('quotes groups that are not a list of strings', () => {
       expect(() => parseAwsAuthMapRoles('- rolearn: arn:aws:iam::111122223333:role/A\n  groups: system:nodes\n')).toThrow(
-        /^awsAuth: mapRoles entry 1 \(rolearn 'arn:aws:iam::111122223333:role\/A'\) has groups "system:nodes", which is not a list of strings — write groups as a YAML list/,
+        /^cni-metrics-helper: awsAuth: mapRoles entry 1 \(rolearn 'arn:aws:iam::111122223333:role\/A'\) has groups "system:nodes", which is not a list of strings — write groups as a YAML list/,
       );
       expect(() => parseAwsAuthMapRoles('- rolearn: arn:aws:iam::111122223333:role/A\n  groups: [[system:nodes]]\n')).toThrow(
         /has groups \[\["system:nodes"\]\], which is not a list of strings/,
@@ -146,7 +149,7 @@ describe('parseAwsAuthMapRoles', () => {
 
     test('quotes a username that is not a string', () => {
       expect(() => parseAwsAuthMapRoles('- rolearn: arn:aws:iam::111122223333:role/A\n  username: [a]\n')).toThrow(
-        /^awsAuth: mapRoles entry 1 .* has username \["a"\], which is not a string/,
+        /^cni-metrics-helper: awsAuth: mapRoles entry 1 .* has username \["a"\], which is not a string/,
       );
     });
   });
@@ -182,8 +185,27 @@ describe('nodeRoleArnsFromAwsAuth', () => {
     const text = '- rolearn: arn:aws:iam::111122223333:role/Admin\n  groups: [system:masters]\n';
 
     expect(() => nodeRoleArnsFromAwsAuth(text)).toThrow(
-      /^awsAuth: no role in mapRoles has group 'system:nodes' — mapRoles has arn:aws:iam::111122223333:role\/Admin \[system:masters\]\..*`nodeRoles`$/,
+      /^cni-metrics-helper: awsAuth: no role in mapRoles is an EC2 node role \(group 'system:nodes' without Fargate's 'system:node-proxier'\): mapRoles has arn:aws:iam::111122223333:role\/Admin \[system:masters\] — .*`nodeRoles`.*/,
     );
-    expect(() => nodeRoleArnsFromAwsAuth('[]')).toThrow(/^awsAuth: no role in mapRoles has group 'system:nodes' — mapRoles has no entries/);
+    expect(() => nodeRoleArnsFromAwsAuth('[]')).toThrow(/^cni-metrics-helper: awsAuth: no role in mapRoles is an EC2 node role \(group 'system:nodes' without Fargate's 'system:node-proxier'\): mapRoles has no entries/);
+  });
+
+  test('leaves out Fargate pod execution roles (system:node-proxier): Fargate pods run no aws-node', () => {
+    // GIVEN aws-auth as aws-eks writes it for a node group and a Fargate profile
+    const text = [
+      '- rolearn: arn:aws:iam::111122223333:role/NodeGroupRole',
+      '  username: system:node:{{EC2PrivateDNSName}}',
+      '  groups: [system:bootstrappers, system:nodes]',
+      '- rolearn: arn:aws:iam::111122223333:role/FargatePodExecutionRole',
+      '  username: system:node:{{SessionName}}',
+      '  groups: [system:bootstrappers, system:nodes, system:node-proxier]',
+      '',
+    ].join('\n');
+    // THEN only the node group's role is a node role; the Fargate role is still parsed
+    expect(nodeRoleArnsFromAwsAuth(text)).toEqual(['arn:aws:iam::111122223333:role/NodeGroupRole']);
+    expect(parseAwsAuthMapRoles(text).map((m) => m.roleArn)).toHaveLength(2);
+    // AND a Fargate-only aws-auth names no node role
+    const fargateOnly = text.split('\n').slice(3).join('\n');
+    expect(() => nodeRoleArnsFromAwsAuth(fargateOnly)).toThrow(/no role in mapRoles is an EC2 node role .*FargatePodExecutionRole \[system:bootstrappers, system:nodes, system:node-proxier\]/);
   });
 });

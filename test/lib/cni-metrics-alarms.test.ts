@@ -81,8 +81,8 @@ describe('CniMetricsAlarms', () => {
       });
     });
 
-    test('false leaves it out', () => {
-      const { template, alarms } = synth({ ipUtilization: false });
+    test('enabled: false leaves it out', () => {
+      const { template, alarms } = synth({ ipUtilization: { enabled: false } });
 
       expect(alarmNames(template)).toEqual(['prod-eks-CNI-CollectorSilent']);
       expect(alarms.ipUtilizationAlarm).toBeUndefined();
@@ -90,8 +90,8 @@ describe('CniMetricsAlarms', () => {
   });
 
   describe('ipamd errors', () => {
-    test('an empty options object turns it on: Sum of ipamdErr at least 1 in one period, no data not breaching', () => {
-      const { template, alarms } = synth({ ipamdErrors: {} });
+    test('enabled: true turns it on: Sum of ipamdErr at least 1 in one period, no data not breaching', () => {
+      const { template, alarms } = synth({ ipamdErrors: { enabled: true } });
 
       expect(alarms.alarms).toHaveLength(3);
       template.hasResourceProperties(ALARM, {
@@ -110,12 +110,12 @@ describe('CniMetricsAlarms', () => {
     });
 
     test('takes the threshold given', () => {
-      const { template } = synth({ ipamdErrors: { threshold: 5 } });
+      const { template } = synth({ ipamdErrors: { enabled: true, threshold: 5 } });
       template.hasResourceProperties(ALARM, { MetricName: 'ipamdErr', Threshold: 5 });
     });
 
-    test('false leaves it out, as omitting it does', () => {
-      expect(alarmNames(synth({ ipamdErrors: false }).template)).toEqual(alarmNames(synthDefault().template));
+    test('an options object without enabled: true leaves it out, as omitting it does', () => {
+      expect(alarmNames(synth({ ipamdErrors: { threshold: 5 } }).template)).toEqual(alarmNames(synthDefault().template));
     });
   });
 
@@ -149,8 +149,8 @@ describe('CniMetricsAlarms', () => {
       });
     });
 
-    test('false leaves it out', () => {
-      expect(alarmNames(synth({ collectorSilent: false }).template)).toEqual(['prod-eks-CNI-IpUtilization']);
+    test('enabled: false leaves it out', () => {
+      expect(alarmNames(synth({ collectorSilent: { enabled: false } }).template)).toEqual(['prod-eks-CNI-IpUtilization']);
     });
   });
 
@@ -158,7 +158,7 @@ describe('CniMetricsAlarms', () => {
     // GIVEN / WHEN (no Template here: CloudFormation validation warns about an empty stack)
     const stack = new Stack(new App(), 'Stack');
     const alarms = new CniMetricsAlarms(stack, 'CniAlarms', {
-      clusterName: CLUSTER, ipUtilization: false, ipamdErrors: false, collectorSilent: false,
+      clusterName: CLUSTER, ipUtilization: { enabled: false }, ipamdErrors: { enabled: false }, collectorSilent: { enabled: false },
     });
     // THEN
     expect(alarms.alarms).toEqual([]);
@@ -171,7 +171,7 @@ describe('CniMetricsAlarms', () => {
       const stack = new Stack(new App(), 'Stack');
       const topic = new sns.Topic(stack, 'OnCall');
       // WHEN
-      new CniMetricsAlarms(stack, 'CniAlarms', { clusterName: CLUSTER, ipamdErrors: {}, alarmTopic: topic });
+      new CniMetricsAlarms(stack, 'CniAlarms', { clusterName: CLUSTER, ipamdErrors: { enabled: true }, alarmTopic: topic });
       // THEN
       const template = Template.fromStack(stack);
       const topicRef = { Ref: stack.getLogicalId(topic.node.defaultChild as sns.CfnTopic) };
@@ -184,7 +184,7 @@ describe('CniMetricsAlarms', () => {
     });
 
     test('without a topic no alarm has actions', () => {
-      const { template } = synth({ ipamdErrors: {} });
+      const { template } = synth({ ipamdErrors: { enabled: true } });
       const alarms = Object.values(template.findResources(ALARM));
       expect(alarms).toHaveLength(3);
       for (const alarm of alarms) {
@@ -196,7 +196,7 @@ describe('CniMetricsAlarms', () => {
 
   describe('alarm names', () => {
     test('a prefix replaces the cluster name', () => {
-      expect(alarmNames(synth({ alarmNamePrefix: 'team-a', ipamdErrors: {} }).template)).toEqual([
+      expect(alarmNames(synth({ alarmNamePrefix: 'team-a', ipamdErrors: { enabled: true } }).template)).toEqual([
         'team-a-CNI-CollectorSilent',
         'team-a-CNI-IpUtilization',
         'team-a-CNI-IpamdErrors',
@@ -206,7 +206,7 @@ describe('CniMetricsAlarms', () => {
     test('an override names one alarm exactly', () => {
       const { template } = synth({
         ipUtilization: { alarmNameOverride: 'pod-ips-running-out' },
-        ipamdErrors: { alarmNameOverride: 'ipamd-errors' },
+        ipamdErrors: { enabled: true, alarmNameOverride: 'ipamd-errors' },
         collectorSilent: { alarmNameOverride: 'cni-collector-down' },
       });
       expect(alarmNames(template)).toEqual(['cni-collector-down', 'ipamd-errors', 'pod-ips-running-out']);
@@ -216,7 +216,7 @@ describe('CniMetricsAlarms', () => {
   describe('validation', () => {
     test.each([120, 0, -5, Number.NaN])('an IP utilization threshold of %s fails naming the prop', (thresholdPercent) => {
       expect(() => synth({ ipUtilization: { thresholdPercent } })).toThrow(
-        `alarms.ipUtilization.thresholdPercent must be > 0 and <= 100, got ${thresholdPercent}`,
+        `cni-metrics-helper: ipUtilization.thresholdPercent: must be > 0 and <= 100, got ${thresholdPercent} — e.g. 80`,
       );
     });
 
@@ -226,50 +226,65 @@ describe('CniMetricsAlarms', () => {
 
     test.each([0, 1.5, -1])('IP utilization evaluation periods of %s fail naming the prop', (evaluationPeriods) => {
       expect(() => synth({ ipUtilization: { evaluationPeriods } })).toThrow(
-        `alarms.ipUtilization.evaluationPeriods must be a whole number >= 1, got ${evaluationPeriods}`,
+        `cni-metrics-helper: ipUtilization.evaluationPeriods: must be a whole number >= 1, got ${evaluationPeriods} — e.g. 3`,
       );
     });
 
     test('evaluation periods that look back more than a day fail with the largest allowed', () => {
       expect(() => synth({ ipUtilization: { evaluationPeriods: 289 } })).toThrow(
-        'alarms.ipUtilization.evaluationPeriods is 289, so the alarm would look back 24.083333333333332 hours: ' +
-          'CloudWatch allows at most one day, so use at most 288 periods of 5 minutes',
+        'cni-metrics-helper: ipUtilization.evaluationPeriods: is 289, so the alarm would look back 24.083333333333332 hours; ' +
+          'CloudWatch allows at most one day — use at most 288 periods of 5 minutes',
       );
       expect(() => synth({ ipUtilization: { evaluationPeriods: 288 } })).not.toThrow();
     });
 
     test.each([0, 2.5])('an ipamd error threshold of %s fails naming the prop', (threshold) => {
-      expect(() => synth({ ipamdErrors: { threshold } })).toThrow(
-        `alarms.ipamdErrors.threshold must be a whole number >= 1 (errors in one period), got ${threshold}`,
+      expect(() => synth({ ipamdErrors: { enabled: true, threshold } })).toThrow(
+        `cni-metrics-helper: ipamdErrors.threshold: must be a whole number >= 1 (errors in one period), got ${threshold} — e.g. 1`,
       );
     });
 
     test.each([0, 0.5])('collector silent periods of %s fail naming the prop', (periods) => {
       expect(() => synth({ collectorSilent: { periods } })).toThrow(
-        `alarms.collectorSilent.periods must be a whole number >= 1, got ${periods}`,
+        `cni-metrics-helper: collectorSilent.periods: must be a whole number >= 1, got ${periods} — e.g. 3`,
       );
     });
 
     test('collector silent periods beyond a day fail for the factory period', () => {
       expect(() => synth({ collectorSilent: { periods: 25 }, period: Duration.hours(1) })).toThrow(
-        /^alarms.collectorSilent.periods is 25, .* use at most 24 periods of 1 hour$/,
+        /^cni-metrics-helper: collectorSilent\.periods: is 25, .* — use at most 24 periods of 1 hour$/,
       );
     });
 
     test('an empty alarm name prefix fails and says how to fix it', () => {
       expect(() => synth({ alarmNamePrefix: ' ' })).toThrow(
-        "alarms.alarmNamePrefix must not be empty, got ' ': leave it out to use the cluster name",
+        'cni-metrics-helper: alarmNamePrefix: must not be empty, got " " — leave it out to use the cluster name',
       );
     });
 
     test('an alarm name over 255 characters fails', () => {
       expect(() => synth({ alarmNamePrefix: 'p'.repeat(250) })).toThrow(
-        /^Alarm name 'p+-CNI-IpUtilization' must be 1-255 characters and not blank: shorten alarms.alarmNamePrefix or the alarm's alarmNameOverride$/,
+        /^cni-metrics-helper: alarmNamePrefix: makes the alarm name "p+-CNI-IpUtilization", which must be a CloudWatch alarm name \(1-255 characters, not blank, no control characters\) — shorten or clean alarmNamePrefix \(by default the cluster name\), or give ipUtilization\.alarmNameOverride$/,
       );
     });
 
     test('an empty cluster name fails before any alarm is made', () => {
-      expect(() => synth({ clusterName: '' })).toThrow(/clusterName must not be empty/);
+      expect(() => synth({ clusterName: '' })).toThrow(/^cni-metrics-helper: clusterName: must be an EKS cluster name .*, got "" — /);
+    });
+  });
+
+  describe('region', () => {
+    test('alarms on metrics of the stack\'s own region carry it and synthesize', () => {
+      const stack = new Stack(new App(), 'Stack', { env: { region: 'eu-west-1' } });
+      new CniMetricsAlarms(stack, 'CniAlarms', { clusterName: CLUSTER, region: 'eu-west-1' });
+      expect(Object.keys(Template.fromStack(stack).findResources(ALARM))).toHaveLength(2);
+    });
+
+    test('a region other than the stack\'s fails: CloudWatch alarms watch their own region only', () => {
+      const stack = new Stack(new App(), 'Stack', { env: { region: 'eu-west-1' } });
+      expect(() => new CniMetricsAlarms(stack, 'CniAlarms', { clusterName: CLUSTER, region: 'us-east-1' })).toThrow(
+        /^cni-metrics-helper: region: is us-east-1, but the alarms are created in eu-west-1 .* — create the alarms in a stack of region us-east-1$/,
+      );
     });
   });
 });

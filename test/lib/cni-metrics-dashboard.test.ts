@@ -241,7 +241,7 @@ describe('CniMetricsDashboard', () => {
 
     test('shows the alarms given, right under the header', () => {
       const { widgets } = synth({}, (stack) => ({
-        alarms: new CniMetricsAlarms(stack, 'CniAlarms', { clusterName: CLUSTER, ipamdErrors: {} }).alarms,
+        alarms: new CniMetricsAlarms(stack, 'CniAlarms', { clusterName: CLUSTER, ipamdErrors: { enabled: true } }).alarms,
       }));
 
       expect(widgets[1].type).toBe('alarm');
@@ -275,13 +275,13 @@ describe('CniMetricsDashboard', () => {
       ['', 'EKS-CNI-metrics'],
     ])('the dashboard name %j fails with the rule and a fixed name', (dashboardName, fixed) => {
       expect(() => synth({ dashboardName })).toThrow(
-        `dashboardName '${dashboardName}' is invalid: CloudWatch dashboard names are 1-255 characters of ` +
-          `A-Z, a-z, 0-9, '-' and '_'; use e.g. '${fixed}'`,
+        `cni-metrics-helper: dashboardName: must be a CloudWatch dashboard name (1-255 characters of ` +
+          `A-Z, a-z, 0-9, '-' and '_'), got ${JSON.stringify(dashboardName)} — use e.g. '${fixed}'`,
       );
     });
 
     test('a dashboard name over 255 characters fails', () => {
-      expect(() => synth({ dashboardName: 'd'.repeat(256) })).toThrow(/^dashboardName 'd{256}' is invalid: .*; use e.g. 'd{255}'$/);
+      expect(() => synth({ dashboardName: 'd'.repeat(256) })).toThrow(/^cni-metrics-helper: dashboardName: must be a CloudWatch dashboard name .*, got "d+… — use e.g. 'd{255}'$/);
     });
 
     test('a dashboard name of 255 characters is accepted', () => {
@@ -294,7 +294,21 @@ describe('CniMetricsDashboard', () => {
     });
 
     test('an empty cluster name fails', () => {
-      expect(() => synth({ clusterName: '' })).toThrow(/^clusterName must not be empty, got ''/);
+      expect(() => synth({ clusterName: '' })).toThrow(/^cni-metrics-helper: clusterName: must be an EKS cluster name .*, got "" — /);
+    });
+  });
+
+  describe('region', () => {
+    test('with a region, every metric widget reads that region, also from a dashboard in another', () => {
+      // GIVEN a dashboard in eu-west-1 for a collector publishing to us-east-1
+      const stack = new Stack(new App(), 'Stack', { env: { region: 'eu-west-1' } });
+      new CniMetricsDashboard(stack, 'CniDashboard', { clusterName: CLUSTER, region: 'us-east-1' });
+      const [dashboard] = Object.values(Template.fromStack(stack).findResources(DASHBOARD));
+      const widgets = dashboardBody(dashboard).widgets as Widget[];
+      // THEN each widget with metrics names us-east-1, and there are such widgets
+      const withMetrics = widgets.filter((w) => w.properties.metrics !== undefined);
+      expect(withMetrics.length).toBeGreaterThan(3);
+      for (const widget of withMetrics) expect((widget.properties as { region?: string }).region).toBe('us-east-1');
     });
   });
 });

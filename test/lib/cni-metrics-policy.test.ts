@@ -83,10 +83,10 @@ describe('CniMetricsPolicy', () => {
 
   describe('validation', () => {
     test.each([
-      ['that is empty', '', /^CniMetricsPolicy: namespace '' must be 1 to 255 characters long, got 0 — choose another CloudWatch namespace, e.g. 'Kubernetes'/],
-      ['longer than 255 characters', 'x'.repeat(256), /namespace 'x+' must be 1 to 255 characters long, got 256/],
-      ["starting with ':'", ':Kubernetes', /namespace ':Kubernetes' must not start with ':'/],
-      ["starting with 'AWS/'", 'AWS/EKS', /namespace 'AWS\/EKS' must not start with 'AWS\/', which CloudWatch reserves for AWS services — choose another/],
+      ['that is empty', '', /^cni-metrics-helper: namespace: must be 1 to 255 characters long, got 0: "" — choose another CloudWatch namespace, e.g. 'Kubernetes'/],
+      ['longer than 255 characters', 'x'.repeat(256), /^cni-metrics-helper: namespace: must be 1 to 255 characters long, got 256: "x+…/],
+      ["starting with ':'", ':Kubernetes', /^cni-metrics-helper: namespace: must not start with ':', got ":Kubernetes"/],
+      ["starting with 'AWS/'", 'AWS/EKS', /^cni-metrics-helper: namespace: must not start with 'AWS\/', which CloudWatch reserves for AWS services, got "AWS\/EKS" — choose another/],
       ['with a control character', 'Kube\nrnetes', /must be printable ASCII/],
       ['with a non-ASCII character', 'Kubernetés', /must be printable ASCII/],
     ])('rejects a namespace %s', (_what, namespace, message) => {
@@ -103,10 +103,10 @@ describe('CniMetricsPolicy', () => {
     });
 
     test.each([
-      ['that is empty', '', /^CniMetricsPolicy: managedPolicyName '' must be 1 to 128 characters long, got 0 — use letters, digits and \+=,\.@_- only/],
-      ['longer than 128 characters', 'p'.repeat(129), /managedPolicyName 'p+' must be 1 to 128 characters long, got 129/],
-      ['with a space', 'CNI metrics', /managedPolicyName 'CNI metrics' has characters IAM does not allow/],
-      ['with a slash', 'cni/metrics', /managedPolicyName 'cni\/metrics' has characters IAM does not allow/],
+      ['that is empty', '', /^cni-metrics-helper: managedPolicyName: must be 1 to 128 characters long, got "" — use letters, digits and \+=,\.@_- only/],
+      ['longer than 128 characters', 'p'.repeat(129), /^cni-metrics-helper: managedPolicyName: must be 1 to 128 characters long, got "p+…/],
+      ['with a space', 'CNI metrics', /^cni-metrics-helper: managedPolicyName: has characters IAM does not allow in a policy name, got "CNI metrics"/],
+      ['with a slash', 'cni/metrics', /^cni-metrics-helper: managedPolicyName: has characters IAM does not allow in a policy name, got "cni\/metrics"/],
     ])('rejects a policy name %s', (_what, managedPolicyName, message) => {
       expect(() => new CniMetricsPolicy(newStack(), 'Policy', { managedPolicyName })).toThrow(message);
     });
@@ -120,7 +120,7 @@ describe('CniMetricsPolicy', () => {
 
       // THEN
       expect(() => Template.fromStack(second)).toThrow(
-        /CniMetricsPolicy: managedPolicyName 'CNIMetricsHelperPolicy' is also used by ClusterA\/Policy, in the same account; .*give each helper its own `managedPolicyName`/,
+        /cni-metrics-helper: managedPolicyName: 'CNIMetricsHelperPolicy' is also used by ClusterA\/Policy, in the same account; .* — give each helper its own `managedPolicyName`/,
       );
     });
 

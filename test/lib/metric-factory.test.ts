@@ -132,9 +132,9 @@ describe('CniMetricFactory', () => {
   });
 
   describe('validation', () => {
-    test.each(['', '   '])('an empty cluster name %j fails and says what to pass', (clusterName) => {
+    test.each(['', '   ', 'my cluster!'])('a cluster name %j that is no EKS cluster name fails and says what to pass', (clusterName) => {
       expect(() => new CniMetricFactory({ clusterName })).toThrow(
-        /clusterName must not be empty, got '.*': pass the EKS cluster's name \(the collector's AWS_CLUSTER_ID\)/,
+        /^cni-metrics-helper: clusterName: must be an EKS cluster name .*, got ".*" — pass the EKS cluster's name \(the collector's AWS_CLUSTER_ID\)/,
       );
     });
 
@@ -148,19 +148,18 @@ describe('CniMetricFactory', () => {
 
     test('a namespace reserved for AWS fails', () => {
       expect(() => new CniMetricFactory({ clusterName: 'prod', namespace: 'AWS/EKS' })).toThrow(
-        /namespace 'AWS\/EKS' is invalid: names starting with 'AWS\/' are reserved for AWS services; use your own, e.g. 'Kubernetes'/,
+        /^cni-metrics-helper: namespace: must not start with 'AWS\/', which CloudWatch reserves for AWS services, got "AWS\/EKS" — use the collector's CLOUDWATCH_NAMESPACE, by default 'Kubernetes'/,
       );
     });
 
     test.each([
-      ['blank', ' '],
-      ['too long', 'N'.repeat(256)],
-      ['with a control character', 'Kube\nrnetes'],
-      ['not ASCII', 'Kubernetés'],
-    ])('a namespace that is %s fails with the rule', (_what, namespace) => {
-      expect(() => new CniMetricFactory({ clusterName: 'prod', namespace })).toThrow(
-        /namespace '.*' is invalid: CloudWatch namespaces are 1-255 printable ASCII characters and not blank/s,
-      );
+      ['blank', ' ', /must not be blank/],
+      ['too long', 'N'.repeat(256), /must be 1 to 255 characters long, got 256/],
+      ['with a control character', 'Kube\nrnetes', /must be printable ASCII/],
+      ['not ASCII', 'Kubernetés', /must be printable ASCII/],
+    ])('a namespace that is %s fails with the rule', (_what, namespace, rule) => {
+      expect(() => new CniMetricFactory({ clusterName: 'prod', namespace })).toThrow(/^cni-metrics-helper: namespace: /);
+      expect(() => new CniMetricFactory({ clusterName: 'prod', namespace })).toThrow(rule);
     });
 
     test.each([
@@ -169,7 +168,7 @@ describe('CniMetricFactory', () => {
       ['1 second 500 millis', Duration.millis(1500)],
     ])('a period of %s, not a whole number of minutes, fails', (shown, period) => {
       expect(() => new CniMetricFactory({ clusterName: 'prod', period })).toThrow(
-        `period must be a whole number of minutes (the collector publishes at standard, one-minute resolution), got ${shown}`,
+        `cni-metrics-helper: period: must be a whole number of minutes (the collector publishes at standard, one-minute resolution), got ${shown} — use e.g.`,
       );
     });
 
