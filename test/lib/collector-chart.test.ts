@@ -5,6 +5,7 @@ import { Lazy } from 'aws-cdk-lib';
 import { Size, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { CollectorChart, CollectorChartProps } from '../../lib/collector-chart';
+import { CollectorLogLevel, ScrapeMode } from '../../lib/collector-settings';
 import { BUNDLE_PART_BYTES, packCollectorBundle } from '../../lib/collector-bundle';
 import { loadConfig } from '../../runtime/config';
 import { DEFAULTS, ENV } from '../../common/settings';
@@ -71,14 +72,14 @@ describe('CollectorChart', () => {
   });
 
   test('is deterministic: the same props give the same manifests', () => {
-    expect(synth({ scrapeMode: 'direct', usePrometheus: true })).toEqual(synth({ scrapeMode: 'direct', usePrometheus: true }));
+    expect(synth({ scrapeMode: ScrapeMode.DIRECT, usePrometheus: true })).toEqual(synth({ scrapeMode: ScrapeMode.DIRECT, usePrometheus: true }));
   });
 
   test('passes the Kubernetes schema validation in every mode', () => {
     // GIVEN every shape the chart can take
     const variants = [
       synth(),
-      synth({ scrapeMode: 'direct' }),
+      synth({ scrapeMode: ScrapeMode.DIRECT }),
       synth({
         usePrometheus: true,
         useCloudWatch: false,
@@ -107,7 +108,7 @@ describe('CollectorChart', () => {
   describe('RBAC', () => {
     test('in proxy mode grants list on pods and get on pods/proxy, in the aws-node namespace only', () => {
       // WHEN
-      const docs = synth({ scrapeMode: 'proxy' });
+      const docs = synth({ scrapeMode: ScrapeMode.PROXY });
 
       // THEN
       const role = only(docs, 'Role');
@@ -122,7 +123,7 @@ describe('CollectorChart', () => {
 
     test('in direct mode grants only list on pods: no pods/proxy', () => {
       // WHEN
-      const docs = synth({ scrapeMode: 'direct' });
+      const docs = synth({ scrapeMode: ScrapeMode.DIRECT });
 
       // THEN
       expect(only(docs, 'Role').rules).toEqual([{ apiGroups: [''], resources: ['pods'], verbs: ['list'] }]);
@@ -131,7 +132,7 @@ describe('CollectorChart', () => {
 
     test('matches the snapshot in proxy and in direct mode', () => {
       const rbac = (docs: any[]) => docs.filter((doc) => doc.kind === 'Role' || doc.kind === 'RoleBinding');
-      expect({ proxy: rbac(synth({ scrapeMode: 'proxy' })), direct: rbac(synth({ scrapeMode: 'direct' })) }).toMatchSnapshot();
+      expect({ proxy: rbac(synth({ scrapeMode: ScrapeMode.PROXY })), direct: rbac(synth({ scrapeMode: ScrapeMode.DIRECT })) }).toMatchSnapshot();
     });
 
     test('puts the Role and RoleBinding in awsNodeNamespace and binds the ServiceAccount of the collector namespace', () => {
@@ -268,7 +269,7 @@ describe('CollectorChart', () => {
     });
 
     test('writes the props, and the collector defaults for the rest', () => {
-      const env = envOf(collectorContainer(synth({ intervalSeconds: 60, scrapeMode: 'direct', logLevel: 'DEBUG' })));
+      const env = envOf(collectorContainer(synth({ intervalSeconds: 60, scrapeMode: ScrapeMode.DIRECT, logLevel: CollectorLogLevel.DEBUG })));
       expect(env).toMatchObject({
         [ENV.clusterId]: 'demo-cluster',
         [ENV.region]: 'eu-west-1',
@@ -364,26 +365,26 @@ describe('CollectorChart', () => {
 
   describe('validation', () => {
     test.each<[string, Partial<CollectorChartProps>, RegExp]>([
-      ['an empty clusterName', { clusterName: ' ' }, /'clusterName' must be the EKS cluster's name.*got " "/],
-      ['an empty image', { image: '' }, /'image' must be an image reference/],
-      ['a fractional intervalSeconds', { intervalSeconds: 1.5 }, /'intervalSeconds' must be a whole number from 1 to 86400, got 1.5/],
-      ['a zero intervalSeconds', { intervalSeconds: 0 }, /'intervalSeconds' must be a whole number from 1 to 86400, got 0/],
-      ['a zero scrapeConcurrency', { scrapeConcurrency: 0 }, /'scrapeConcurrency' must be a whole number from 1 to 10000/],
-      ['a tiny scrapeTimeoutMs', { scrapeTimeoutMs: 5 }, /'scrapeTimeoutMs' must be a whole number from 10 to 600000, got 5/],
-      ['an unknown scrapeMode', { scrapeMode: 'ssh' as any }, /'scrapeMode' must be one of proxy, direct, got "ssh"/],
-      ['an unknown logLevel', { logLevel: 'TRACE' as any }, /'logLevel' must be one of DEBUG, INFO, WARN, ERROR, got "TRACE"/],
-      ['an invalid namespace', { namespace: 'Kube_System' }, /'namespace' must be a Kubernetes namespace name.*got "Kube_System"/],
-      ['an invalid awsNodeNamespace', { awsNodeNamespace: '-x' }, /'awsNodeNamespace' must be a Kubernetes namespace name/],
-      ['an invalid serviceAccountName', { serviceAccountName: 'Has Spaces' }, /'serviceAccountName' must be a DNS subdomain name/],
-      ['an invalid priorityClassName', { priorityClassName: 'High' }, /'priorityClassName' must be the name of a PriorityClass/],
-      ['an empty awsNodeLabelSelector', { awsNodeLabelSelector: '' }, /'awsNodeLabelSelector' must select the aws-node pods/],
-      ['a reserved cloudWatchNamespace', { cloudWatchNamespace: 'AWS/EKS' }, /'cloudWatchNamespace' must be a CloudWatch namespace.*not starting with "AWS\/"/],
-      ['no region while CloudWatch is on', { region: undefined }, /'region' is required while CloudWatch publishing is on.*Stack.of\(this\).region.*useCloudWatch: false/],
-      ['a malformed region', { region: 'Ireland' }, /'region' must be an AWS region such as eu-west-1, got "Ireland"/],
-      ['both sinks off', { useCloudWatch: false, usePrometheus: false }, /'useCloudWatch' is false while usePrometheus is false too, so nothing would be published/],
-      ['extraEnv setting a prop variable', { extraEnv: { METRIC_UPDATE_INTERVAL: '10' } }, /'extraEnv' may not set METRIC_UPDATE_INTERVAL.*use the prop 'intervalSeconds'/],
-      ['extraEnv setting the health port', { extraEnv: { HEALTH_PORT: '8080' } }, /'extraEnv' may not set HEALTH_PORT.*fixed at 61682/],
-      ['extraEnv with a bad name', { extraEnv: { 'NOT-A-NAME': 'x' } }, /'extraEnv' keys must be environment variable names/],
+      ['an empty clusterName', { clusterName: ' ' }, /^cni-metrics-helper: clusterName: must be an EKS cluster name .*, got " " — /],
+      ['an empty image', { image: '' }, /^cni-metrics-helper: image: must be an image reference, got "" — /],
+      ['a fractional intervalSeconds', { intervalSeconds: 1.5 }, /^cni-metrics-helper: intervalSeconds: must be a whole number from 1 to 86400 \(whole seconds\), got 1.5 — leave it out for the default, 30$/],
+      ['a zero intervalSeconds', { intervalSeconds: 0 }, /^cni-metrics-helper: intervalSeconds: must be a whole number from 1 to 86400 .*, got 0 — /],
+      ['a zero scrapeConcurrency', { scrapeConcurrency: 0 }, /^cni-metrics-helper: scrapeConcurrency: must be a whole number from 1 to 10000/],
+      ['a tiny scrapeTimeoutMs', { scrapeTimeoutMs: 5 }, /^cni-metrics-helper: scrapeTimeoutMs: must be a whole number from 10 to 600000 \(milliseconds\), got 5/],
+      ['an unknown scrapeMode', { scrapeMode: 'ssh' as any }, /^cni-metrics-helper: scrapeMode: must be one of proxy, direct, got "ssh" — use ScrapeMode.PROXY or ScrapeMode.DIRECT$/],
+      ['an unknown logLevel', { logLevel: 'TRACE' as any }, /^cni-metrics-helper: logLevel: must be one of DEBUG, INFO, WARN, ERROR, got "TRACE" — use CollectorLogLevel/],
+      ['an invalid namespace', { namespace: 'Kube_System' }, /^cni-metrics-helper: namespace: must be a Kubernetes namespace name.*got "Kube_System"/],
+      ['an invalid awsNodeNamespace', { awsNodeNamespace: '-x' }, /^cni-metrics-helper: awsNodeNamespace: must be a Kubernetes namespace name/],
+      ['an invalid serviceAccountName', { serviceAccountName: 'Has Spaces' }, /^cni-metrics-helper: serviceAccountName: must be a Kubernetes object name \(a DNS subdomain/],
+      ['an invalid priorityClassName', { priorityClassName: 'High' }, /^cni-metrics-helper: priorityClassName: must be the name of a PriorityClass/],
+      ['an empty awsNodeLabelSelector', { awsNodeLabelSelector: '' }, /^cni-metrics-helper: awsNodeLabelSelector: must be a Kubernetes label selector.*got "" — e.g. 'k8s-app=aws-node'$/],
+      ['a reserved cloudWatchNamespace', { cloudWatchNamespace: 'AWS/EKS' }, /^cni-metrics-helper: cloudWatchNamespace: must not start with 'AWS\/'.*, got "AWS\/EKS" — choose another CloudWatch namespace/],
+      ['no region while CloudWatch is on', { region: undefined }, /^cni-metrics-helper: region: is required while CloudWatch publishing is on.*Stack.of\(this\).region.*useCloudWatch: false/],
+      ['a malformed region', { region: 'Ireland' }, /^cni-metrics-helper: region: must be an AWS region, got "Ireland" — e.g. eu-west-1/],
+      ['both sinks off', { useCloudWatch: false, usePrometheus: false }, /^cni-metrics-helper: useCloudWatch: is false while usePrometheus is false too, so nothing would be published/],
+      ['extraEnv setting a prop variable', { extraEnv: { METRIC_UPDATE_INTERVAL: '10' } }, /^cni-metrics-helper: extraEnv: may not set METRIC_UPDATE_INTERVAL, which the chart sets itself, got "METRIC_UPDATE_INTERVAL" — set the prop intervalSeconds instead$/],
+      ['extraEnv setting the health port', { extraEnv: { HEALTH_PORT: '8080' } }, /^cni-metrics-helper: extraEnv: may not set HEALTH_PORT.*fixed at 61682/],
+      ['extraEnv with a bad name', { extraEnv: { 'NOT-A-NAME': 'x' } }, /^cni-metrics-helper: extraEnv: keys must be environment variable names/],
     ])('rejects %s, naming the prop', (_case, props, message) => {
       expect(() => synth(props)).toThrow(message);
     });

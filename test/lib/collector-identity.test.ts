@@ -5,23 +5,22 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as eks from 'aws-cdk-lib/aws-eks';
 import * as eksv2 from 'aws-cdk-lib/aws-eks-v2';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { CollectorIdentity, CollectorIdentityType, IRSA_ROLE_ANNOTATION } from '../../lib/collector-identity';
+import { CollectorIdentity, CollectorIdentityType } from '../../lib/collector-identity';
+import { importedCluster, inAppV2Cluster, newStack as newAppStack } from './util';
+
+/** The annotation the EKS pod identity webhook reads. */
+const IRSA_ROLE_ANNOTATION = 'eks.amazonaws.com/role-arn';
 import { CniMetricsPolicy } from '../../lib/cni-metrics-policy';
 
 const SERVICE_ACCOUNT = { serviceAccountNamespace: 'kube-system', serviceAccountName: 'cni-metrics-helper' };
 
 /** A fresh app and stack. Asset staging is off: copying the kubectl layer is slow and not under test. */
 function newStack(): Stack {
-  const app = new App({ context: { 'aws:cdk:disable-asset-staging': true } });
-  return new Stack(app, 'Stack', { env: { account: '111122223333', region: 'us-east-1' } });
+  return newAppStack().stack;
 }
 
 function v2Cluster(stack: Stack): eksv2.Cluster {
-  return new eksv2.Cluster(stack, 'Cluster', {
-    version: eksv2.KubernetesVersion.V1_33,
-    defaultCapacityType: eksv2.DefaultCapacityType.NODEGROUP,
-    defaultCapacity: 1,
-  });
+  return inAppV2Cluster(stack, { defaultCapacity: 1 });
 }
 
 function logicalId(construct: { node: { defaultChild?: unknown } }): string {
@@ -94,14 +93,14 @@ describe('CollectorIdentity.irsa', () => {
     const policy = new CniMetricsPolicy(stack, 'Policy');
 
     expect(() => CollectorIdentity.irsa().bind(stack, 'Identity', { ...SERVICE_ACCOUNT, policy })).toThrow(
-      /^identity: IRSA needs `cluster` \(an aws-eks or aws-eks-v2 Cluster defined in this app\) to trust the cluster's OIDC provider — pass `cluster`, or .*CollectorIdentity.nodeRole\(\)/,
+      /^cni-metrics-helper: identity: IRSA needs `cluster` \(an aws-eks or aws-eks-v2 cluster, in this app or imported\) to trust the cluster's OIDC provider — pass `cluster`, or .*CollectorIdentity.nodeRole\(\)/,
     );
   });
 
   test.each([
-    ['a namespace with upper case', { serviceAccountNamespace: 'Kube-System' }, /^identity: serviceAccountNamespace 'Kube-System' is not a Kubernetes namespace name/],
-    ['a namespace longer than 63 characters', { serviceAccountNamespace: 'n'.repeat(64) }, /serviceAccountNamespace 'n+' is not a Kubernetes namespace name/],
-    ['a name with an underscore', { serviceAccountName: 'cni_metrics' }, /^identity: serviceAccountName 'cni_metrics' is not a Kubernetes object name .* e.g. 'cni-metrics-helper'$/],
+    ['a namespace with upper case', { serviceAccountNamespace: 'Kube-System' }, /^cni-metrics-helper: serviceAccountNamespace: must be a Kubernetes namespace name .*, got "Kube-System"/],
+    ['a namespace longer than 63 characters', { serviceAccountNamespace: 'n'.repeat(64) }, /^cni-metrics-helper: serviceAccountNamespace: must be a Kubernetes namespace name .*, got "n+"/],
+    ['a name with an underscore', { serviceAccountName: 'cni_metrics' }, /^cni-metrics-helper: serviceAccountName: must be a Kubernetes object name .*, got "cni_metrics" — e.g. 'cni-metrics-helper'$/],
   ])('rejects %s', (_what, override, message) => {
     const stack = newStack();
     const cluster = v2Cluster(stack);
@@ -179,7 +178,7 @@ describe('CollectorIdentity.podIdentity', () => {
     const policy = new CniMetricsPolicy(stack, 'Policy');
 
     expect(() => CollectorIdentity.podIdentity().bind(stack, 'Identity', { ...SERVICE_ACCOUNT, policy })).toThrow(
-      /^identity: Pod Identity needs `cluster` \(an aws-eks or aws-eks-v2 Cluster defined in this app\) to associate the role with the ServiceAccount — pass `cluster`/,
+      /^cni-metrics-helper: identity: Pod Identity needs `cluster` \(an aws-eks or aws-eks-v2 cluster, in this app or imported\) to associate the role with the ServiceAccount — pass `cluster`/,
     );
   });
 
@@ -192,7 +191,7 @@ describe('CollectorIdentity.podIdentity', () => {
     const policy = new CniMetricsPolicy(stack, 'Policy');
 
     expect(() => CollectorIdentity.podIdentity().bind(stack, 'Identity', { ...SERVICE_ACCOUNT, cluster, policy })).toThrow(
-      /^identity: Pod Identity is not available on Fargate .* use CollectorIdentity.irsa\(\) on a Fargate cluster$/,
+      /^cni-metrics-helper: identity: Pod Identity is not available on Fargate .* — use CollectorIdentity.irsa\(\) on a Fargate cluster$/,
     );
   });
 
@@ -214,5 +213,44 @@ describe('CollectorIdentity.podIdentity', () => {
       RoleArn: { 'Fn::GetAtt': [logicalId(binding.role!), 'Arn'] },
     });
     template.resourcePropertiesCountIs('AWS::EKS::Addon', { AddonName: 'eks-pod-identity-agent' }, 1);
+  });
+});
+
+describe('CollectorIdentity with an imported cluster', () => {
+  test('IRSA trusts the OIDC provider given to fromClusterAttributes', () => {
+    // GIVEN an existing cluster imported with its OIDC provider
+    const stack = newStack();
+    const provider = iam.OpenIdConnectProvider.fromOpenIdConnectProviderArn(stack, 'Oidc',
+      'arn:aws:iam::111122223333:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE');
+    const cluster = importedCluster(stack, { openIdConnectProvider: provider });
+    const policy = new CniMetricsPolicy(stack, 'Policy');
+    // WHEN
+    const binding = CollectorIdentity.irsa().bind(stack, 'Identity', { ...SERVICE_ACCOUNT, cluster, policy });
+    // THEN the collector's role trusts that provider with web identity
+    const trust = stack.resolve((binding.role!.node.defaultChild as iam.CfnRole).assumeRolePolicyDocument);
+    expect(trust.Statement).toEqual([expect.objectContaining({
+      Action: 'sts:AssumeRoleWithWebIdentity',
+      Principal: { Federated: provider.openIdConnectProviderArn },
+    })]);
+    expect(binding.type).toBe(CollectorIdentityType.IRSA);
+  });
+
+  test('IRSA without the OIDC provider fails naming the attribute that fixes it', () => {
+    const stack = newStack();
+    const cluster = importedCluster(stack);
+    const policy = new CniMetricsPolicy(stack, 'Policy');
+    expect(() => CollectorIdentity.irsa().bind(stack, 'Identity', { ...SERVICE_ACCOUNT, cluster, policy })).toThrow(
+      /^cni-metrics-helper: identity: IRSA needs the OIDC provider of cluster Stack\/Imported, which has none .* — pass `openIdConnectProvider` to fromClusterAttributes/,
+    );
+  });
+
+  test('Pod Identity associates the role with the imported cluster by name, adding no agent it cannot own', () => {
+    const stack = newStack();
+    const cluster = importedCluster(stack);
+    const policy = new CniMetricsPolicy(stack, 'Policy');
+    CollectorIdentity.podIdentity().bind(stack, 'Identity', { ...SERVICE_ACCOUNT, cluster, policy });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::EKS::PodIdentityAssociation', { ClusterName: 'prod' });
+    template.resourceCountIs('AWS::EKS::Addon', 0);
   });
 });

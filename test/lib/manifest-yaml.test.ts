@@ -5,7 +5,13 @@ import * as cdk8s from 'cdk8s';
 import * as YAML from 'yaml';
 import { CollectorChart, CollectorChartProps } from '../../lib/collector-chart';
 import { CollectorImage } from '../../lib/collector-image';
-import { chartToYaml, writeManifestOnSynth } from '../../lib/manifest-yaml';
+import { CollectorManifest } from '../../lib/collector-manifest';
+import { CollectorManifestYamlOptions } from '../../lib/collector-manifest';
+import { ScrapeMode } from '../../lib/collector-settings';
+import { writeManifestOnSynth } from '../../lib/private/manifest-writer';
+
+/** The public way to the YAML. */
+const chartToYaml = (chart: Parameters<typeof CollectorManifest.toYaml>[0], options?: CollectorManifestYamlOptions) => CollectorManifest.toYaml(chart, options);
 import { appStackIn, tempDirMaker } from './temp-app';
 
 const tempDir = tempDirMaker('manifest-yaml-test-');
@@ -28,7 +34,7 @@ function parseAll(yaml: string): any[] {
   return YAML.parseAllDocuments(yaml).map((doc) => doc.toJS());
 }
 
-describe('chartToYaml', () => {
+describe('CollectorManifest.toYaml', () => {
   test('writes every object of the chart, in order, one YAML document each', () => {
     // GIVEN
     const collector = chart({ usePrometheus: true });
@@ -58,7 +64,7 @@ describe('chartToYaml', () => {
   });
 
   test('is deterministic: the same chart gives the same text', () => {
-    expect(chartToYaml(chart({ scrapeMode: 'direct' }))).toBe(chartToYaml(chart({ scrapeMode: 'direct' })));
+    expect(chartToYaml(chart({ scrapeMode: ScrapeMode.DIRECT }))).toBe(chartToYaml(chart({ scrapeMode: ScrapeMode.DIRECT })));
   });
 
   test('writes a bundle-mode chart that parses back to the same objects', () => {
@@ -171,7 +177,7 @@ describe('writeManifestOnSynth', () => {
 
   test.each(['', 'dir/file.yaml', '../file.yaml', '..', 'C:\\file.yaml'])('rejects the file name %j', (fileName) => {
     const { stack } = appStack();
-    expect(() => writeManifestOnSynth(stack, fileName, () => '')).toThrow(/'fileName' must be a plain file name/);
+    expect(() => writeManifestOnSynth(stack, fileName, () => '')).toThrow(/^cni-metrics-helper: fileName: must be a plain file name/);
   });
 
   test('refuses a second writer of the same file in one cloud assembly', () => {

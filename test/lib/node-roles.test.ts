@@ -1,6 +1,5 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { KubectlV33Layer } from '@aws-cdk/lambda-layer-kubectl-v33';
 import { App, Fn, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
@@ -9,34 +8,19 @@ import * as eks from 'aws-cdk-lib/aws-eks';
 import * as eksv2 from 'aws-cdk-lib/aws-eks-v2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { CniMetricsPolicy } from '../../lib/cni-metrics-policy';
-import { collectNodeRoles, NodeRoles } from '../../lib/node-roles';
+import { NodeRoles } from '../../lib/node-roles';
+import { collectNodeRoles } from '../../lib/private/node-role-discovery';
+import { ACCOUNT, importedCluster, inAppCluster, inAppV2Cluster, newStack as newAppStack } from './util';
 
-const ACCOUNT = '111122223333';
 const GUIDE_SAMPLE = fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'aws-auth', 'guide-describe.txt'), 'utf8');
 const GUIDE_ROLE_NAME = 'eksctl-my-cluster-nodegroup-my-node-NodeInstanceRole-1XLS7754U3ZPA';
 
-/** A fresh app and stack. Asset staging is off: copying the kubectl layer is slow and not under test. */
-function newStack(id = 'Stack', app = new App({ context: { 'aws:cdk:disable-asset-staging': true } })): Stack {
-  return new Stack(app, id, { env: { account: ACCOUNT, region: 'us-east-1' } });
+function newStack(id = 'Stack', app?: App): Stack {
+  return newAppStack({ id, app }).stack;
 }
 
-function v1Cluster(stack: Stack, props: Partial<eks.ClusterProps> = {}): eks.Cluster {
-  return new eks.Cluster(stack, 'Cluster', {
-    version: eks.KubernetesVersion.V1_33,
-    kubectlLayer: new KubectlV33Layer(stack, 'kubectl'),
-    defaultCapacity: 0,
-    ...props,
-  });
-}
-
-function v2Cluster(stack: Stack, props: Partial<eksv2.ClusterProps> = {}): eksv2.Cluster {
-  return new eksv2.Cluster(stack, 'Cluster', {
-    version: eksv2.KubernetesVersion.V1_33,
-    defaultCapacityType: eksv2.DefaultCapacityType.NODEGROUP,
-    defaultCapacity: 0,
-    ...props,
-  });
-}
+const v1Cluster = inAppCluster;
+const v2Cluster = inAppV2Cluster;
 
 function nodeRole(stack: Stack, id: string, roleName?: string): iam.Role {
   return new iam.Role(stack, id, { roleName, assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com') });
@@ -103,9 +87,9 @@ describe('NodeRoles without a cluster', () => {
   test('fails where awsAuth is passed when it cannot be read', () => {
     const stack = newStack();
 
-    expect(() => new NodeRoles(stack, 'NodeRoles', { awsAuth: 'kind: ConfigMap\ndata: {}\n' })).toThrow(/^awsAuth: no mapRoles found/);
+    expect(() => new NodeRoles(stack, 'NodeRoles', { awsAuth: 'kind: ConfigMap\ndata: {}\n' })).toThrow(/^cni-metrics-helper: awsAuth: no mapRoles found/);
     expect(() => new NodeRoles(stack, 'Other', { awsAuth: '- rolearn: arn:aws:iam::111122223333:role/Admin\n  groups: [system:masters]\n' })).toThrow(
-      /^awsAuth: no role in mapRoles has group 'system:nodes'/,
+      /^cni-metrics-helper: awsAuth: no role in mapRoles is an EC2 node role/,
     );
   });
 
@@ -114,7 +98,7 @@ describe('NodeRoles without a cluster', () => {
     const awsAuth = '- rolearn: arn:aws:iam::444455556666:role/Nodes\n  groups: [system:nodes]\n';
 
     expect(() => new NodeRoles(stack, 'NodeRoles', { awsAuth })).toThrow(
-      /^awsAuth: node role 'arn:aws:iam::444455556666:role\/Nodes' is in account 444455556666, but stack 'Stack' deploys to account 111122223333; .*deploy the helper's stack to the nodes' account$/,
+      /^cni-metrics-helper: awsAuth: node role 'arn:aws:iam::444455556666:role\/Nodes' is in account 444455556666, but stack 'Stack' deploys to account 111122223333; .* — deploy the helper's stack to the nodes' account$/,
     );
   });
 
@@ -123,7 +107,7 @@ describe('NodeRoles without a cluster', () => {
 
     attachPolicy(stack, { nodeRoles: [] });
 
-    expect(() => Template.fromStack(stack)).toThrow(/nodeRoles: found no node role to attach the CNI metrics policy to — pass `cluster`/);
+    expect(() => Template.fromStack(stack)).toThrow(/cni-metrics-helper: nodeRoles: found no node role to attach the CNI metrics policy to — pass `awsAuth`/);
   });
 
   test('needs no node role while no policy is attached', () => {
@@ -231,17 +215,42 @@ describe('NodeRoles with an aws-eks-v2 cluster', () => {
     expect(attachedRoles(stack)).toEqual([ref(cluster.defaultNodegroup!.role), ref(karpenter), 'windows-nodes']);
   });
 
-  test('attaches to the Auto Mode node role', () => {
+  test('leaves out the Auto Mode node pool role, whose nodes run no aws-node, and says so when nothing is left', () => {
+    // GIVEN an aws-eks-v2 cluster with its default compute, Auto Mode, and nothing else
     const stack = newStack();
     const cluster = new eksv2.Cluster(stack, 'Cluster', { version: eksv2.KubernetesVersion.V1_33 });
 
+    // WHEN
     attachPolicy(stack, { cluster });
 
+    // THEN the cluster is in Auto Mode, and its node pool role is no node role for the policy
     const autoModeRole = cluster.node.findChild('ClusternodePoolRole') as iam.Role;
-    Template.fromStack(stack).hasResourceProperties('AWS::EKS::Cluster', {
-      ComputeConfig: { Enabled: true, NodeRoleArn: stack.resolve(autoModeRole.roleArn) },
+    expect(stack.resolve((cluster.node.findChild('Resource') as eksv2.CfnCluster).computeConfig)).toMatchObject({
+      enabled: true, nodeRoleArn: stack.resolve(autoModeRole.roleArn),
     });
-    expect(attachedRoles(stack)).toEqual([ref(autoModeRole)]);
+    expect(() => Template.fromStack(stack)).toThrow(/nodeRoles: found no EC2 node role of cluster Stack\/Cluster .*Auto Mode nodes run no aws-node/);
+  });
+
+  test('with Auto Mode and a node group, attaches to the node group role only', () => {
+    const stack = newStack();
+    const cluster = new eksv2.Cluster(stack, 'Cluster', { version: eksv2.KubernetesVersion.V1_33 });
+    const nodegroup = cluster.addNodegroupCapacity('Workers', { minSize: 1 });
+
+    attachPolicy(stack, { cluster });
+
+    expect(attachedRoles(stack)).toEqual([ref(nodegroup.role)]);
+  });
+
+  test('leaves out roles of Auto Mode (EC2) and Fargate access entries', () => {
+    const stack = newStack();
+    const cluster = v2Cluster(stack, { defaultCapacity: 1 });
+    for (const [id, type] of [['AutoNodes', eksv2.AccessEntryType.EC2], ['FargatePods', eksv2.AccessEntryType.FARGATE_LINUX]] as const) {
+      new eksv2.AccessEntry(stack, id, { cluster, principal: nodeRole(stack, `${id}Role`).roleArn, accessPolicies: [], accessEntryType: type });
+    }
+
+    attachPolicy(stack, { cluster });
+
+    expect(attachedRoles(stack)).toEqual([ref(cluster.defaultNodegroup!.role)]);
   });
 
   test('attaches to node roles of a cluster in another stack through a cross-stack reference', () => {
@@ -276,5 +285,43 @@ describe('NodeRoles with an aws-eks-v2 cluster', () => {
       '/Stack/NodeRoles',
       Match.stringLikeRegexp('Access entry Stack/Imported/Resource names a node role by an ARN .* pass that role in `nodeRoles`'),
     );
+  });
+});
+
+describe('NodeRoles and Fargate', () => {
+  test('an aws-eks cluster\'s Fargate profile role is left out: Fargate pods run no aws-node', () => {
+    // GIVEN a cluster with a node group and a Fargate profile (aws-eks maps both roles in aws-auth)
+    const stack = newStack();
+    const cluster = v1Cluster(stack);
+    const nodegroup = cluster.addNodegroupCapacity('Managed', { minSize: 1 });
+    const profile = cluster.addFargateProfile('Jobs', { selectors: [{ namespace: 'jobs' }] });
+
+    // WHEN
+    attachPolicy(stack, { cluster });
+
+    // THEN only the node group's role has the policy
+    expect(attachedRoles(stack)).toEqual([ref(nodegroup.role)]);
+    expect(attachedRoles(stack)).not.toContainEqual(ref(profile.podExecutionRole));
+  });
+});
+
+describe('NodeRoles with an imported cluster', () => {
+  test('without awsAuth or nodeRoles, synthesis fails naming them', () => {
+    const stack = newStack();
+    attachPolicy(stack, { cluster: importedCluster(stack) });
+    expect(() => Template.fromStack(stack)).toThrow(
+      /cni-metrics-helper: nodeRoles: found no EC2 node role of cluster Stack\/Imported .*an imported cluster has no node groups in this app.* — pass `awsAuth` .* or `nodeRoles`/,
+    );
+  });
+
+  test('takes the roles of its aws-auth text, and of node groups the app adds to it', () => {
+    const stack = newStack();
+    const vpc = ec2.Vpc.fromVpcAttributes(stack, 'Vpc', { vpcId: 'vpc-1234', availabilityZones: ['us-west-2a'], privateSubnetIds: ['subnet-1234'] });
+    const cluster = importedCluster(stack, { vpc });
+    const nodegroup = new eks.Nodegroup(stack, 'Added', { cluster, minSize: 1 });
+
+    attachPolicy(stack, { cluster, awsAuth: GUIDE_SAMPLE });
+
+    expect(attachedRoles(stack)).toEqual([ref(nodegroup.role), GUIDE_ROLE_NAME]);
   });
 });
