@@ -21,9 +21,9 @@ export function hasKubectl(cluster: AnyCluster): boolean {
   return fields.kubectlProvider !== undefined || fields.kubectlRole !== undefined || fields.kubectlProviderOptions !== undefined;
 }
 
-/** Whether the cluster is aws-eks-v2's (its ICluster has kubectlProviderOptions; aws-eks's has kubectlLayer). */
+/** Whether the cluster is aws-eks-v2's: aws-eks's clusters (in-app and imported) carry the kubectl Lambda's settings. */
 export function isEksV2Cluster(cluster: AnyCluster): boolean {
-  return 'kubectlProviderOptions' in cluster && !('kubectlLayer' in cluster);
+  return !('kubectlLayer' in cluster) && !('kubectlLambdaRole' in cluster);
 }
 
 /** The CloudFormation resource of a cluster of this app (aws-eks-v2 CfnCluster), if it has one. */

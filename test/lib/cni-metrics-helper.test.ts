@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { KubectlV33Layer } from '@aws-cdk/lambda-layer-kubectl-v33';
 import { App, Stack } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as eks from 'aws-cdk-lib/aws-eks';
 import * as eksv2 from 'aws-cdk-lib/aws-eks-v2';
@@ -11,22 +11,11 @@ import * as YAML from 'yaml';
 import { CniMetricsHelper, CollectorIdentity, CollectorImage } from '../../lib';
 import { SAMPLE_AWS_AUTH } from '../../bin/sample-aws-auth';
 import { schemaErrors } from '../support/kubernetes-schema';
+import { importedCluster, inAppCluster, inAppV2Cluster, inAppV2ClusterWithKubectl, newStack as sharedNewStack } from './util';
 
 const GUIDE_ROLE = 'eksctl-my-cluster-nodegroup-my-node-NodeInstanceRole-1XLS7754U3ZPA';
-const ENV = { account: '111122223333', region: 'us-west-2' };
-
 function newStack(): { app: App; stack: Stack } {
-  // Asset staging off: cluster syntheses stay fast, and nothing depends on the machine's paths.
-  const app = new App({ context: { 'aws:cdk:disable-asset-staging': true }, analyticsReporting: false });
-  return { app, stack: new Stack(app, 'Test', { env: ENV }) };
-}
-
-function inAppCluster(stack: Stack): eks.Cluster {
-  return new eks.Cluster(stack, 'Cluster', {
-    version: eks.KubernetesVersion.V1_33,
-    kubectlLayer: new KubectlV33Layer(stack, 'kubectl'),
-    defaultCapacity: 0,
-  });
+  return sharedNewStack({ id: 'Test' });
 }
 
 /**
@@ -97,7 +86,7 @@ describe('CniMetricsHelper', () => {
     test('a custom namespace narrows the policy and reaches the collector', () => {
       const { app, stack } = newStack();
       const helper = new CniMetricsHelper(stack, 'Helper', {
-        clusterName: 'my-cluster', awsAuth: SAMPLE_AWS_AUTH, namespace: 'Platform/CNI', managedPolicyName: 'CniMetricsProd',
+        clusterName: 'my-cluster', awsAuth: SAMPLE_AWS_AUTH, cloudWatchNamespace: 'Platform/CNI', managedPolicyName: 'CniMetricsProd',
       });
       Template.fromStack(stack).hasResourceProperties('AWS::IAM::ManagedPolicy', {
         ManagedPolicyName: 'CniMetricsProd',
@@ -158,12 +147,7 @@ describe('CniMetricsHelper', () => {
 
     test('works with an aws-eks-v2 cluster: node group roles get the policy, the chart goes through its kubectl provider', () => {
       const { stack } = newStack();
-      const cluster = new eksv2.Cluster(stack, 'Cluster', {
-        version: eksv2.KubernetesVersion.V1_33,
-        defaultCapacityType: eksv2.DefaultCapacityType.NODEGROUP,
-        defaultCapacity: 0,
-        kubectlProviderOptions: { kubectlLayer: new KubectlV33Layer(stack, 'kubectl') },
-      });
+      const cluster = inAppV2ClusterWithKubectl(stack);
       const nodes = cluster.addNodegroupCapacity('Nodes');
       new CniMetricsHelper(stack, 'Helper', { cluster });
       const template = Template.fromStack(stack);
@@ -175,7 +159,7 @@ describe('CniMetricsHelper', () => {
       const { stack } = newStack();
       const cluster = inAppCluster(stack);
       cluster.addNodegroupCapacity('Nodes');
-      const helper = new CniMetricsHelper(stack, 'Helper', { cluster, collector: false });
+      const helper = new CniMetricsHelper(stack, 'Helper', { cluster, collector: { enabled: false } });
       expect(stack.resolve(helper.clusterName)).toEqual(stack.resolve(cluster.clusterName));
     });
   });
@@ -184,7 +168,7 @@ describe('CniMetricsHelper', () => {
     test('an imported role with a path gets the policy by its bare name', () => {
       const { stack } = newStack();
       const role = iam.Role.fromRoleArn(stack, 'Karpenter', 'arn:aws:iam::111122223333:role/platform/karpenter/KarpenterNode');
-      new CniMetricsHelper(stack, 'Helper', { clusterName: 'c1', nodeRoles: [role], dashboard: false, alarms: false });
+      new CniMetricsHelper(stack, 'Helper', { clusterName: 'c1', nodeRoles: [role], dashboard: { enabled: false }, alarms: { enabled: false } });
       const template = Template.fromStack(stack);
       template.hasResourceProperties('AWS::IAM::ManagedPolicy', { Roles: ['KarpenterNode'] });
       template.resourceCountIs('AWS::CloudWatch::Dashboard', 0);
@@ -196,24 +180,24 @@ describe('CniMetricsHelper', () => {
     test('no role source at all', () => {
       const { stack } = newStack();
       expect(() => new CniMetricsHelper(stack, 'Helper', { clusterName: 'c1' }))
-        .toThrow(/no node role to attach CNIMetricsHelperPolicy to: give `cluster`.*`awsAuth`.*`nodeRoles`/);
+        .toThrow(/^cni-metrics-helper: nodeRoles: no node role to attach CNIMetricsHelperPolicy to — give `cluster`.*`awsAuth`.*`nodeRoles`/);
     });
 
     test('an empty or malformed cluster name', () => {
       const { stack } = newStack();
-      expect(() => new CniMetricsHelper(stack, 'A', { clusterName: '', awsAuth: SAMPLE_AWS_AUTH })).toThrow(/'clusterName' must be an EKS cluster name.*got ""/);
-      expect(() => new CniMetricsHelper(stack, 'B', { clusterName: 'my cluster!', awsAuth: SAMPLE_AWS_AUTH })).toThrow(/'clusterName'.*got "my cluster!"/);
+      expect(() => new CniMetricsHelper(stack, 'A', { clusterName: '', awsAuth: SAMPLE_AWS_AUTH })).toThrow(/^cni-metrics-helper: clusterName: must be an EKS cluster name.*got "" — /);
+      expect(() => new CniMetricsHelper(stack, 'B', { clusterName: 'my cluster!', awsAuth: SAMPLE_AWS_AUTH })).toThrow(/^cni-metrics-helper: clusterName: .*got "my cluster!"/);
     });
 
     test('no cluster name and no cluster', () => {
       const { stack } = newStack();
-      expect(() => new CniMetricsHelper(stack, 'Helper', { awsAuth: SAMPLE_AWS_AUTH })).toThrow(/`clusterName` is required when no `cluster` is given/);
+      expect(() => new CniMetricsHelper(stack, 'Helper', { awsAuth: SAMPLE_AWS_AUTH })).toThrow(/^cni-metrics-helper: clusterName: is required when no `cluster` is given — /);
     });
 
     test('malformed aws-auth text', () => {
       const { stack } = newStack();
       expect(() => new CniMetricsHelper(stack, 'Helper', { clusterName: 'c1', awsAuth: 'mapRoles: |\n  - rolearn: [unclosed\n' }))
-        .toThrow(/^awsAuth: /);
+        .toThrow(/^cni-metrics-helper: awsAuth: /);
     });
 
     test('aws-auth text without a system:nodes role', () => {
@@ -226,7 +210,149 @@ describe('CniMetricsHelper', () => {
       const { stack } = newStack();
       const cluster = inAppCluster(stack);
       expect(() => new CniMetricsHelper(stack, 'Helper', { cluster, identity: CollectorIdentity.irsa(), awsAuth: SAMPLE_AWS_AUTH }))
-        .toThrow(/'awsAuth' and 'nodeRoles' are not used with identity IRSA/);
+        .toThrow(/^cni-metrics-helper: identity: awsAuth and nodeRoles are not used with identity IRSA/);
+    });
+
+    test('a bad collector option names its path through the helper', () => {
+      const { stack } = newStack();
+      expect(() => new CniMetricsHelper(stack, 'Helper', { clusterName: 'c1', awsAuth: SAMPLE_AWS_AUTH, collector: { scrapeMode: 'ssh' as any } }))
+        .toThrow(/^cni-metrics-helper: collector\.scrapeMode: must be one of proxy, direct, got "ssh" — use ScrapeMode\.PROXY or ScrapeMode\.DIRECT$/);
+      expect(() => new CniMetricsHelper(stack, 'Helper2', { clusterName: 'c1', awsAuth: SAMPLE_AWS_AUTH, collector: { extraEnv: { AWS_REGION: 'x' } } }))
+        .toThrow(/collector\.extraEnv: may not set AWS_REGION.* — set the prop collector\.region instead$/);
+      expect(() => new CniMetricsHelper(stack, 'Helper3', { clusterName: 'c1', awsAuth: SAMPLE_AWS_AUTH, alarms: { ipUtilization: { thresholdPercent: 0 } } }))
+        .toThrow(/^cni-metrics-helper: alarms\.ipUtilization\.thresholdPercent: must be > 0 and <= 100, got 0/);
+      expect(() => new CniMetricsHelper(stack, 'Helper4', { clusterName: 'c1', awsAuth: SAMPLE_AWS_AUTH, dashboard: { dashboardName: 'a b' } }))
+        .toThrow(/^cni-metrics-helper: dashboard\.dashboardName: must be a CloudWatch dashboard name/);
+      expect(() => new CniMetricsHelper(stack, 'Helper5', { clusterName: 'c1', awsAuth: SAMPLE_AWS_AUTH, cloudWatchNamespace: 'AWS/EKS' }))
+        .toThrow(/^cni-metrics-helper: cloudWatchNamespace: must not start with 'AWS\/'/);
+    });
+  });
+
+  describe('with an imported cluster (fromClusterAttributes)', () => {
+    test('applies the chart through its kubectl provider and attaches the policy to the aws-auth node roles', () => {
+      // GIVEN an existing cluster imported with a kubectl role, and its aws-auth text
+      const { stack } = newStack();
+      const cluster = importedCluster(stack);
+      // WHEN
+      const helper = new CniMetricsHelper(stack, 'Helper', {
+        cluster,
+        awsAuth: SAMPLE_AWS_AUTH,
+        collector: { image: CollectorImage.fromRegistry('111122223333.dkr.ecr.us-west-2.amazonaws.com/cni-metrics-helper:1.0.0') },
+      });
+      // THEN the chart is a Kubernetes resource of the imported cluster, with its name, and no YAML file is written
+      const template = Template.fromStack(stack);
+      const manifest = clusterManifestText(template);
+      expect(manifest).toContain('"kind":"Deployment"');
+      expect(manifest).toContain('"name":"AWS_CLUSTER_ID","value":"prod"');
+      template.hasResourceProperties('Custom::AWSCDK-EKS-KubernetesResource', { ClusterName: 'prod', RoleArn: 'arn:aws:iam::111122223333:role/eks-kubectl' });
+      template.hasResourceProperties('AWS::IAM::ManagedPolicy', { Roles: [GUIDE_ROLE] });
+      expect(helper.manifestFileName).toBeUndefined();
+    });
+
+    test('without a node role source, synthesis fails naming awsAuth and nodeRoles', () => {
+      const { stack } = newStack();
+      new CniMetricsHelper(stack, 'Helper', { cluster: importedCluster(stack), collector: { enabled: false } });
+      expect(() => Template.fromStack(stack)).toThrow(/cni-metrics-helper: nodeRoles: found no EC2 node role of cluster Test\/Imported .* — pass `awsAuth` .* or `nodeRoles`/);
+    });
+
+    test('without a kubectl provider, construction fails naming kubectlRoleArn', () => {
+      const { stack } = newStack();
+      const cluster = eks.Cluster.fromClusterAttributes(stack, 'Bare', { clusterName: 'prod' });
+      expect(() => new CniMetricsHelper(stack, 'Helper', { cluster, awsAuth: SAMPLE_AWS_AUTH })).toThrow(
+        /^cni-metrics-helper: cluster: cluster Test\/Bare has no kubectl provider, so the collector's chart cannot be applied to it — import the cluster with `kubectlRoleArn`.*collector: \{ enabled: false \}/,
+      );
+      // AND with the collector off, nothing needs kubectl
+      new CniMetricsHelper(stack, 'NoCollector', { cluster, awsAuth: SAMPLE_AWS_AUTH, collector: { enabled: false } });
+      Template.fromStack(stack).resourceCountIs('Custom::AWSCDK-EKS-KubernetesResource', 0);
+    });
+
+    test('an aws-eks-v2 cluster without kubectlProviderOptions fails naming it', () => {
+      const { stack } = newStack();
+      const cluster = inAppV2Cluster(stack);
+      cluster.addNodegroupCapacity('Nodes');
+      expect(() => new CniMetricsHelper(stack, 'Helper', { cluster })).toThrow(/— give the aws-eks-v2 Cluster `kubectlProviderOptions`/);
+    });
+  });
+
+  describe('Auto Mode', () => {
+    test('an aws-eks-v2 cluster with Auto Mode compute gets a warning naming Auto Mode and what to do', () => {
+      const { stack } = newStack();
+      const cluster = new eksv2.Cluster(stack, 'Cluster', {
+        version: eksv2.KubernetesVersion.V1_33,
+        kubectlProviderOptions: { kubectlLayer: new KubectlV33Layer(stack, 'kubectl') },
+      });
+      cluster.addNodegroupCapacity('Ec2Nodes');
+      new CniMetricsHelper(stack, 'Helper', { cluster, collector: { image: CollectorImage.fromRegistry('example.com/cni:1') } });
+      const warnings = Annotations.fromStack(stack).findWarning('/Test/Helper', Match.stringLikeRegexp('EKS Auto Mode'));
+      expect(warnings).toHaveLength(1);
+      expect(JSON.stringify(warnings[0].entry.data)).toMatch(/run no VPC CNI \(aws-node\).*EC2 node groups you add/);
+    });
+
+    test('a cluster with node groups only gets no such warning', () => {
+      const { stack } = newStack();
+      const cluster = inAppV2ClusterWithKubectl(stack);
+      cluster.addNodegroupCapacity('Ec2Nodes');
+      new CniMetricsHelper(stack, 'Helper', { cluster, collector: { image: CollectorImage.fromRegistry('example.com/cni:1') } });
+      expect(Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('Auto Mode'))).toEqual([]);
+    });
+  });
+
+  describe('parts off', () => {
+    test('collector off: no chart, no manifest file, no CollectorSilent alarm; the policy and IP alarm stay', () => {
+      const { app, stack } = newStack();
+      const helper = new CniMetricsHelper(stack, 'Helper', { clusterName: 'c1', awsAuth: SAMPLE_AWS_AUTH, collector: { enabled: false } });
+      const assembly = app.synth();
+      expect(helper.chart).toBeUndefined();
+      expect(helper.manifestFileName).toBeUndefined();
+      expect(fs.readdirSync(assembly.directory).filter((f) => f.endsWith('.k8s.yaml'))).toEqual([]);
+      const template = Template.fromStack(stack);
+      expect(Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((a: any) => a.Properties.AlarmName)).toEqual(['c1-CNI-IpUtilization']);
+      template.resourceCountIs('AWS::IAM::ManagedPolicy', 1);
+    });
+
+    test('collector off but its alarm asked for (a collector deployed elsewhere): the alarm is made', () => {
+      const { stack } = newStack();
+      new CniMetricsHelper(stack, 'Helper', {
+        clusterName: 'c1', awsAuth: SAMPLE_AWS_AUTH, collector: { enabled: false }, alarms: { collectorSilent: { enabled: true } },
+      });
+      Template.fromStack(stack).hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: 'c1-CNI-CollectorSilent' });
+    });
+  });
+
+  describe('one region', () => {
+    test('the collector, the dashboard and the alarms use the stack region by default', () => {
+      const { app, stack } = newStack();
+      const helper = new CniMetricsHelper(stack, 'Helper', { clusterName: 'c1', awsAuth: SAMPLE_AWS_AUTH });
+      const text = fs.readFileSync(path.join(app.synth().directory, helper.manifestFileName!), 'utf8');
+      expect(text).toMatch(/name: AWS_REGION\n\s+value: us-west-2/);
+      expect(helper.metricsRegion).toBe('us-west-2');
+    });
+
+    test('a collector region other than the stack\'s fails while alarms are on, naming collector.region', () => {
+      const { stack } = newStack();
+      expect(() => new CniMetricsHelper(stack, 'Helper', { clusterName: 'c1', awsAuth: SAMPLE_AWS_AUTH, collector: { region: 'us-east-1' } })).toThrow(
+        /^cni-metrics-helper: collector\.region: is us-east-1, but the alarms are created in us-west-2 .* — put the helper in a stack of region us-east-1, leave collector\.region out, or set alarms: \{ enabled: false \}/,
+      );
+    });
+
+    test('with alarms off, the dashboard reads the region the collector publishes to', () => {
+      const { stack } = newStack();
+      new CniMetricsHelper(stack, 'Helper', {
+        clusterName: 'c1', awsAuth: SAMPLE_AWS_AUTH, collector: { region: 'us-east-1' }, alarms: { enabled: false },
+      });
+      const body = JSON.stringify(Object.values(Template.fromStack(stack).findResources('AWS::CloudWatch::Dashboard'))[0]);
+      expect(body).toContain('\\"region\\":\\"us-east-1\\"');
+      expect(body).not.toContain('\\"region\\":\\"us-west-2\\"');
+    });
+  });
+
+  describe('a cluster managed elsewhere', () => {
+    test('synthesis reports, as an info annotation, where the manifest is and the kubectl command that applies it', () => {
+      const { stack } = newStack();
+      new CniMetricsHelper(stack, 'Helper', { clusterName: 'c1', awsAuth: SAMPLE_AWS_AUTH });
+      const infos = Annotations.fromStack(stack).findInfo('/Test/Helper', Match.stringLikeRegexp('kubectl apply --server-side -f'));
+      expect(infos).toHaveLength(1);
+      expect(String(infos[0].entry.data)).toMatch(/is written to .*Test\.cni-metrics-helper\.k8s\.yaml at synthesis; apply it with: kubectl apply --server-side -f .*Test\.cni-metrics-helper\.k8s\.yaml$/);
     });
   });
 });
