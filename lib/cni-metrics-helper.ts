@@ -212,6 +212,7 @@ export class CniMetricsHelper extends Construct {
       validateAlarmsOptions(this, this.alarmsProps(alarmOptions, collectorEnabled, props.period, cloudWatchNamespace), 'alarms');
     }
     validateRoleSources(props, identity);
+    checkNodeRoleAccounts(stack, props.nodeRoles ?? []);
     if (props.cluster) {
       if (collectorEnabled) checkKubectl(props.cluster);
       warnAboutAutoMode(this, props.cluster);
@@ -345,6 +346,21 @@ function checkKubectl(cluster: AnyCluster): void {
     `cluster ${cluster.node.path} has no kubectl provider, so the collector's chart cannot be applied to it`,
     `${fix}; or leave \`cluster\` out (with clusterName and awsAuth or nodeRoles) to get the manifest as YAML, or set collector: { enabled: false }`,
   );
+}
+
+/** A managed policy attaches to roles of its own account only: say so under the prop the roles came in. */
+function checkNodeRoleAccounts(stack: Stack, roles: iam.IRole[]): void {
+  for (const role of roles) {
+    const roleAccount = role.env.account;
+    if (Token.isUnresolved(stack.account) || Token.isUnresolved(roleAccount) || roleAccount === stack.account) continue;
+    const name = Token.isUnresolved(role.roleArn) ? role.node.path : role.roleArn;
+    throw new ValidationError(
+      'nodeRoles',
+      `role ${name} is in account ${roleAccount}, but the policy deploys to account ${stack.account}; ` +
+        'a managed policy can only be attached to roles of its own account',
+      `pass roles of account ${stack.account}, or deploy the stack to account ${roleAccount}`,
+    );
+  }
 }
 
 function validateRoleSources(props: CniMetricsHelperProps, identity: CollectorIdentity): void {
