@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import * as YAML from 'yaml';
 import { ExampleStack } from '../../bin/example-stack';
 import { CATALOG } from '../../common/catalog';
 
@@ -23,10 +24,21 @@ function synthExample(): { template: any; manifest: string; stack: ExampleStack 
   }
 }
 
-/** The bundle's bytes and hash change with every runtime edit: the snapshot keeps their shape only. */
+const BUNDLE_PART = /^cni-metrics-helper-bundle-(\d+)$/;
+
+/**
+ * The bundle's bytes, hash and number of parts change with every runtime edit: the snapshot keeps
+ * the shape of its first part only (the parts test checks that they all line up).
+ */
 function maskBundle(manifest: string): string {
-  return manifest
-    .replace(/^(\s+\S+\.gz\.b64|\s+part-\d+): \S+$/gm, '$1: <bundle bytes>')
+  const docs = YAML.parseAllDocuments(manifest).map((d) => d.toJS());
+  const kept = docs.filter((doc) => doc.kind !== 'ConfigMap' || BUNDLE_PART.exec(doc.metadata.name)?.[1] === '0');
+  const volumes = kept.find((doc) => doc.kind === 'Deployment').spec.template.spec.volumes;
+  for (const volume of volumes) if (volume.projected) volume.projected.sources = volume.projected.sources.slice(0, 1);
+  return kept
+    .map((doc) => YAML.stringify(doc, { lineWidth: 0, sortMapEntries: true }))
+    .join('---\n')
+    .replace(/^(\s+part-\d+): \S+$/gm, '$1: <bundle bytes>')
     .replace(/[0-9a-f]{64}/g, '<sha256>');
 }
 
@@ -44,6 +56,15 @@ describe('the example app', () => {
 
   test('manifest snapshot (bundle bytes masked)', () => {
     expect(maskBundle(synthExample().manifest)).toMatchSnapshot();
+  });
+
+  test('every bundle part has its ConfigMap and its place in the projected volume, in order', () => {
+    const docs = YAML.parseAllDocuments(synthExample().manifest).map((d) => d.toJS());
+    const parts = docs.filter((doc) => doc.kind === 'ConfigMap' && BUNDLE_PART.test(doc.metadata.name)).map((doc) => doc.metadata.name);
+    const projected = docs.find((doc) => doc.kind === 'Deployment').spec.template.spec.volumes.find((v: any) => v.projected).projected.sources;
+    expect(parts.length).toBeGreaterThan(0);
+    expect(projected.map((source: any) => source.configMap.name)).toEqual(parts);
+    expect(parts).toEqual(parts.map((_: string, index: number) => `cni-metrics-helper-bundle-${index}`));
   });
 
   test('the dashboard shows exactly the catalog metrics that have a dashboard role', () => {

@@ -128,7 +128,7 @@ describe('cdk-nag AwsSolutions on a stack with an in-app aws-eks cluster and the
       cluster,
       identity: CollectorIdentity.podIdentity(),
       managedPolicyName: 'CNIMetricsHelperPolicy-pod-identity',
-      dashboardName: 'EKS-CNI-metrics-pod-identity',
+      dashboard: { dashboardName: 'EKS-CNI-metrics-pod-identity' },
       alarms: { alarmNamePrefix: 'pod-identity' },
       collector: { namespace: 'monitoring' },
     });

@@ -16,6 +16,7 @@ import { COLLECTOR_NAME, COLLECTOR_UID } from '../../lib/collector-chart';
 import { CollectorImage, collectorDockerfilePath } from '../../lib/collector-image';
 import { SAMPLE_AWS_AUTH } from '../../bin/sample-aws-auth';
 import type { ScrapeMode } from '../../common/settings';
+import { ScrapeMode as ScrapeModeChoice } from '../../lib/collector-settings';
 import { tempDirMaker } from './temp-app';
 
 const ENV = { account: '111122223333', region: 'us-west-2' };
@@ -39,7 +40,7 @@ function manifestOf(image: ImageKind, scrapeMode: ScrapeMode): any[] {
     const helper = new CniMetricsHelper(stack, 'Helper', {
       clusterName: 'my-cluster',
       awsAuth: SAMPLE_AWS_AUTH,
-      collector: { scrapeMode, image: image === 'asset' ? CollectorImage.fromAsset() : CollectorImage.fromBundle() },
+      collector: { scrapeMode: scrapeMode === 'proxy' ? ScrapeModeChoice.PROXY : ScrapeModeChoice.DIRECT, image: image === 'asset' ? CollectorImage.fromAsset() : CollectorImage.fromBundle() },
     });
     const text = fs.readFileSync(path.join(app.synth().directory, helper.manifestFileName!), 'utf8');
     manifests.set(key, YAML.parseAllDocuments(text).map((doc) => doc.toJS()));
