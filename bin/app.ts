@@ -6,12 +6,13 @@
  *   npx cdk synth                                   # the sample
  *   npx cdk synth -c account=123456789012 -c region=eu-west-1 -c clusterName=prod
  */
-import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { ExampleStack } from './example-stack';
 
 const app = new App();
-const stack = new ExampleStack(app, 'CniMetricsHelperExample', {
+// The helper reports where the collector's manifest goes, and the kubectl command, as an info
+// annotation: the CLI prints it.
+new ExampleStack(app, 'CniMetricsHelperExample', {
   env: {
     account: app.node.tryGetContext('account') ?? '111122223333',
     region: app.node.tryGetContext('region') ?? 'us-west-2',
@@ -21,8 +22,3 @@ const stack = new ExampleStack(app, 'CniMetricsHelperExample', {
 });
 app.synth();
 
-if (stack.helper.manifestFileName) {
-  // stderr, because stdout carries the CLI's template output.
-  const manifest = path.join(path.relative(process.cwd(), app.outdir) || '.', stack.helper.manifestFileName);
-  process.stderr.write(`Kubernetes manifest for the collector: ${manifest}\n  apply it with: kubectl apply --server-side -f ${manifest}\n`);
-}
