@@ -1,0 +1,164 @@
+/**
+ * The package as a user gets it: `npm pack`, installed from the tarball into a fresh CDK app pinned
+ * to the lowest aws-cdk-lib and constructs this package declares, type-checked with TypeScript 5.9
+ * (what most apps use), and synthesized: a stack for an imported cluster and one with an in-app
+ * cluster. Our resources are compared with snapshots. The README's TypeScript blocks are
+ * type-checked in the same app, against the installed package.
+ *
+ * Needs the npm registry (or npm's cache) for the app's dependencies: fine in CI.
+ */
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { readmeBlockModule, readmeTypeScriptBlocks } from './readme-blocks';
+import { tempDirMaker } from '../lib/temp-app';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const FIXTURE = path.join(__dirname, 'fixture');
+const PACKAGE = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+/** The TypeScript most CDK apps compile with today (the package itself builds with 6). */
+const CONSUMER_TYPESCRIPT = '~5.9.0';
+
+const tempDir = tempDirMaker('cni-consumer-');
+
+/** The lowest version a declared range allows: `^2.200.0` → `2.200.0`. */
+function lowestOf(name: string): string {
+  const range: string | undefined = PACKAGE.peerDependencies?.[name] ?? PACKAGE.dependencies?.[name];
+  const lowest = range && /\d+\.\d+\.\d+/.exec(range)?.[0];
+  if (!lowest) throw new Error(`package.json declares no version range for ${name}`);
+  return lowest;
+}
+
+/** The version this package tests with, for tools the consumer app needs too. */
+function lowestOfDev(name: string): string {
+  const lowest = /\d+\.\d+\.\d+/.exec(PACKAGE.devDependencies?.[name] ?? '')?.[0];
+  if (!lowest) throw new Error(`package.json has no devDependency ${name}`);
+  return lowest;
+}
+
+function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): string {
+  try {
+    return execFileSync(command, args, {
+      cwd,
+      encoding: 'utf8',
+      env: { ...process.env, CDK_DISABLE_CLI_TELEMETRY: 'true', npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      maxBuffer: 64 * 1024 * 1024,
+    });
+  } catch (error) {
+    const { stdout, stderr } = error as { stdout?: string; stderr?: string };
+    throw new Error(`${command} ${args.join(' ')} failed in ${cwd}:\n${stdout ?? ''}\n${stderr ?? ''}`);
+  }
+}
+
+/** Seconds each step took, printed once for the record (the report quotes them). */
+const timings: string[] = [];
+function timed<T>(step: string, work: () => T): T {
+  const start = Date.now();
+  const result = work();
+  timings.push(`${step}: ${((Date.now() - start) / 1000).toFixed(1)} s`);
+  return result;
+}
+afterAll(() => {
+  if (timings.length > 0) process.stdout.write(`consumer test timings: ${timings.join(', ')}\n`);
+});
+
+/** Our resources in a template, with asset hashes masked: what the snapshot holds. */
+function ourResources(template: { Resources: Record<string, any> }): Record<string, unknown> {
+  const ours = Object.entries(template.Resources).filter(([logicalId, resource]) =>
+    logicalId.startsWith('CniMetrics') ||
+    (resource.Type === 'Custom::AWSCDK-EKS-KubernetesResource' && JSON.stringify(resource.Properties.Manifest).includes('cni-metrics-helper')));
+  return JSON.parse(JSON.stringify(Object.fromEntries(ours)).replace(/[0-9a-f]{64}/g, '<asset hash>'));
+}
+
+describe('the packed package in a CDK app of its own', () => {
+  let app: string;
+  let outdir: string;
+
+  beforeAll(() => {
+    // GIVEN the tarball `npm pack` makes, and an app that depends on it and on the lowest peers
+    const packDir = tempDir();
+    const packed = JSON.parse(timed('npm pack', () => run('npm', ['pack', '--json', '--pack-destination', packDir], ROOT)));
+    const tarball = path.join(packDir, packed[packed.length - 1].filename);
+    app = tempDir();
+    fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'consumer-app', version: '1.0.0', private: true }, null, 2));
+    timed('npm install', () => run('npm', [
+      'install', '--no-save', '--prefer-offline', '--loglevel=error',
+      tarball,
+      `aws-cdk-lib@${lowestOf('aws-cdk-lib')}`,
+      `constructs@${lowestOf('constructs')}`,
+      `typescript@${CONSUMER_TYPESCRIPT}`,
+      '@types/node@20',
+      // The README's in-app cluster recipe uses it, as users do.
+      `@aws-cdk/lambda-layer-kubectl-v33@${lowestOfDev('@aws-cdk/lambda-layer-kubectl-v33')}`,
+    ], app));
+
+    for (const file of fs.readdirSync(FIXTURE)) fs.copyFileSync(path.join(FIXTURE, file), path.join(app, file));
+    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    readmeTypeScriptBlocks(readme).forEach((block, index) => {
+      fs.writeFileSync(path.join(app, `readme-block-${index}.ts`), readmeBlockModule(block, index));
+    });
+    fs.writeFileSync(path.join(app, 'tsconfig.json'), JSON.stringify({
+      compilerOptions: {
+        target: 'ES2022', module: 'commonjs', strict: true, esModuleInterop: true, skipLibCheck: true,
+        types: ['node'], outDir: 'build', rootDir: '.',
+      },
+      include: ['*.ts'],
+    }, null, 2));
+    outdir = path.join(app, 'cdk.out');
+  }, 600_000);
+
+  test('installs the versions it pins: the lowest declared aws-cdk-lib and constructs, TypeScript 5.9', () => {
+    const version = (name: string) => JSON.parse(fs.readFileSync(path.join(app, 'node_modules', name, 'package.json'), 'utf8')).version;
+    expect(version('aws-cdk-lib')).toBe(lowestOf('aws-cdk-lib'));
+    expect(version('constructs')).toBe(lowestOf('constructs'));
+    expect(version('typescript')).toMatch(/^5\.9\./);
+    // One copy of each: the package brings none of its own.
+    expect(fs.existsSync(path.join(app, 'node_modules', 'cdk-cni-metrics-helper', 'node_modules', 'aws-cdk-lib'))).toBe(false);
+    // The jsii assembly travels with the package.
+    expect(fs.existsSync(path.join(app, 'node_modules', 'cdk-cni-metrics-helper', '.jsii'))).toBe(true);
+  });
+
+  test('type-checks and compiles with TypeScript 5.9, the README blocks included', () => {
+    // WHEN the app is compiled: any type error fails the command, naming the file and line
+    timed('tsc 5.9', () => run(path.join(app, 'node_modules', '.bin', 'tsc'), ['-p', '.'], app));
+    // THEN every README block was part of it
+    const blocks = readmeTypeScriptBlocks(fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8'));
+    expect(blocks.length).toBeGreaterThanOrEqual(2);
+    for (let index = 0; index < blocks.length; index++) expect(fs.existsSync(path.join(app, 'build', `readme-block-${index}.js`))).toBe(true);
+  }, 300_000);
+
+  describe('synthesized', () => {
+    beforeAll(() => {
+      // Compiled by the test above; compiled here when that test was filtered out.
+      if (!fs.existsSync(path.join(app, 'build', 'main.js'))) run(path.join(app, 'node_modules', '.bin', 'tsc'), ['-p', '.'], app);
+      timed('synth', () => run('node', [path.join(app, 'build', 'main.js')], app, { CDK_OUTDIR: outdir }));
+    }, 300_000);
+
+    const template = (stack: string) => JSON.parse(fs.readFileSync(path.join(outdir, `${stack}.template.json`), 'utf8'));
+
+    test('the imported-cluster stack: the chart through its kubectl role, the policy on the EC2 node role only', () => {
+      const resources = ourResources(template('ImportedCluster'));
+      const policy = Object.values(resources).find((r: any) => r.Type === 'AWS::IAM::ManagedPolicy') as any;
+      expect(policy.Properties.Roles).toEqual(['prod-nodes']);
+      const manifest = Object.values(resources).find((r: any) => r.Type === 'Custom::AWSCDK-EKS-KubernetesResource') as any;
+      expect(manifest.Properties).toMatchObject({ ClusterName: 'prod', RoleArn: 'arn:aws:iam::111122223333:role/prod-kubectl' });
+      expect(resources).toMatchSnapshot();
+    });
+
+    test('the in-app stack: the policy on the node group role and not the Fargate profile role, the chart on the cluster', () => {
+      const whole = template('InAppCluster');
+      const resources = ourResources(whole);
+      const policy = Object.values(resources).find((r: any) => r.Type === 'AWS::IAM::ManagedPolicy') as any;
+      // Roles by the service that assumes them: EC2 for the node group, eks-fargate-pods for the profile.
+      const rolesTrusting = (service: string) => Object.entries<any>(whole.Resources)
+        .filter(([, r]) => r.Type === 'AWS::IAM::Role' && JSON.stringify(r.Properties.AssumeRolePolicyDocument).includes(service))
+        .map(([logicalId]) => ({ Ref: logicalId }));
+      expect(rolesTrusting('eks-fargate-pods.amazonaws.com')).toHaveLength(1);
+      expect(policy.Properties.Roles).toEqual(rolesTrusting('ec2.amazonaws.com'));
+      expect(policy.Properties.Roles).toHaveLength(1);
+      expect(Object.values(resources).map((r: any) => r.Type)).toEqual(expect.arrayContaining(['AWS::CloudWatch::Dashboard', 'Custom::AWSCDK-EKS-KubernetesResource']));
+      expect(resources).toMatchSnapshot();
+    });
+  });
+});
