@@ -139,6 +139,16 @@ export interface CollectorChartOptions {
    * @default - none: the cluster's default priority
    */
   readonly priorityClassName?: string;
+
+  /**
+   * Add a NetworkPolicy that lets traffic into the collector's pod only on its health port (61682)
+   * and, with `usePrometheus`, its metrics port (61681). Egress stays open: the collector calls the
+   * API server, each node's ipamd and CloudWatch. It takes effect only where a network policy
+   * engine runs (the VPC CNI's network policy agent, Calico, Cilium).
+   *
+   * @default false
+   */
+  readonly networkPolicy?: boolean;
 }
 
 /** The chart's props: the user's options plus what the helper (or you, using the chart alone) decides. */
@@ -207,6 +217,23 @@ export class CollectorChart extends cdk8s.Chart {
     // The bundle's ConfigMaps come before the Deployment that mounts them.
     const bundleConfigMaps = props.bundle ? this.createBundleConfigMaps(props.bundle) : [];
     this.deployment = this.createDeployment(props, collectorEnvironment(props, settings), settings.usePrometheus, bundleConfigMaps);
+    if (props.networkPolicy ?? false) this.createNetworkPolicy(settings.usePrometheus);
+  }
+
+  /** Ingress to the collector's pod on its own ports only (see CollectorChartOptions.networkPolicy). */
+  private createNetworkPolicy(usePrometheus: boolean): void {
+    const ports: { protocol: string; port: number }[] = [{ protocol: 'TCP', port: DEFAULTS.healthPort }];
+    if (usePrometheus) ports.push({ protocol: 'TCP', port: DEFAULTS.prometheusPort });
+    new cdk8s.ApiObject(this, 'NetworkPolicy', {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name: COLLECTOR_NAME },
+      spec: {
+        podSelector: { matchLabels: { ...COLLECTOR_SELECTOR } },
+        policyTypes: ['Ingress'],
+        ingress: [{ ports }],
+      },
+    });
   }
 
   /**

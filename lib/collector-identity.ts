@@ -217,7 +217,11 @@ function podIdentityRole(
   const role = new iam.Role(scope, 'Role', {
     description: `CNI metrics helper collector (Pod Identity, ServiceAccount ${serviceAccountPath(options)})`,
     // Pod Identity assumes with session tags: the trust needs sts:TagSession besides sts:AssumeRole.
-    assumedBy: new iam.ServicePrincipal(POD_IDENTITY_PRINCIPAL).withSessionTags(),
+    // aws:SourceAccount keeps the EKS service from assuming it for a cluster of another account
+    // (the confused-deputy guard).
+    assumedBy: new iam.ServicePrincipal(POD_IDENTITY_PRINCIPAL, {
+      conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(scope).account } },
+    }).withSessionTags(),
   });
   const association = new eks.CfnPodIdentityAssociation(scope, 'Association', {
     clusterName: cluster.clusterName,

@@ -406,4 +406,27 @@ describe('CollectorChart', () => {
       expect(envOf(collectorContainer(synth({ useCloudWatch: false, usePrometheus: true, region: undefined })))).not.toHaveProperty(ENV.region);
     });
   });
+
+  describe('network policy', () => {
+    test('none unless asked for', () => {
+      expect(find(synth(), 'NetworkPolicy')).toEqual([]);
+    });
+
+    test('networkPolicy: true lets traffic into the collector pod on the health port only, egress open, schema-valid', () => {
+      const docs = synth({ networkPolicy: true });
+      const policy = only(docs, 'NetworkPolicy');
+      expect(policy.metadata).toMatchObject({ name: 'cni-metrics-helper', namespace: 'kube-system' });
+      expect(policy.spec).toEqual({
+        podSelector: { matchLabels: only(docs, 'Deployment').spec.selector.matchLabels },
+        policyTypes: ['Ingress'],
+        ingress: [{ ports: [{ protocol: 'TCP', port: 61682 }] }],
+      });
+      expect(schemaErrors(docs)).toEqual([]);
+    });
+
+    test('with Prometheus on, the metrics port is let in too', () => {
+      const policy = only(synth({ networkPolicy: true, usePrometheus: true }), 'NetworkPolicy');
+      expect(policy.spec.ingress[0].ports).toEqual([{ protocol: 'TCP', port: 61682 }, { protocol: 'TCP', port: 61681 }]);
+    });
+  });
 });

@@ -125,7 +125,13 @@ describe('CollectorIdentity.podIdentity', () => {
     const roleId = logicalId(binding.role!);
     template.hasResourceProperties('AWS::IAM::Role', {
       AssumeRolePolicyDocument: {
-        Statement: [{ Effect: 'Allow', Principal: { Service: 'pods.eks.amazonaws.com' }, Action: ['sts:AssumeRole', 'sts:TagSession'] }],
+        Statement: [{
+          Effect: 'Allow',
+          Principal: { Service: 'pods.eks.amazonaws.com' },
+          Action: ['sts:AssumeRole', 'sts:TagSession'],
+          // Only for clusters of the stack's own account.
+          Condition: { StringEquals: { 'aws:SourceAccount': '111122223333' } },
+        }],
       },
     });
     template.hasResourceProperties('AWS::IAM::ManagedPolicy', { Roles: [{ Ref: roleId }] });
