@@ -14,7 +14,7 @@ export const GRID_PADDING_PX = 16;
 export const COLUMN_PX = (PAGE_WIDTH_PX - 2 * GRID_PADDING_PX) / GRID_COLUMNS;
 export const ROW_PX = 40;
 /** Space between neighbouring widgets (half on each side of a widget). */
-const GUTTER_PX = 8;
+export const GUTTER_PX = 8;
 const HEADER_PX = 64;
 const TITLE_PX = 30;
 const LEGEND_ROW_PX = 18;
