@@ -46,7 +46,7 @@ export const SCENARIO: ReadonlyArray<{ readonly fixture: string; readonly sample
   {
     fixture: 'node-prefix.prom',
     samples: {
-      'awscni_assigned_ip_addresses': [23, 30, 38, 41, 35, 32],
+      'awscni_assigned_ip_addresses': [23, 30, 38, 41, 36, 33],
       'awscni_add_ip_req_count': [318, 325, 333, 336, 337, 337],
       'awscni_del_ip_req_count{reason="PodDeleted"}': [295, 295, 295, 295, 301, 304],
     },
