@@ -40,10 +40,12 @@ export function ensureChromium(log: (line: string) => void = () => {}): string {
   }
   log(`chromium is missing: running apt-get update && ${INSTALL_COMMAND} (a minute or two, once)`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const started = Date.now();
   execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
   execFileSync('apt-get', ['install', '-y', '-q', 'chromium'], { stdio: 'inherit', env });
   const installed = findChromium();
   if (!installed) throw new Error(`apt-get installed chromium but ${DEBIAN_CHROMIUM} is still missing`);
+  log(`chromium installed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return installed;
 }
 

@@ -18,7 +18,7 @@ const PROJECT_DIR = path.resolve(__dirname, '..', '..');
 const browserAvailable = findChromium() !== undefined || canInstallChromium();
 if (!browserAvailable) {
   // eslint-disable-next-line no-console
-  console.warn(`test/preview skipped: chromium is not installed and this user cannot install it; run \`sudo ${INSTALL_COMMAND}\` to run it`);
+  console.warn(`test/preview skipped: chromium is not installed and this user cannot install it; run \`sudo apt-get update && sudo ${INSTALL_COMMAND}\` to run it`);
 }
 const describeWithBrowser = browserAvailable ? describe : describe.skip;
 
