@@ -49,6 +49,11 @@ export const SCENARIO: ReadonlyArray<{ readonly fixture: string; readonly sample
       'awscni_assigned_ip_addresses': [23, 30, 38, 41, 36, 33],
       'awscni_add_ip_req_count': [318, 325, 333, 336, 337, 337],
       'awscni_del_ip_req_count{reason="PodDeleted"}': [295, 295, 295, 295, 301, 304],
+      // Its pods' IPs come from three /28 prefixes (16 IPs each), filled in order.
+      'awscni_assigned_ip_per_cidr{cidr="10.0.96.16/28"}': [14, 16, 16, 16, 16, 16],
+      'awscni_assigned_ip_per_cidr{cidr="10.0.96.48/28"}': [9, 14, 16, 16, 16, 16],
+      'awscni_assigned_ip_per_cidr{cidr="10.0.97.128/28"}': [0, 0, 6, 9, 4, 1],
+      'awscni_assigned_ip_per_eni{eni="eni-0b2c3d4e5f6a7b8c9"}': [23, 30, 38, 41, 36, 33],
     },
   },
 ];

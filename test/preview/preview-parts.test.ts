@@ -122,6 +122,11 @@ describe('the simulated cluster\'s scenario', () => {
         const payload = scenarioPayload(node.fixture, node.samples, cycle);
         const total = Number(/^awscni_total_ip_addresses (\S+)$/m.exec(payload)![1]);
         expect(assigned[cycle]).toBeLessThanOrEqual(total);
+        // Where the scenario moves the per-prefix or per-ENI series, they add up to the assigned IPs.
+        for (const family of ['awscni_assigned_ip_per_cidr', 'awscni_assigned_ip_per_eni']) {
+          const series = Object.entries(node.samples).filter(([sample]) => sample.startsWith(`${family}{`));
+          if (series.length > 0) expect(series.reduce((sum, [, values]) => sum + values[cycle], 0)).toBe(assigned[cycle]);
+        }
       }
     }
   });
