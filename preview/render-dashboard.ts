@@ -175,9 +175,10 @@ function renderGraph(widget: MetricWidget, lines: readonly FilledLine[], box: { 
 /** A legend entry, and its width estimated from its text (11 px type is about 6.2 px a character). */
 function legendItem(l: FilledLine, index: number): { html: string; estimatedWidth: number } {
   const noData = l.points.every((p) => p === undefined);
-  const note = l.problem ? ` (${l.problem})` : noData ? ' (no data)' : '';
+  // The reason an expression was not evaluated goes in the tooltip, not across the legend.
+  const note = l.problem ? ' (not evaluated in the preview)' : noData ? ' (no data)' : '';
   const text = l.label + note;
-  const html = `<span class="legend-item${noData ? ' no-data' : ''}" title="${escapeHtml(text)}">` +
+  const html = `<span class="legend-item${noData ? ' no-data' : ''}" title="${escapeHtml(l.problem ? `${text}: ${l.problem}` : text)}">` +
     `<i style="background:${colourOf(l, index)}"></i>${escapeHtml(text)}</span>`;
   return { html, estimatedWidth: Math.ceil(LEGEND_MARKER_PX + text.length * LEGEND_CHAR_PX) };
 }

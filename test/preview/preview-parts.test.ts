@@ -2,6 +2,9 @@
  * The preview's parts without a browser or a collector: template intrinsics, the dashboard body's
  * shorthand, statistics and metric math, alarm states, the scenario's bookkeeping, the command line.
  */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { evaluateAlarm } from '../../preview/alarm-state';
 import { parseDashboardBody } from '../../preview/dashboard-model';
 import { applyStatistic, evaluateExpression, fillLines } from '../../preview/metric-series';
@@ -9,6 +12,7 @@ import { parseArguments } from '../../preview/preview';
 import { renderMarkdown } from '../../preview/render-dashboard';
 import { resolveTemplateString } from '../../preview/resolve-template-value';
 import { SCENARIO, SCENARIO_CYCLES, scenarioPayload } from '../../preview/simulated-cluster';
+import { readSynthesizedDashboard } from '../../preview/synthesized-dashboard';
 import type { ReceivedDatum } from '../support/cloudwatch-server';
 
 const RESOURCES = {
@@ -150,5 +154,35 @@ describe('the preview command line and markdown', () => {
   test('markdown headings, code and escaping', () => {
     expect(renderMarkdown('# Title <b>\n\nUses `Kubernetes` namespace'))
       .toBe('<h3 class="md-h1">Title &lt;b&gt;</h3><p>Uses <code>Kubernetes</code> namespace</p>');
+  });
+});
+
+describe('readSynthesizedDashboard', () => {
+  const made: string[] = [];
+  afterAll(() => made.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
+  const assemblyWith = (dashboards: Record<string, string>): string => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'preview-assembly-'));
+    made.push(dir);
+    const resources = Object.fromEntries(Object.entries(dashboards).map(([name, body], i) => [`Dash${i}`, {
+      Type: 'AWS::CloudWatch::Dashboard', Properties: { DashboardName: name, DashboardBody: body },
+    }]));
+    fs.writeFileSync(path.join(dir, 'S.template.json'), JSON.stringify({ Resources: resources }));
+    fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify({ artifacts: {
+      S: { type: 'aws:cloudformation:stack', environment: 'aws://unknown-account/unknown-region', properties: { templateFile: 'S.template.json' } },
+    } }));
+    return dir;
+  };
+  const body = (title: string): string => JSON.stringify({ widgets: [{ type: 'metric', x: 0, y: 0, width: 6, height: 6, properties: { title, metrics: [] } }] });
+
+  test('takes the dashboard by name; an environment-agnostic stack gets placeholder region and account', () => {
+    const dashboard = readSynthesizedDashboard(assemblyWith({ other: body('Other'), 'EKS-CNI-metrics': body('Ours') }));
+    expect(dashboard.dashboardName).toBe('EKS-CNI-metrics');
+    expect(dashboard.region).toBe('us-east-1');
+    expect(dashboard.body.widgets[0]).toMatchObject({ type: 'metric', title: 'Ours' });
+  });
+
+  test('with several dashboards and none of the name, it fails listing them and the way to choose', () => {
+    expect(() => readSynthesizedDashboard(assemblyWith({ a: body('A'), b: body('B') })))
+      .toThrow(/found: a \(S\), b \(S\); pass --dashboard NAME to choose one/);
   });
 });
