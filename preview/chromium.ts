@@ -69,7 +69,12 @@ export class HeadlessChromium {
     ];
     const child = spawn(executable, args, { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] });
     const browser = new HeadlessChromium(child, profile);
-    await browser.attachToPage();
+    try {
+      await browser.attachToPage();
+    } catch (err) {
+      await browser.close();
+      throw err;
+    }
     return browser;
   }
 
@@ -94,11 +99,19 @@ export class HeadlessChromium {
       }
     });
     child.stderr!.setEncoding('utf8').on('data', (d: string) => { this.stderr = (this.stderr + d).slice(-4000); });
-    this.exited = new Promise((resolve) => child.on('exit', () => {
-      for (const { reject } of this.pending.values()) reject(new Error(`chromium exited; its last output:\n${this.stderr}`));
+    const failAll = (why: string): void => {
+      for (const { reject } of this.pending.values()) reject(new Error(`${why}; its last output:\n${this.stderr}`));
       this.pending.clear();
-      resolve();
-    }));
+    };
+    // A launch failure (no such file, not executable) comes as 'error' without 'exit'; writing to a
+    // browser that is gone fails on the pipe.
+    child.on('error', (err) => failAll(`chromium could not start: ${err.message}`));
+    this.toBrowser.on('error', (err) => failAll(`the DevTools pipe to chromium failed: ${err.message}`));
+    fromBrowser.on('error', (err) => failAll(`the DevTools pipe from chromium failed: ${err.message}`));
+    this.exited = new Promise((resolve) => {
+      child.on('exit', () => { failAll('chromium exited'); resolve(); });
+      child.on('error', () => resolve());
+    });
   }
 
   /** Loads `url` and waits for its load event; `size` is the CSS viewport. */
@@ -124,7 +137,7 @@ export class HeadlessChromium {
 
   /** Closes the browser and removes its profile; harmless twice. */
   async close(): Promise<void> {
-    if (this.child.exitCode === null && this.child.signalCode === null) {
+    if (this.child.pid !== undefined && this.child.exitCode === null && this.child.signalCode === null) {
       this.send('Browser.close', {}, false).catch(() => {});
       const killer = setTimeout(() => this.child.kill('SIGKILL'), 3000);
       await this.exited;
