@@ -5,20 +5,28 @@
  * numbers the collector published, checked against figures computed by hand from the fixtures.
  *
  * Skipped, with a message, when chromium is missing and cannot be installed (not root, or apt-get
- * failed): a fresh clone still passes. As root (CI on Debian) a missing chromium is installed first.
+ * failed): a fresh clone still passes. Under CI (CI=true, root on Debian) a missing chromium is installed first.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { PreviewResult, buildPreview } from '../../preview/build-preview';
-import { HeadlessChromium, ensureChromium } from '../../preview/chromium';
+import { HeadlessChromium, INSTALL_COMMAND, ensureChromium, findChromium } from '../../preview/chromium';
 import { COLUMN_PX, GUTTER_PX, ROW_PX, pageSize } from '../../preview/render-dashboard';
 
 const PROJECT_DIR = path.resolve(__dirname, '..', '..');
-/** The browser, installed here when missing and this is root; undefined (and the suite skipped) otherwise. */
+/**
+ * The browser; undefined (and the suite skipped) when it is missing. Only CI (CI=true, root on Debian)
+ * installs a missing one here: a developer's `npm test` never runs apt-get behind their back.
+ */
 const chromium = ((): string | undefined => {
   try {
     // Synchronous on purpose: whether the suite runs must be known while jest collects it.
+    if (!process.env.CI) {
+      const found = findChromium();
+      if (!found) throw new Error(`chromium is not installed: run \`sudo apt-get update && sudo ${INSTALL_COMMAND}\` (CI=true installs it as root)`);
+      return found;
+    }
     return ensureChromium((line) => process.stderr.write(`test/preview: ${line}\n`));
   } catch (err) {
     // eslint-disable-next-line no-console
