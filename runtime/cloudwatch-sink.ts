@@ -19,6 +19,7 @@
  */
 import { CloudWatchClient, PutMetricDataCommand, type MetricDatum, type PutMetricDataInput } from '@aws-sdk/client-cloudwatch';
 import { CLUSTER_DIMENSION, catalogMetric } from '../common/catalog';
+import { joinAbort } from './abort';
 import { silentLogger, type Logger } from './log';
 import type { ClusterDatum, Sink } from './types';
 
@@ -387,21 +388,22 @@ export class CloudWatchSink implements Sink {
 
   /** One PutMetricData under its deadline, the caller's signal and the sink's lifetime. */
   private async sendBatch(batch: readonly ClusterDatum[], signal: AbortSignal | undefined): Promise<SendOutcome> {
-    const deadline = AbortSignal.timeout(this.requestTimeoutMs);
-    const ending = [deadline, this.lifetime.signal, ...(signal ? [signal] : [])];
-    const abortSignal = AbortSignal.any(ending);
+    const request = joinAbort([this.lifetime.signal, signal], this.requestTimeoutMs);
     try {
       // The race ends the wait at the abort even if the SDK were slow to give up the request.
-      await untilAbortedOrThrow(this.client.send(new PutMetricDataCommand(this.toRequest(batch)), { abortSignal }), abortSignal);
+      const sending = this.client.send(new PutMetricDataCommand(this.toRequest(batch)), { abortSignal: request.signal });
+      await untilAbortedOrThrow(sending, request.signal);
       return { kind: 'sent' };
     } catch (err) {
       // Which signal fired decides, not the error's shape: an abort mid-body surfaces as a socket error.
       if (this.lifetime.signal.aborted || signal?.aborted) return { kind: 'aborted' };
-      if (deadline.aborted) {
+      if (request.timedOut) {
         return { kind: 'failed', error: new Error(`PutMetricData did not complete within ${this.requestTimeoutMs} ms (requestTimeoutMs); aborted it`) };
       }
       if (isRequestFault(err)) return { kind: 'refused', error: err };
       return { kind: 'failed', error: err };
+    } finally {
+      request.dispose();
     }
   }
 

@@ -18,6 +18,7 @@ import {
   type ObservableMiddleware, type RequestContext, type ResponseContext, type V1Pod,
 } from '@kubernetes/client-node';
 import type { ScrapeMode } from '../common/settings';
+import { joinAbort, type JoinedAbort } from './abort';
 import { safeExcerpt } from './excerpt';
 import { silentLogger, type Logger } from './log';
 import { canonicalIP } from './pod-address';
@@ -164,30 +165,27 @@ class ContinueExpired extends Error {
 
 /** The caller's stop signal joined with the list's deadline; tells which of the two ended it. */
 class ListSignal {
-  readonly signal?: AbortSignal;
-  private readonly deadline = new AbortController();
-  private readonly timer?: NodeJS.Timeout;
+  private readonly joined: JoinedAbort;
 
   constructor(readonly stop: AbortSignal | undefined, readonly deadlineMs: number | undefined) {
-    if (deadlineMs !== undefined) {
-      this.timer = setTimeout(() => this.deadline.abort(new Error('pod list deadline')), Math.max(0, deadlineMs - Date.now()));
-      this.timer.unref();
-    }
-    const parts = [stop, deadlineMs !== undefined ? this.deadline.signal : undefined].filter((s): s is AbortSignal => s !== undefined);
-    this.signal = parts.length === 0 ? undefined : parts.length === 1 ? parts[0] : AbortSignal.any(parts);
+    this.joined = joinAbort([stop], deadlineMs === undefined ? undefined : deadlineMs - Date.now());
+  }
+
+  get signal(): AbortSignal {
+    return this.joined.signal;
   }
 
   /** Throws what ended the list, when something did: the stop signal's reason, or a deadline error. */
   throwIfEnded(describe: () => string): void {
     if (this.stop?.aborted) throw this.stop.reason;
-    if (this.deadline.signal.aborted) {
+    if (this.joined.timedOut) {
       throw new DiscoveryError('deadline', `${describe()} did not finish by its deadline `
         + `(${new Date(this.deadlineMs as number).toISOString()}, the end of the cycle interval); the next cycle lists again`);
     }
   }
 
   dispose(): void {
-    clearTimeout(this.timer);
+    this.joined.dispose();
   }
 }
 
@@ -271,14 +269,17 @@ class PodLister {
     for (let attempt = 1; ; attempt++) {
       ended.throwIfEnded(() => this.describeCall(continueToken));
       let failure: RequestFailure;
+      const request = joinAbort([ended.signal], this.policy.requestTimeoutMs);
       try {
         return await this.api.listNamespacedPod(
           { namespace, labelSelector, limit: pageSize, _continue: continueToken },
-          { middleware: [deadlineMiddleware(this.policy.requestTimeoutMs, ended.signal)], middlewareMergeStrategy: 'append' },
+          { middleware: [signalMiddleware(request.signal)], middlewareMergeStrategy: 'append' },
         );
       } catch (err) {
         ended.throwIfEnded(() => this.describeCall(continueToken));
         failure = describeFailure(err);
+      } finally {
+        request.dispose();
       }
       const error = new DiscoveryError('api', `${this.describeCall(continueToken)} failed: ${failure.text}`);
       if (failure.status === 410 && continueToken !== undefined) throw new ContinueExpired(error, 0);
@@ -374,14 +375,14 @@ function toEpochMs(value: Date | string | undefined): number | undefined {
 }
 
 /**
- * Gives each request a deadline that also ends it when the caller aborts. The object-parameter
- * API of client-node 1.4 takes Observable middleware (its own small stub, not rxjs).
+ * Hands the request its signal (the page deadline joined with the list's). node-fetch ends the
+ * request on abort in any phase, the body included. The object-parameter API of client-node 1.4
+ * takes Observable middleware (its own small stub, not rxjs).
  */
-function deadlineMiddleware(timeoutMs: number, signal: AbortSignal | undefined): ObservableMiddleware {
+function signalMiddleware(signal: AbortSignal): ObservableMiddleware {
   return {
     pre: (context: RequestContext) => {
-      const deadline = AbortSignal.timeout(timeoutMs);
-      context.setSignal(signal ? AbortSignal.any([deadline, signal]) : deadline);
+      context.setSignal(signal);
       return new Observable(Promise.resolve(context));
     },
     post: (context: ResponseContext) => new Observable(Promise.resolve(context)),

@@ -350,10 +350,10 @@ describe('CloudWatchSink', () => {
       setTimeout(() => stop.abort(), 200);
       await publishing;
 
-      // THEN the publish returns within 100 ms of the abort, the datums kept for the flush
+      // THEN the publish returns soon after the abort (1 s of margin for a loaded machine), not at 10 s, the datums kept for the flush
       const elapsedMs = performance.now() - started;
       expect(elapsedMs).toBeGreaterThanOrEqual(190);
-      expect(elapsedMs).toBeLessThan(300);
+      expect(elapsedMs).toBeLessThan(200 + 1000);
       expect(sink.bufferedCount).toBe(8);
       await sink.flush(Date.now() + 5000);
       expect(server.datums).toEqual(expected(cycle(0, 8)));
@@ -387,7 +387,7 @@ describe('CloudWatchSink', () => {
       // THEN the publish ends at the 600 ms deadline, not after the trickle, with a warning and the datums kept
       const elapsedMs = performance.now() - started;
       expect(elapsedMs).toBeGreaterThanOrEqual(590);
-      expect(elapsedMs).toBeLessThan(900);
+      expect(elapsedMs).toBeLessThan(600 + 1000);
       expect(server.requests.map((r) => r.answer)).toEqual(['trickle']);
       expect(sink.bufferedCount).toBe(4);
       expect(logs.some((l) => l.level === 'warn' && String(l.error).includes('did not complete within 600 ms'))).toBe(true);
@@ -409,7 +409,7 @@ describe('CloudWatchSink', () => {
       await flushing;
 
       const elapsedMs = performance.now() - started;
-      expect(elapsedMs).toBeLessThan(300);
+      expect(elapsedMs).toBeLessThan(200 + 1000);
       expect(server.requests.map((r) => r.answer)).toEqual(['serviceUnavailable', 'hang']);
       expect(sink.bufferedCount).toBe(8);
     });

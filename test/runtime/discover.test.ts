@@ -343,12 +343,13 @@ describe('discoverAwsNodePods', () => {
 
       const listing = discoverNodes(kc, options({ pageSize: 1, deadlineMs: Date.now() + 350 }));
 
-      // THEN it fails 'deadline' at about 350 ms, in the fourth page, not after all ten
+      // THEN it fails 'deadline' at about 350 ms (the margin is for a loaded machine; ten pages take 1 s
+      // or more), having asked for no more than four pages (four answers take 400 ms)
       await expect(listing).rejects.toMatchObject({ reason: 'deadline' });
       const elapsedMs = performance.now() - started;
       expect(elapsedMs).toBeGreaterThanOrEqual(340);
-      expect(elapsedMs).toBeLessThan(600);
-      expect(server.counters.lists).toBe(4);
+      expect(elapsedMs).toBeLessThan(350 + 500);
+      expect(server.counters.lists).toBeLessThanOrEqual(4);
       server.setListDelay(0);
       expect((await discoverNodes(kc, options({ pageSize: 5, deadlineMs: Date.now() + 5000 }))).pods).toHaveLength(10);
     });
@@ -365,10 +366,10 @@ describe('discoverAwsNodePods', () => {
       const listing = discoverNodes(kc, options({ signal: controller.signal, retry: { ...FAST_RETRY, requestTimeoutMs: 10_000 } }));
       setTimeout(() => controller.abort(reason), 200);
 
-      // THEN it rejects with the stop reason within 100 ms of the abort
+      // THEN it rejects with the stop reason soon after the abort (1 s of margin for a loaded machine), not at 10 s
       await expect(listing).rejects.toBe(reason);
       const elapsedMs = performance.now() - started;
-      expect(elapsedMs).toBeLessThan(300);
+      expect(elapsedMs).toBeLessThan(200 + 1000);
       expect(server.counters.lists).toBe(1);
     });
 
@@ -383,7 +384,7 @@ describe('discoverAwsNodePods', () => {
       await expect(listing).rejects.toMatchObject({ reason: 'deadline' });
       const elapsedMs = performance.now() - started;
       expect(elapsedMs).toBeGreaterThanOrEqual(390);
-      expect(elapsedMs).toBeLessThan(600);
+      expect(elapsedMs).toBeLessThan(400 + 1000);
     });
 
     test('a trickling page is cut at the page timeout and retried, ending within the attempts', async () => {
@@ -394,8 +395,8 @@ describe('discoverAwsNodePods', () => {
 
       await expect(listing).rejects.toThrow(/request timed out \(after 2 attempts\)/);
       await expect(listing).rejects.toBeInstanceOf(DiscoveryError);
-      // two 200 ms attempts and a 5 ms backoff
-      expect(performance.now() - started).toBeLessThan(600);
+      // two 200 ms attempts and a 5 ms backoff (the whole page would take over 30 s)
+      expect(performance.now() - started).toBeLessThan(405 + 1000);
       expect(server.counters.lists).toBe(2);
     });
   });
