@@ -466,17 +466,20 @@ export class CloudWatchSink implements Sink {
 
   private enqueue(datums: readonly ClusterDatum[]): void {
     const now = Date.now();
-    let invalid = 0;
+    const unsendable: string[] = [];
     for (const datum of datums) {
       const time = datum.timestamp.getTime();
       const sendable = Number.isFinite(datum.value) && Math.abs(datum.value) <= MAX_ABS_VALUE
         && Number.isFinite(time) && time <= now + MAX_DATUM_FUTURE_MS;
       if (sendable) this.queue.push(datum);
-      else invalid += 1;
+      else unsendable.push(datum.metricName);
     }
-    if (invalid > 0) {
-      this.drops.invalid += invalid;
-      this.logger.warn('CloudWatch sink: dropped datums CloudWatch would refuse (non-finite or out-of-range value, or timestamp over 2 h ahead)', { dropped: invalid });
+    if (unsendable.length > 0) {
+      this.drops.invalid += unsendable.length;
+      const metrics = [...new Set(unsendable)];
+      this.logger.warn('CloudWatch sink: dropped datums CloudWatch would refuse (non-finite or out-of-range value, or timestamp over 2 h ahead)', {
+        dropped: unsendable.length, metrics: metrics.slice(0, 10), ...(metrics.length > 10 ? { moreMetrics: metrics.length - 10 } : {}),
+      });
     }
     this.enforceBound();
   }

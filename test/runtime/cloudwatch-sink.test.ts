@@ -429,8 +429,8 @@ describe('CloudWatchSink', () => {
       expect(server.protocolErrors).toEqual([]);
     });
 
-    test('non-finite values are dropped and counted; the rest of the cycle is sent', async () => {
-      const { server, sink } = await setUp();
+    test('non-finite values are dropped, counted and logged by metric; the rest of the cycle is sent', async () => {
+      const { server, sink, logs } = await setUp();
       const datums = cycle(0, 3);
       const bad: ClusterDatum[] = [{ ...datums[0], value: Number.NaN }, { ...datums[1], value: Number.POSITIVE_INFINITY }];
 
@@ -438,6 +438,10 @@ describe('CloudWatchSink', () => {
 
       expect(sink.droppedCounts.invalid).toBe(2);
       expect(server.datums).toEqual(expected([datums[2]]));
+      expect(server.requests).toHaveLength(1);
+      expect(logs.filter((l) => l.level === 'warn')).toEqual([
+        expect.objectContaining({ dropped: 2, metrics: [datums[0].metricName, datums[1].metricName] }),
+      ]);
     });
   });
 
