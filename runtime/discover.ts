@@ -29,8 +29,9 @@ export const AWS_NODE_CONTAINER = 'aws-node';
 
 /**
  * Most pods one list may return: EKS clusters reach 100,000 nodes, plus 10% for nodes that briefly
- * run two aws-node pods while the DaemonSet rolls (its maxUnavailable is 10%). At about 300 bytes
- * kept per pod, the cap holds discovery's memory near 35 MB whatever the API server sends.
+ * run two aws-node pods while the DaemonSet rolls (its maxUnavailable is 10%). What discovery keeps
+ * of 110,000 pods measured 51 MiB of heap (about 490 bytes a pod with EKS-length names, uid and
+ * container id), so the cap bounds what an API server paging without end can make it hold.
  */
 export const DEFAULT_MAX_PODS = 110_000;
 
