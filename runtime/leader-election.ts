@@ -322,7 +322,7 @@ export class LeaderElector extends EventEmitter<LeaderElectorEvents> {
     if (holder !== this.observedHolder) {
       this.observedHolder = holder;
       if (holder !== this.identity) this.logger.info('the Lease has a new holder', { lease: this.leaseName, holder: holder || '(released)' });
-      this.emit('newLeader', holder);
+      this.tell('newLeader', holder);
     }
   }
 
@@ -330,7 +330,7 @@ export class LeaderElector extends EventEmitter<LeaderElectorEvents> {
     this.leading = true;
     this.counts.acquisitions++;
     this.logger.info('became the leader', { lease: `${this.namespace}/${this.leaseName}`, identity: this.identity, leaseTransitions: transitions });
-    this.emit('startedLeading');
+    this.tell('startedLeading');
   }
 
   private lose(reason: string): void {
@@ -339,7 +339,16 @@ export class LeaderElector extends EventEmitter<LeaderElectorEvents> {
     clearTimeout(this.lossTimer);
     this.counts.losses++;
     this.logger.warn('stopped leading', { lease: `${this.namespace}/${this.leaseName}`, identity: this.identity, reason });
-    this.emit('stoppedLeading', reason);
+    this.tell('stoppedLeading', reason);
+  }
+
+  /** Emits to the listeners; one that throws is logged, and cannot stop the election loop or its timer. */
+  private tell<K extends keyof LeaderElectorEvents>(event: K, ...args: LeaderElectorEvents[K]): void {
+    try {
+      (this.emit as (e: K, ...a: LeaderElectorEvents[K]) => boolean)(event, ...args);
+    } catch (err) {
+      this.logger.error('a leader election listener threw', { event, error: err instanceof Error ? err.message : String(err) });
+    }
   }
 
   /** Stops leading at the renew deadline unless a renewal comes first. */

@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import * as path from 'node:path';
 import { LeaderElector, leaderElectorOptions, type LeaderElectorOptions } from '../../runtime/leader-election';
 import { LEADER_ENV, LeaderSettingsError, loadLeaderElectionSettings } from '../../runtime/leader-settings';
 import { createLogger } from '../../runtime/log';
@@ -202,6 +204,79 @@ describe('LeaderElector against a loopback API server', () => {
     expectNoOverlap(timeline);
     expect(expectHolderChangesRespectTheLease(server.writes)).toBe(1);
     expect(timeline.map((h) => `${h.who} ${h.what}`)).toEqual(['a startedLeading', 'a stoppedLeading', 'b startedLeading']);
+  });
+
+  test('a leader killed with SIGKILL (its process gone, no release) is replaced within lease duration + retry period', async () => {
+    // GIVEN a leads from its own process: plain node with tsx's loader, so `kill` reaches the elector itself
+    const childCode = `
+      const { KubeConfig } = require('@kubernetes/client-node');
+      const { LeaderElector } = require('./runtime/leader-election');
+      const kc = new KubeConfig();
+      kc.loadFromClusterAndUser({ name: 'loopback', server: process.env.LEASE_SERVER_URL, skipTLSVerify: true }, { name: 'a', token: 'token-a' });
+      const e = new LeaderElector({ kubeConfig: kc, namespace: process.env.NS, leaseName: process.env.LEASE, identity: 'collector-a',
+        leaseDurationMs: ${LEASE_DURATION_MS}, renewDeadlineMs: ${RENEW_DEADLINE_MS}, retryPeriodMs: ${RETRY_PERIOD_MS} });
+      e.on('startedLeading', () => process.stdout.write('leading ' + process.pid + '\\n'));
+      e.start();`;
+    const root = path.resolve(__dirname, '..', '..');
+    const child = spawn(process.execPath, ['--import', 'tsx', '--eval', childCode], {
+      cwd: root,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LEASE_SERVER_URL: server.url, NS: NAMESPACE, LEASE },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const hardStop = setTimeout(() => child.kill('SIGKILL'), 40_000);
+    const exited = new Promise<string | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+    try {
+      const leaderPid = await new Promise<number>((resolve, reject) => {
+        child.stdout!.on('data', (d: Buffer) => {
+          const m = /leading (\d+)/.exec(d.toString());
+          if (m) resolve(Number(m[1]));
+        });
+        void exited.then(() => reject(new Error(`the child exited before leading: ${stderr}`)));
+        setTimeout(() => reject(new Error(`the child did not lead within 30 s: ${stderr}`)), 30_000).unref();
+      });
+      // the elector runs in the very process we kill
+      expect(leaderPid).toBe(child.pid);
+      expect(lease()!.spec.holderIdentity).toBe('collector-a');
+      const b = elector('b');
+      b.start();
+      await sleep(600);
+      expect(b.isLeader).toBe(false);
+
+      // WHEN the leader's process is killed
+      child.kill('SIGKILL');
+      expect(await exited).toBe('SIGKILL');
+      const killedAtMs = Date.now();
+      const lastRenewMs = Date.parse(appliedBy('a').at(-1)!.lease!.spec.renewTime!);
+
+      // THEN b takes over once the Lease expired, within lease duration + retry period of the last renewal
+      await waitFor(() => b.isLeader, LEASE_DURATION_MS + 2_000, 'b to lead');
+      const takeover = appliedBy('b')[0];
+      expect(takeover.atMs - lastRenewMs).toBeGreaterThanOrEqual(LEASE_DURATION_MS);
+      expect(takeover.atMs - lastRenewMs).toBeLessThanOrEqual(LEASE_DURATION_MS + RETRY_PERIOD_MS + SLACK_MS);
+      expect(takeover.atMs - killedAtMs).toBeLessThanOrEqual(LEASE_DURATION_MS + RETRY_PERIOD_MS + SLACK_MS);
+      expect(takeover.lease!.spec).toMatchObject({ holderIdentity: 'collector-b', leaseTransitions: 1 });
+      expect(expectHolderChangesRespectTheLease(server.writes)).toBe(1);
+    } finally {
+      clearTimeout(hardStop);
+      child.kill('SIGKILL');
+    }
+  });
+
+  test('a listener that throws is logged and does not stop the elector', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const a = elector('a', { logger: createLogger('info', (l) => lines.push(JSON.parse(l) as Record<string, unknown>)) });
+    a.on('startedLeading', () => {
+      throw new Error('listener bug');
+    });
+    a.start();
+    await waitFor(() => a.isLeader, 2_000, 'a to lead');
+    const before = appliedBy('a').length;
+    await sleep(600);
+    expect(appliedBy('a').length).toBeGreaterThan(before);
+    expect(a.isLeader).toBe(true);
+    expect(lines).toContainEqual(expect.objectContaining({ level: 'error', msg: 'a leader election listener threw', event: 'startedLeading' }));
   });
 
   test('a leader cut off from the API server stops leading at its renew deadline, before the other may take over', async () => {
