@@ -12,7 +12,7 @@ const LEASE_DURATION_MS = 2_000;
 const RENEW_DEADLINE_MS = 1_200;
 const RETRY_PERIOD_MS = 250;
 /** Scheduling and loopback latency allowed on a loaded two-core machine. */
-const SLACK_MS = 200;
+const SLACK_MS = 300;
 const MICRO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 
 describe('leader election settings', () => {
