@@ -28,15 +28,29 @@ export interface MetricFamily {
 /** Parser output: families by name. */
 export type ParsedMetrics = Map<string, MetricFamily>;
 
-/** An aws-node pod found by discovery: one per node. */
+/**
+ * An aws-node pod found by discovery. One per node: discovery keeps one when a rollout briefly
+ * shows two (discover.ts keepOnePerNode), and the aggregator refuses a second result for a node
+ * in one cycle.
+ */
 export interface AwsNodePod {
   readonly podName: string;
   readonly namespace: string;
   readonly nodeName: string;
   /** Pod IP; aws-node runs on the host network, so this is the node's IP. */
   readonly podIP?: string;
-  /** Pod start time (ms since epoch): a newer start than the last cycle means ipamd restarted. */
+  /**
+   * Start of the aws-node container (its `state.running.startedAt`, else the pod's `startTime`), ms
+   * since the epoch. Restart detection falls back to it, with the three fields below, only when a
+   * payload lacks `process_start_time_seconds`.
+   */
   readonly startTimeMs?: number;
+  /** The pod's `metadata.uid`: a new uid is a new pod (a pod name can be reused). */
+  readonly podUid?: string;
+  /** The aws-node container's `containerID` in the pod status: a new one is a new container. */
+  readonly containerID?: string;
+  /** The aws-node container's `restartCount` in the pod status. */
+  readonly restartCount?: number;
 }
 
 /** The result of scraping one node in one cycle. */
@@ -55,6 +69,10 @@ export interface NodeOutcome {
   /** Why the node failed, when it did. */
   readonly error?: string;
   readonly durationMs: number;
+  /** The node's ipamd is a new process since its previous scrape: its counters count from zero. */
+  readonly restarted?: boolean;
+  /** Series of this node not tracked because it passed the per-node series limit. */
+  readonly seriesDropped?: number;
 }
 
 /**
@@ -62,7 +80,10 @@ export interface NodeOutcome {
  * `ClusterAggregator.startCycle(pods, cycleTime)` → `add(result)` for each node → `finish()`.
  */
 export interface CycleAggregation {
-  /** Folds one node's result in; its parsed payload is not kept. Returns the node's outcome. */
+  /**
+   * Folds one node's result in; its parsed payload is not kept. Returns the node's outcome.
+   * Throws when called twice for one node in the cycle, or after finish().
+   */
   add(result: NodeScrapeResult): NodeOutcome;
   /**
    * Ends the cycle: every cluster datum the aggregator computed, stamped with the cycle's time,

@@ -30,6 +30,6 @@ describe('catalog', () => {
   });
 
   test('an unknown name fails with the list of known names', () => {
-    expect(() => catalogMetric('assignedIPs')).toThrow(/Unknown catalog metric 'assignedIPs'; known: .*assignIPAddresses/);
+    expect(() => catalogMetric('assignedIPs' as string)).toThrow(/Unknown catalog metric 'assignedIPs'; known: .*assignIPAddresses/);
   });
 });
