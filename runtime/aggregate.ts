@@ -183,6 +183,11 @@ export class ClusterAggregator {
     return this.nodes.size;
   }
 
+  /** Series layouts held for sharing between nodes, all families (for memory checks). */
+  get sharedLayoutCount(): number {
+    return this.layouts.size;
+  }
+
   /**
    * Starts a cycle. `pods` are the cycle's discovered pods: at finish() the state of every node
    * they do not name is released. A cycle still open is abandoned and changes nothing.
@@ -561,6 +566,12 @@ class LayoutCache {
   private evicted = 0;
 
   constructor(private readonly maxPerFamily: number) {}
+
+  get size(): number {
+    let size = 0;
+    for (const layouts of this.byFamily.values()) size += layouts.length;
+    return size;
+  }
 
   /**
    * Reads a family's tracked samples against `previous`: which series are this scrape's, which
