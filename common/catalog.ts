@@ -226,7 +226,7 @@ const ENTRIES = [
   },
   {
     metricName: 'collectorNodesFailed', aggregation: 'health', unit: 'Count', statistic: 'Maximum',
-    description: 'Nodes that timed out, refused, or served a payload that did not parse, in the cycle.',
+    description: 'Nodes that timed out, refused, or served a payload that did not parse or held no ipamd family, in the cycle.',
     dashboard: ['healthGraph'], upstream: false,
   },
   {
