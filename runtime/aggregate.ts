@@ -581,35 +581,54 @@ class LayoutCache {
     key: string, all: readonly Sample[], isTracked: (s: Sample) => boolean, previous: RecordedFamily | undefined,
     budget: number, cycle: number,
   ): TrackedFamily {
-    const samples: Sample[] = [];
     let dropped = 0;
-    for (const s of all) {
-      if (!isTracked(s)) continue;
-      if (samples.length < budget) samples.push(s);
-      else dropped++;
+    let trackedCount = 0;
+    for (const s of all) if (isTracked(s)) trackedCount++;
+    // Mostly every sample is tracked and within budget: the payload's array is used as is.
+    let samples: readonly Sample[] = all;
+    if (trackedCount !== all.length || trackedCount > budget) {
+      const chosen: Sample[] = [];
+      for (const s of all) {
+        if (!isTracked(s)) continue;
+        if (chosen.length < budget) chosen.push(s);
+        else dropped++;
+      }
+      samples = chosen;
+    }
+    const kept: number[] = [];
+    // The common case: the same series as last time, in the same order, on the same layout.
+    if (previous && fits(previous.layout, samples, undefined, kept)) {
+      const layout = this.keep(key, previous.layout, cycle);
+      const values = new Float64Array(samples.length);
+      for (let i = 0; i < samples.length; i++) {
+        const value = samples[i].value;
+        values[i] = Number.isFinite(value) ? value : previous.values[i];
+      }
+      return { recorded: { layout, values }, samples, before: previous.values, dropped };
     }
     const before = new Float64Array(samples.length).fill(NaN);
-    const kept: number[] = [];
     if (previous) {
+      // Match by series key: new series get no previous value; the previous ones this scrape lacks are kept.
       const old = previous.layout;
-      if (fits(old, samples, undefined, kept)) {
-        before.set(previous.values.subarray(0, samples.length));
-      } else {
-        const matched = new Uint8Array(old.names.length);
-        for (let i = 0; i < samples.length; i++) {
-          const at = slotByKey(old, samples[i].name, samples[i].labels);
-          if (at === undefined) continue;
-          before[i] = previous.values[at];
-          matched[at] = 1;
-        }
-        for (let at = 0; at < old.names.length; at++) {
-          if (matched[at] || Number.isNaN(previous.values[at])) continue;
-          if (samples.length + kept.length < budget) kept.push(at);
-          else dropped++;
-        }
+      const matched = new Uint8Array(old.names.length);
+      for (let i = 0; i < samples.length; i++) {
+        const at = slotByKey(old, samples[i].name, samples[i].labels);
+        if (at === undefined) continue;
+        before[i] = previous.values[at];
+        matched[at] = 1;
+      }
+      for (let at = 0; at < old.names.length; at++) {
+        if (matched[at] || Number.isNaN(previous.values[at])) continue;
+        if (samples.length + kept.length < budget) kept.push(at);
+        else dropped++;
       }
     }
-    const layout = this.match(key, samples, previous?.layout, kept, cycle);
+    const layout = this.match(
+      key, samples.length + kept.length,
+      (l) => fits(l, samples, previous?.layout, kept),
+      () => newLayout(key, samples, previous?.layout, kept),
+      cycle,
+    );
     const values = new Float64Array(layout.names.length);
     for (let i = 0; i < samples.length; i++) {
       const value = samples[i].value;
@@ -617,6 +636,18 @@ class LayoutCache {
     }
     for (let j = 0; j < kept.length; j++) values[samples.length + j] = (previous as RecordedFamily).values[kept[j]];
     return { recorded: { layout, values }, samples, before, dropped };
+  }
+
+  /** Marks a node's unchanged layout used, putting it back in the cache if it was evicted. */
+  private keep(key: string, layout: SeriesLayout, cycle: number): SeriesLayout {
+    if (layout.lastUsedCycle === cycle) return layout;
+    const known = this.byFamily.get(key);
+    if (known?.includes(layout)) {
+      layout.lastUsedCycle = cycle;
+      return layout;
+    }
+    // Evicted (or never shared): another node may already have made the same one this cycle.
+    return this.match(key, layout.names.length, (l) => sameLayout(l, layout), () => layout, cycle);
   }
 
   /** Evicts the layouts no node used in `cycle`; returns how many were evicted over the cap since the last call. */
@@ -631,13 +662,14 @@ class LayoutCache {
     return evicted;
   }
 
+  /** The cached layout `fitting` accepts, or a new one from `make`, marked used in `cycle`. */
   private match(
-    key: string, samples: readonly Sample[], old: SeriesLayout | undefined, kept: readonly number[], cycle: number,
+    key: string, length: number, fitting: (layout: SeriesLayout) => boolean, make: () => SeriesLayout, cycle: number,
   ): SeriesLayout {
     const known = this.byFamily.get(key) ?? [];
     for (let i = 0; i < known.length; i++) {
       const layout = known[i];
-      if (!fits(layout, samples, old, kept)) continue;
+      if (layout.names.length !== length || !fitting(layout)) continue;
       layout.lastUsedCycle = cycle;
       if (i > 0) {
         known.splice(i, 1);
@@ -645,19 +677,8 @@ class LayoutCache {
       }
       return layout;
     }
-    const names = new Array<string>(samples.length + kept.length);
-    const labels = new Array<Labels>(samples.length + kept.length);
-    const nameOf = interner(key);
-    samples.forEach((s, i) => {
-      names[i] = nameOf(s.name);
-      labels[i] = flatLabels(s.labels);
-    });
-    kept.forEach((at, j) => {
-      // Kept series come from the node's previous layout, already free of the payload.
-      names[samples.length + j] = (old as SeriesLayout).names[at];
-      labels[samples.length + j] = (old as SeriesLayout).labels[at];
-    });
-    const layout: SeriesLayout = { names, labels, lastUsedCycle: cycle };
+    const layout = make();
+    layout.lastUsedCycle = cycle;
     known.unshift(layout);
     if (known.length > this.maxPerFamily) {
       known.pop();
@@ -666,6 +687,31 @@ class LayoutCache {
     this.byFamily.set(key, known);
     return layout;
   }
+}
+
+/** A new layout of `samples` then the `kept` slots of `old`, holding no reference into the payload. */
+function newLayout(key: string, samples: readonly Sample[], old: SeriesLayout | undefined, kept: readonly number[]): SeriesLayout {
+  const names = new Array<string>(samples.length + kept.length);
+  const labels = new Array<Labels>(samples.length + kept.length);
+  const nameOf = interner(key);
+  samples.forEach((s, i) => {
+    names[i] = nameOf(s.name);
+    labels[i] = flatLabels(s.labels);
+  });
+  kept.forEach((at, j) => {
+    // Kept series come from the node's previous layout, already free of the payload.
+    names[samples.length + j] = (old as SeriesLayout).names[at];
+    labels[samples.length + j] = (old as SeriesLayout).labels[at];
+  });
+  return { names, labels, lastUsedCycle: 0 };
+}
+
+function sameLayout(a: SeriesLayout, b: SeriesLayout): boolean {
+  if (a === b) return true;
+  for (let i = 0; i < a.names.length; i++) {
+    if (a.names[i] !== b.names[i] || !sameLabels(a.labels[i], b.labels[i])) return false;
+  }
+  return true;
 }
 
 /** Whether `layout` is exactly `samples` then the `kept` slots of `old`, in order. */
