@@ -12,7 +12,8 @@
  *
  * Recorded 2026-11-29 on the 2-core machine shared with other jobs, 201 nodes, 40,000 churning series:
  * - this aggregator, 200 cycles: heap after GC 7.2-7.4 MB from cycle 10 to 200, RSS 109-153 MB,
- *   peak RSS 188.6 MB (the parser's 3 MB payloads in flight); 40,000 series dropped and counted a cycle.
+ *   peak RSS 188.6 and 193.7 MB in two runs (the parser's 3 MB payloads in flight); 40,000 series dropped
+ *   and counted a cycle.
  * - the former one (724516f), 60 cycles: heap after GC 206 MB at cycle 10, 414 at 20, 623 at 30,
  *   644 MB from 40 on (its 32 cached layouts of 40,000 series); RSS 1,200-1,230 MB.
  */
