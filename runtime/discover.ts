@@ -336,9 +336,9 @@ class PodLister {
       nodeName,
       ...(podIP ? { podIP } : {}),
       ...(startTimeMs !== undefined ? { startTimeMs } : {}),
-      ...(uid ? { uid } : {}),
+      ...(uid ? { podUid: uid } : {}),
       ...(Number.isSafeInteger(container?.restartCount) ? { restartCount: container?.restartCount } : {}),
-      ...(container?.containerID ? { containerId: container.containerID } : {}),
+      ...(container?.containerID ? { containerID: container.containerID } : {}),
     };
   }
 }

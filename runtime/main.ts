@@ -18,7 +18,7 @@ import { createLogger, Logger } from './log';
 import { PrometheusSink } from './prometheus-sink';
 import { Scraper } from './scrape';
 import { StdoutSink } from './stdout-sink';
-import type { ParsedMetrics, Sink } from './types';
+import type { ClusterDatum, ParsedMetrics, Sink } from './types';
 
 const EMPTY_METRICS: ParsedMetrics = new Map();
 
@@ -98,7 +98,8 @@ class Collector {
       keep: SCRAPED_FAMILIES,
       logger,
     });
-    const aggregator = new ClusterAggregator();
+    const aggregator = new ClusterAggregator({ logger });
+    let finishCycle: () => ClusterDatum[] = () => [];
     const cloudWatch = config.useCloudWatch
       ? new CloudWatchSink({
         clusterId: config.clusterId,
@@ -135,15 +136,18 @@ class Collector {
         pageSize: config.listPageSize,
         logger,
       }),
-      // Each node is folded in as it arrives, so its parsed payload is garbage before the next one is read.
+      // Each node is added as it arrives, so its parsed payload is garbage before the next one is read.
+      // (Interim bridge to the startCycle/add/finish API until the pipeline is rebuilt on it.)
       scrape: (pods, signal, cycleTime) => {
-        aggregator.begin(pods, (cycleTime ?? new Date()).getTime());
+        const cycle = aggregator.startCycle(pods, cycleTime ?? new Date());
+        finishCycle = () => cycle.finish();
         return scraper.scrapeAll(pods, signal, (r) => {
-          aggregator.fold(r);
+          const outcome = cycle.add(r);
+          if (!outcome.ok && r.ok) return { ok: false, pod: r.pod, error: outcome.error ?? 'rejected', durationMs: r.durationMs };
           return r.ok ? { ...r, metrics: EMPTY_METRICS } : r;
         });
       },
-      aggregate: (_results, cycleTime) => aggregator.finish(cycleTime),
+      aggregate: () => finishCycle(),
       sentCount: cloudWatch ? () => cloudWatch.sentCount : undefined,
       takeDroppedCount: () => cloudWatch?.takeDropsToReport() ?? 0,
       sinks,

@@ -29,9 +29,9 @@ export interface MetricFamily {
 export type ParsedMetrics = Map<string, MetricFamily>;
 
 /**
- * An aws-node pod found by discovery: the few fields the collector reads, not the pod object.
- * The restart fields (uid, restartCount, containerId) are the aggregator's fallback for telling an
- * ipamd restart when a payload lacks process_start_time_seconds.
+ * An aws-node pod found by discovery: the few fields the collector reads, not the pod object. One per node: discovery keeps one when a rollout briefly
+ * shows two (discover.ts keepOnePerNode), and the aggregator refuses a second result for a node
+ * in one cycle.
  */
 export interface AwsNodePod {
   readonly podName: string;
@@ -39,14 +39,18 @@ export interface AwsNodePod {
   readonly nodeName: string;
   /** Pod IP; aws-node runs on the host network, so this is the node's IP. */
   readonly podIP?: string;
-  /** Pod start time (ms since epoch): a newer start than the last cycle means ipamd restarted. */
+  /**
+   * Start of the aws-node container (its `state.running.startedAt`, else the pod's `startTime`), ms
+   * since the epoch. Restart detection falls back to it, with the three fields below, only when a
+   * payload lacks `process_start_time_seconds`.
+   */
   readonly startTimeMs?: number;
-  /** metadata.uid: a new uid on a node is a new pod (not by itself a restart: see the README). */
-  readonly uid?: string;
-  /** restartCount of the aws-node container: it grows when the kubelet restarts ipamd in the same pod. */
+  /** The pod's `metadata.uid`: a new uid is a new pod (a pod name can be reused). */
+  readonly podUid?: string;
+  /** The aws-node container's `containerID` in the pod status: a new one is a new container. */
+  readonly containerID?: string;
+  /** The aws-node container's `restartCount` in the pod status. */
   readonly restartCount?: number;
-  /** containerID of the aws-node container (`containerd://...`): a new one is a new ipamd process. */
-  readonly containerId?: string;
 }
 
 declare const onePodPerNode: unique symbol;
@@ -73,6 +77,10 @@ export interface NodeOutcome {
   /** Why the node failed, when it did. */
   readonly error?: string;
   readonly durationMs: number;
+  /** The node's ipamd is a new process since its previous scrape: its counters count from zero. */
+  readonly restarted?: boolean;
+  /** Series of this node not tracked because it passed the per-node series limit. */
+  readonly seriesDropped?: number;
 }
 
 /**
@@ -80,7 +88,10 @@ export interface NodeOutcome {
  * `ClusterAggregator.startCycle(pods, cycleTime)` → `add(result)` for each node → `finish()`.
  */
 export interface CycleAggregation {
-  /** Folds one node's result in; its parsed payload is not kept. Returns the node's outcome. */
+  /**
+   * Folds one node's result in; its parsed payload is not kept. Returns the node's outcome.
+   * Throws when called twice for one node in the cycle, or after finish().
+   */
   add(result: NodeScrapeResult): NodeOutcome;
   /**
    * Ends the cycle: every cluster datum the aggregator computed, stamped with the cycle's time,

@@ -342,7 +342,12 @@ async function soak(options: SoakOptions): Promise<number> {
       retry: { baseDelayMs: 5, maxDelayMs: 50 },
     }),
     scrape: (pods, signal) => scraper.scrapeAll(pods, signal),
-    aggregate: (results, cycleTime) => aggregator.aggregate(results, cycleTime),
+    aggregate: (results, cycleTime) => {
+      // (Interim bridge to the startCycle/add/finish API until the soak is rebuilt on the pipeline.)
+      const cycle = aggregator.startCycle(results.map((r) => r.pod), cycleTime);
+      for (const r of results) cycle.add(r);
+      return cycle.finish();
+    },
     // As main.ts wires it: drops, and the counts of drop reports dropped before CloudWatch took them.
     takeDroppedCount: () => sink.takeDropsToReport(),
     sinks: [sink],

@@ -18,6 +18,16 @@ const OVERSIZE = NODE_A + '# padding line that ipamd would never write, here to 
 /** Line of node-a that holds the `awscni_eni_allocated 2` sample. */
 const ENI_ALLOCATED_LINE = NODE_A.split('\n').indexOf('awscni_eni_allocated 2') + 1;
 
+/** A later process start than the fixtures' (process_start_time_seconds), for restarted ipamds. */
+const RESTARTED_SECONDS = 1.7671e9;
+
+/** A fixture payload served by an ipamd process started at `seconds`. */
+function withProcessStart(payload: string, seconds: number): string {
+  const changed = payload.replace(/^process_start_time_seconds .+$/m, `process_start_time_seconds ${seconds}`);
+  if (changed === payload) throw new Error('payload has no process_start_time_seconds line to change');
+  return changed;
+}
+
 /** `text` as UTF-8 with the first `search` replaced by raw `bytes`. */
 function withRawBytes(text: Buffer, search: string, bytes: Buffer): Buffer {
   const at = text.indexOf(search);
@@ -166,9 +176,9 @@ describe('bundled collector: node faults', () => {
     expect(baseline.values.addReqCount).toBeUndefined();
 
     // WHEN node-0's ipamd restarts (its counter drops to 5), node-1's aws-node container restarts
-    // (a new start time; its counter reads 2200, above the old 2187) and node-2 joins
-    fleet.setPayload(0, withAddReq(NODE_A, 5));
-    fleet.setPayload(1, withAddReq(NODE_B, 2200));
+    // (a new process and container start time; its counter reads 2200, above the old 2187) and node-2 joins
+    fleet.setPayload(0, withProcessStart(withAddReq(NODE_A, 5), RESTARTED_SECONDS));
+    fleet.setPayload(1, withProcessStart(withAddReq(NODE_B, 2200), RESTARTED_SECONDS));
     const restartedAt = new Date().toISOString();
     kube.setPods([pod(0), pod(1, undefined, restartedAt), pod(2)]);
     // THEN both restarted nodes count from zero and node-2 only gives its baseline
@@ -177,15 +187,16 @@ describe('bundled collector: node faults', () => {
     // AND with nothing changed the next cycle reads 0 (the restart is not counted twice)
     expect((await nextCycle()).values).toMatchObject({ addReqCount: 0, assignIPAddresses: 2 * ASSIGNED.a + ASSIGNED.b });
 
-    // WHEN node-1 leaves, node-0 adds 20, and node-2's aws-node pod is replaced by a new one reading 1400
-    fleet.setPayload(0, withAddReq(NODE_A, 25));
-    fleet.setPayload(2, withAddReq(NODE_A, 1400));
+    // WHEN node-1 leaves, node-0 adds 20, and node-2's aws-node pod is replaced by a new one whose
+    // own ipamd (a new process) reads 1400
+    fleet.setPayload(0, withProcessStart(withAddReq(NODE_A, 25), RESTARTED_SECONDS));
+    fleet.setPayload(2, withProcessStart(withAddReq(NODE_A, 1400), RESTARTED_SECONDS + 60));
     kube.setPods([pod(0), pod(2, 'aws-node-2-replaced')]);
     // THEN the new pod counts from zero: 20 + 1400, not 20 + (1400 - 1342)
     expect((await nextCycle()).values).toMatchObject({ addReqCount: 20 + 1400, assignIPAddresses: 2 * ASSIGNED.a, collectorNodesDiscovered: 2 });
 
     // WHEN node-1 comes back with 2300 (100 more than when it left) and node-0 adds 1
-    fleet.setPayload(0, withAddReq(NODE_A, 26));
+    fleet.setPayload(0, withProcessStart(withAddReq(NODE_A, 26), RESTARTED_SECONDS));
     fleet.setPayload(1, withAddReq(NODE_B, 2300));
     kube.setPods([pod(0), pod(1, undefined, restartedAt), pod(2, 'aws-node-2-replaced')]);
     // THEN its state was released when it left: it is a baseline, and only node-0's 1 counts

@@ -190,7 +190,7 @@ describe('CloudWatchSink', () => {
       // GIVEN room for 50 datums and CloudWatch down
       const { server, sink, logs } = await setUp({ bufferMaxDatums: 50 }, { maxAttempts: 1 });
       server.faults.push('serviceUnavailable');
-      const cycles = [cycle(0), cycle(1), cycle(2)];
+      const cycles = [cycle(0, 28), cycle(1, 28), cycle(2, 28)];
 
       // WHEN three cycles of 28 arrive (84 datums)
       for (const datums of cycles) await sink.publish(datums);

@@ -99,10 +99,10 @@ describe('discoverAwsNodePods', () => {
 
     expect(pods).toEqual([
       { podName: 'aws-node-a', namespace: 'kube-system', nodeName: 'node-a', podIP: '10.0.0.1', startTimeMs: Date.parse('2026-01-01T00:05:00Z'),
-        uid: 'uid-aws-node-a', restartCount: 3, containerId: 'containerd://abc123' },
+        podUid: 'uid-aws-node-a', restartCount: 3, containerID: 'containerd://abc123' },
       // no container status: no restart count nor container id, and the pod's start stands in
       { podName: 'aws-node-b', namespace: 'kube-system', nodeName: 'node-b', podIP: '10.0.0.2', startTimeMs: Date.parse('2026-01-02T00:00:00Z'),
-        uid: 'uid-aws-node-b' },
+        podUid: 'uid-aws-node-b' },
     ]);
   });
 
