@@ -80,11 +80,32 @@ export interface ClusterDatum {
   readonly timestamp: Date;
 }
 
+/**
+ * What a sink that holds datums (CloudWatch) has done since its previous report: the cycle turns
+ * `dropped` into collectorDatumsDropped and judges the publish from `sent` and `held`.
+ */
+export interface SinkReport {
+  /** Datums the destination accepted since the previous report. */
+  readonly sent: number;
+  /** Datums dropped since the previous report, for every reason (counts carried by lost drop reports included). */
+  readonly dropped: number;
+  /** Datums held now, not yet accepted. */
+  readonly held: number;
+}
+
 /** Where cluster datums go. Sinks never throw from publish: they log, retry and keep what they can. */
 export interface Sink {
   readonly name: string;
-  /** Hands one cycle's datums to the sink. */
+  /**
+   * Hands one cycle's datums to the sink. The cycle waits for it only up to its publish deadline:
+   * a sink keeps what it holds bounded whether or not anyone waits.
+   */
   publish(datums: readonly ClusterDatum[]): Promise<void>;
+  /**
+   * Counts since the previous call (each call starts a new period); sinks that hold nothing leave
+   * it out. Called once per cycle, and once more at exit.
+   */
+  report?(): SinkReport;
   /** Sends everything still held; resolves when done or when the deadline passes. */
   flush(deadlineMs?: number): Promise<void>;
   /** Releases servers and timers; calling it twice is harmless. */
