@@ -6,7 +6,7 @@
  */
 import type { Logger } from './log';
 import { summarizeNodeFailures } from './node-failures';
-import type { AwsNodePod, ClusterDatum, NodeOutcome, Sink, SinkReport } from './types';
+import type { AwsNodePod, ClusterDatum, NodeOutcome, Sink } from './types';
 import { catalogMetric } from '../common/catalog';
 
 /** What the collect stage hands back: the cycle's cluster datums and every node's verdict, no payloads. */
@@ -50,17 +50,32 @@ export interface CycleReport {
   /** Whether every sink's publish had settled when the cycle stopped waiting. */
   readonly publishSettled: boolean;
   /**
-   * Consecutive cycles, this one included, in which publishing failed: since the previous cycle a
-   * sink accepted nothing while it held datums, or a sink's publish threw. 0 when it went well.
+   * Consecutive cycles, this one included, whose publish failed: by the end of the publish wait a
+   * holding sink had accepted nothing since the previous cycle's while it held datums, or a sink's
+   * publish threw. 0 when it went well.
    */
   readonly publishFailureStreak: number;
 }
 
-/** Runs cycles, keeping what one cycle tells the next: the publish verdict and sinks that threw. */
+/** What the holding sinks still owe at exit: datums not accepted, drops never published. */
+export interface Outstanding {
+  /** Datums held and not accepted: lost if the process ends now. */
+  readonly held: number;
+  /** Drops the sinks counted that no collectorDatumsDropped datum has carried yet. */
+  readonly dropsUnreported: number;
+}
+
+/**
+ * Runs cycles, keeping what one cycle tells the next: the sinks' totals already accounted for,
+ * the publish failure streak, and sinks that threw.
+ */
 export class CycleRunner {
   private publishFailureStreak = 0;
   /** Sinks whose publish rejected since the last verdict (even after the cycle stopped waiting). */
   private readonly threwSince = new Set<string>();
+  /** Sinks' drop totals already put in a collectorDatumsDropped datum, and sent totals already judged. */
+  private readonly dropsReported = new Map<Sink, number>();
+  private readonly sentSeen = new Map<Sink, number>();
 
   constructor(private readonly stages: CycleStages) {}
 
@@ -77,14 +92,14 @@ export class CycleRunner {
       const discoveryError = errorMessage(err);
       // Nothing from ipamd this cycle; the next cycle starts afresh. Only the drop count is still
       // published, so a "collector silent" alarm sees the gap.
-      const sinkReport = this.takeSinkReports();
-      const datums = dropDatum(sinkReport.dropped, cycleTime);
+      const datums = dropDatum(this.takeNewDrops(), cycleTime);
       const durationMs = now() - startedAt;
       stages.logger.error('cycle failed: could not list aws-node pods', { error: discoveryError, durationMs });
       const publishSettled = await this.publish(datums);
+      const verdict = this.judgePublish();
       return {
         cycleTime, discovered: 0, scraped: 0, failed: 0, durationMs, datums, failedNodes: [], discoveryError,
-        publishSettled, publishFailureStreak: this.judgePublish(sinkReport),
+        publishSettled, publishFailureStreak: verdict.streak,
       };
     }
 
@@ -94,33 +109,45 @@ export class CycleRunner {
     const durationMs = now() - startedAt;
     if (failedNodes.length > 0) stages.logger.warn('nodes failed this cycle', { ...summarizeNodeFailures(failedNodes) });
 
-    const sinkReport = this.takeSinkReports();
     const health: ClusterDatum[] = [
       healthDatum('collectorNodesDiscovered', pods.length, cycleTime),
       healthDatum('collectorNodesScraped', scraped, cycleTime),
       healthDatum('collectorNodesFailed', failedNodes.length, cycleTime),
       healthDatum('collectorCycleDuration', durationMs, cycleTime),
-      ...dropDatum(sinkReport.dropped, cycleTime),
+      ...dropDatum(this.takeNewDrops(), cycleTime),
     ];
     const datums = [...collected.datums, ...health];
     const publishSettled = await this.publish(datums);
-    const publishFailureStreak = this.judgePublish(sinkReport);
+    const verdict = this.judgePublish();
 
     stages.logger.info('cycle done', {
       nodes: pods.length,
       nodesOk: scraped,
       nodesFailed: failedNodes.length,
       datums: datums.length,
-      // Accepted by the holding sinks (CloudWatch) since the previous cycle's summary, and held now.
-      datumsSent: sinkReport.reporting ? sinkReport.sent : undefined,
-      datumsHeld: sinkReport.reporting ? sinkReport.held : undefined,
-      publishFailureStreak,
+      // Accepted by the holding sinks (CloudWatch) since the previous cycle's publish, this one's included; held now.
+      datumsSent: verdict.reporting ? verdict.sent : undefined,
+      datumsHeld: verdict.reporting ? verdict.held : undefined,
+      publishFailureStreak: verdict.streak,
       durationMs,
     });
     return {
       cycleTime, discovered: pods.length, scraped, failed: failedNodes.length, durationMs, datums, failedNodes,
-      publishSettled, publishFailureStreak,
+      publishSettled, publishFailureStreak: verdict.streak,
     };
+  }
+
+  /** What the holding sinks still owe: read after the final flush, it is what an exit now loses. */
+  outstanding(): Outstanding {
+    let held = 0;
+    let dropsUnreported = 0;
+    for (const sink of this.stages.sinks) {
+      const r = sink.report?.();
+      if (!r) continue;
+      held += r.held;
+      dropsUnreported += r.dropped - (this.dropsReported.get(sink) ?? 0);
+    }
+    return { held, dropsUnreported };
   }
 
   /**
@@ -148,31 +175,40 @@ export class CycleRunner {
     return settled;
   }
 
-  /** Every sink's report since the last cycle, summed; `reporting` is false when no sink reports. */
-  private takeSinkReports(): SinkReport & { reporting: boolean; failing: boolean } {
-    let sent = 0;
-    let dropped = 0;
-    let held = 0;
+  /** Drops the holding sinks counted since the last call, for this cycle's collectorDatumsDropped. */
+  private takeNewDrops(): number {
+    let fresh = 0;
+    for (const sink of this.stages.sinks) {
+      const r = sink.report?.();
+      if (!r) continue;
+      fresh += r.dropped - (this.dropsReported.get(sink) ?? 0);
+      this.dropsReported.set(sink, r.dropped);
+    }
+    return fresh;
+  }
+
+  /**
+   * This cycle's publish failed if a sink threw, or a holding sink accepted nothing since the last
+   * verdict while it holds datums (the destination is down, slow or refusing).
+   */
+  private judgePublish(): { streak: number; reporting: boolean; sent: number; held: number } {
     let reporting = false;
-    let failing = false;
+    let sent = 0;
+    let held = 0;
+    let failed = this.threwSince.size > 0;
+    this.threwSince.clear();
     for (const sink of this.stages.sinks) {
       const r = sink.report?.();
       if (!r) continue;
       reporting = true;
-      sent += r.sent;
-      dropped += r.dropped;
+      const sentNow = r.sent - (this.sentSeen.get(sink) ?? 0);
+      this.sentSeen.set(sink, r.sent);
+      sent += sentNow;
       held += r.held;
-      // Nothing accepted in a whole cycle while datums wait: the destination is down, slow or refusing.
-      if (r.sent === 0 && r.held > 0) failing = true;
+      if (sentNow === 0 && r.held > 0) failed = true;
     }
-    return { sent, dropped, held, reporting, failing };
-  }
-
-  private judgePublish(report: { failing: boolean }): number {
-    const failed = report.failing || this.threwSince.size > 0;
-    this.threwSince.clear();
     this.publishFailureStreak = failed ? this.publishFailureStreak + 1 : 0;
-    return this.publishFailureStreak;
+    return { streak: this.publishFailureStreak, reporting, sent, held };
   }
 }
 

@@ -1,6 +1,7 @@
 /**
- * The collector's entry point: wires config, discovery, scraping, aggregation and sinks,
- * and owns the lifecycle (interval loop, --once, signals, flush on exit).
+ * The collector's entry point: reads the config, builds the pipeline (runtime/pipeline.ts) and owns
+ * the lifecycle: the interval loop, --once, health endpoints, signals, and the flush on exit, all
+ * inside one stop budget counted from the signal.
  *
  *   node collector.js            run a cycle every METRIC_UPDATE_INTERVAL seconds until SIGTERM/SIGINT
  *   node collector.js --once     one cycle, flush, exit (non-zero if nothing could be published)
@@ -149,8 +150,8 @@ class Collector {
   }
 
   private lossesAtExit(pipeline: Pipeline): { unsent: number; dropsUnreported: number } {
-    const final = pipeline.takeReport();
-    return { unsent: final.held, dropsUnreported: final.dropped };
+    const owed = pipeline.runner.outstanding();
+    return { unsent: owed.held, dropsUnreported: owed.dropsUnreported };
   }
 
   private async loop(pipeline: Pipeline): Promise<CycleReport | undefined> {

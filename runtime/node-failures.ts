@@ -6,7 +6,7 @@
 import type { NodeOutcome } from './types';
 
 /** Nodes named with their error in the summary; the others are counted. */
-export const NAMED_FAILURES = 5;
+export const NAMED_FAILURES = 10;
 
 export interface NamedFailure {
   readonly node: string;

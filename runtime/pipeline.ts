@@ -53,11 +53,6 @@ export interface Pipeline {
   open(): Promise<void>;
   /** Sends what the sinks hold until done or `deadlineMs` (ms since the epoch). Never rejects. */
   flush(deadlineMs: number): Promise<void>;
-  /**
-   * The sinks' report since the last cycle's: datums sent, dropped and still held. After the final
-   * flush, `held` datums are lost at exit and `dropped` ones were never reported to CloudWatch.
-   */
-  takeReport(): SinkReport;
   /** Closes the scraper's connections and stops every sink, each within a short deadline. */
   close(): Promise<void>;
 }
@@ -121,23 +116,10 @@ export function createPipeline(config: CollectorConfig, deps: PipelineDeps): Pip
     logger,
   };
 
-  const report = (): SinkReport => {
-    let sent = 0;
-    let dropped = 0;
-    let held = 0;
-    for (const sink of sinks) {
-      const r = sink.report?.();
-      if (r) {
-        sent += r.sent;
-        dropped += r.dropped;
-        held += r.held;
-      }
-    }
-    return { sent, dropped, held };
-  };
+  const runner = new CycleRunner(stages);
 
   return {
-    runner: new CycleRunner(stages),
+    runner,
     sinks,
     aggregator,
     cloudWatch,
@@ -147,7 +129,6 @@ export function createPipeline(config: CollectorConfig, deps: PipelineDeps): Pip
     flush: async (deadlineMs) => {
       await Promise.allSettled(sinks.map((s) => s.flush(deadlineMs)));
     },
-    takeReport: report,
     close: async () => {
       scraper.close();
       await Promise.all(sinks.map((sink) => within(sink.stop(), SINK_STOP_DEADLINE_MS).then((done) => {
@@ -162,13 +143,13 @@ export function createPipeline(config: CollectorConfig, deps: PipelineDeps): Pip
 const NO_METRICS: ParsedMetrics = new Map();
 
 /**
- * The CloudWatch sink behind the generic Sink interface, its counters included: accepted and
- * dropped datums since the last report, and the buffer. (Its own report() can replace this once
- * the sink is reworked.)
+ * The CloudWatch sink behind the generic Sink interface, its counters included (its own report()
+ * can replace this adapter once the sink is reworked).
  */
 class ReportingCloudWatchSink implements Sink {
   readonly name: string;
-  private sentReported = 0;
+  /** Running total of takeDropsToReport(): drops, plus the counts of drop reports dropped themselves. */
+  private droppedTotal = 0;
 
   constructor(private readonly sink: CloudWatchSink) {
     this.name = sink.name;
@@ -187,10 +168,8 @@ class ReportingCloudWatchSink implements Sink {
   }
 
   report(): SinkReport {
-    const sentTotal = this.sink.sentCount;
-    const sent = sentTotal - this.sentReported;
-    this.sentReported = sentTotal;
-    return { sent, dropped: this.sink.takeDropsToReport(), held: this.sink.bufferedCount };
+    this.droppedTotal += this.sink.takeDropsToReport();
+    return { sent: this.sink.sentCount, dropped: this.droppedTotal, held: this.sink.bufferedCount };
   }
 }
 

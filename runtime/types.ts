@@ -81,13 +81,14 @@ export interface ClusterDatum {
 }
 
 /**
- * What a sink that holds datums (CloudWatch) has done since its previous report: the cycle turns
- * `dropped` into collectorDatumsDropped and judges the publish from `sent` and `held`.
+ * A holding sink's (CloudWatch's) running totals since it started, read as often as wanted: the
+ * cycle turns the growth of `dropped` into collectorDatumsDropped and judges each publish from
+ * `sent` and `held`.
  */
 export interface SinkReport {
-  /** Datums the destination accepted since the previous report. */
+  /** Datums the destination accepted. */
   readonly sent: number;
-  /** Datums dropped since the previous report, for every reason (counts carried by lost drop reports included). */
+  /** Datums dropped for every reason, plus the counts carried by drop reports that were dropped themselves. */
   readonly dropped: number;
   /** Datums held now, not yet accepted. */
   readonly held: number;
@@ -101,10 +102,7 @@ export interface Sink {
    * a sink keeps what it holds bounded whether or not anyone waits.
    */
   publish(datums: readonly ClusterDatum[]): Promise<void>;
-  /**
-   * Counts since the previous call (each call starts a new period); sinks that hold nothing leave
-   * it out. Called once per cycle, and once more at exit.
-   */
+  /** Running totals, for sinks that hold datums; sinks that hold nothing leave it out. */
   report?(): SinkReport;
   /** Sends everything still held; resolves when done or when the deadline passes. */
   flush(deadlineMs?: number): Promise<void>;

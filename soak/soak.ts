@@ -470,8 +470,7 @@ async function soak(options: SoakOptions): Promise<number> {
   }
 
   // ---- verdict --------------------------------------------------------------------------------
-  const atExit = pipeline.takeReport();
-  const lateDrops = atExit.dropped;
+  const lateDrops = pipeline.runner.outstanding().dropsUnreported;
   const drops = sink.droppedCounts;
   const droppedTotal = drops.bufferFull + drops.rejected + drops.expired + drops.invalid;
   const accounting = {

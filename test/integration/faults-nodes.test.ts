@@ -89,7 +89,8 @@ describe('bundled collector: node faults', () => {
     expect(cluster.cloudWatch.datums).toEqual(printedDatums(run).map(asStored));
 
     // AND each failed node is logged with its own cause
-    const errors = Object.fromEntries(logsNamed(run, 'node scrape failed').map((l) => [l.node, String(l.error)]));
+    const errors = Object.fromEntries(logsNamed(run, 'nodes failed this cycle')
+      .flatMap((l) => l.named as Array<{ node: string; error: string }>).map((n) => [n.node, n.error]));
     expect(Object.keys(errors).sort()).toEqual(['node-1', 'node-2', 'node-3', 'node-4', 'node-5', 'node-utf8-name']);
     expect(errors['node-1']).toMatch(new RegExp(`timed out after ${SCRAPE_TIMEOUT_MS} ms while connecting and waiting for response headers`));
     expect(errors['node-2']).toMatch(/connection reset by the peer while reading the body|connection closed after \d+ bytes, before the body was complete/);

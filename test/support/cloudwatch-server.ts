@@ -32,7 +32,13 @@ export type CloudWatchFault =
   /** The socket is destroyed without an answer (the client sees ECONNRESET). */
   | 'resetConnection'
   /** No answer at all until the server closes. */
-  | 'hang';
+  | 'hang'
+  /**
+   * 200 and headers at once, then the `{}` body padded with whitespace, one byte every
+   * `trickleIntervalMs`: a connection that never goes idle, so no socket timeout fires. The datums
+   * are stored only if the body completes.
+   */
+  | 'trickle';
 
 export interface ReceivedDimension {
   readonly Name: string;
@@ -83,6 +89,10 @@ export interface CloudWatchServer {
 export interface CloudWatchServerOptions {
   /** Port to bind on 127.0.0.1; pass a closed server's port to bring "CloudWatch" back at the same endpoint. */
   readonly port?: number;
+  /** Gap between the bytes of a `trickle` answer. @default 2000 */
+  readonly trickleIntervalMs?: number;
+  /** Bytes of a `trickle` answer's body (whitespace, then `{}`). @default 100 */
+  readonly trickleBytes?: number;
 }
 
 // Service limits this fake enforces as CloudWatch does (API_PutMetricData.html): 1000 datums and 1 MB
@@ -180,9 +190,33 @@ export async function startCloudWatchServer(options: CloudWatchServerOptions = {
         return;
       case 'hang':
         return;
+      case 'trickle':
+        trickle(req, res, () => datums.push(...input.MetricData));
+        return;
       default:
         answerError(res, ERROR_ANSWERS[answer]);
     }
+  };
+
+  const trickleIntervalMs = options.trickleIntervalMs ?? 2000;
+  const trickleBody = ' '.repeat(Math.max(0, (options.trickleBytes ?? 100) - 2)) + '{}';
+  const tricklers = new Set<NodeJS.Timeout>();
+  const trickle = (req: http.IncomingMessage, res: http.ServerResponse, onComplete: () => void): void => {
+    res.writeHead(200, { 'content-type': JSON_1_0, 'content-length': String(trickleBody.length), 'x-amzn-requestid': `fake-${++requestCounter}` });
+    let sent = 0;
+    const timer = setInterval(() => {
+      res.write(trickleBody[sent++]);
+      if (sent < trickleBody.length) return;
+      clearInterval(timer);
+      tricklers.delete(timer);
+      res.end();
+      onComplete();
+    }, trickleIntervalMs);
+    tricklers.add(timer);
+    req.socket.on('close', () => {
+      clearInterval(timer);
+      tricklers.delete(timer);
+    });
   };
 
   const server = http.createServer((req, res) => {
@@ -224,6 +258,8 @@ export async function startCloudWatchServer(options: CloudWatchServerOptions = {
       });
     },
     close() {
+      for (const timer of tricklers) clearInterval(timer);
+      tricklers.clear();
       return new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
