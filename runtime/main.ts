@@ -16,14 +16,14 @@ import { createPipeline, Pipeline } from './pipeline';
 
 // The stop budget, from the signal: Kubernetes sends SIGKILL 30 s after SIGTERM by default.
 /** The running cycle gets this long to finish before its discovery and scrapes are aborted. */
-export const CYCLE_GRACE_MS = 5_000;
+const CYCLE_GRACE_MS = 5_000;
 /** The flush ends this long after the grace: what is still held then is logged as lost. */
-export const FLUSH_AFTER_GRACE_MS = 15_000;
+const FLUSH_AFTER_GRACE_MS = 15_000;
 /**
  * If anything still holds the process this long after the signal (it should not: every outside
  * call has a deadline), the collector logs what it loses and exits anyway, before the SIGKILL.
  */
-export const STOP_BACKSTOP_MS = 24_000;
+const STOP_BACKSTOP_MS = 24_000;
 
 interface Args {
   readonly once: boolean;
