@@ -6,7 +6,7 @@
  */
 import type { Logger } from './log';
 import { summarizeNodeFailures } from './node-failures';
-import type { AwsNodePod, ClusterDatum, NodeOutcome, Sink } from './types';
+import type { ClusterDatum, NodeOutcome, OnePodPerNode, Sink } from './types';
 import { catalogMetric } from '../common/catalog';
 
 /** What the collect stage hands back: the cycle's cluster datums and every node's verdict, no payloads. */
@@ -17,12 +17,12 @@ export interface CollectedCycle {
 
 export interface CycleStages {
   /** The aws-node pods, one per node; `signal` ends the list (stop). */
-  discover(signal: AbortSignal): Promise<AwsNodePod[]>;
+  discover(signal: AbortSignal): Promise<OnePodPerNode>;
   /**
    * Scrapes every pod's node and folds each result into the aggregator as it arrives; `cycleTime`
    * is the cycle's start, the time its datums carry; `signal` aborts the scrapes still open.
    */
-  collect(pods: readonly AwsNodePod[], cycleTime: Date, signal: AbortSignal): Promise<CollectedCycle>;
+  collect(pods: OnePodPerNode, cycleTime: Date, signal: AbortSignal): Promise<CollectedCycle>;
   sinks: readonly Sink[];
   /**
    * How long a cycle waits for its sinks' publish. Past it the cycle goes on and the sinks carry on
@@ -85,7 +85,7 @@ export class CycleRunner {
     const startedAt = now();
     const cycleTime = new Date(startedAt);
 
-    let pods: AwsNodePod[];
+    let pods: OnePodPerNode;
     try {
       pods = await stages.discover(signal);
     } catch (err) {

@@ -10,7 +10,7 @@ import { ClusterAggregator } from './aggregate';
 import { CloudWatchSink } from './cloudwatch-sink';
 import type { CollectorConfig } from './config';
 import { CycleRunner, CycleStages, errorMessage } from './cycle';
-import { discoverAwsNodePods, type RetryPolicy } from './discover';
+import { discoverNodes, type RetryPolicy } from './discover';
 import type { Logger } from './log';
 import { PrometheusSink } from './prometheus-sink';
 import { Scraper } from './scrape';
@@ -93,14 +93,25 @@ export function createPipeline(config: CollectorConfig, deps: PipelineDeps): Pip
   if (prometheus) sinks.push(prometheus);
 
   const stages: CycleStages = {
-    discover: (signal) => discoverAwsNodePods(kubeConfig, {
-      namespace: config.awsNodeNamespace,
-      labelSelector: config.awsNodeLabelSelector,
-      pageSize: config.listPageSize,
-      logger,
-      signal,
-      ...(tuning.discoverRetry ? { retry: tuning.discoverRetry } : {}),
-    }),
+    discover: async (signal) => {
+      const discovery = await discoverNodes(kubeConfig, {
+        namespace: config.awsNodeNamespace,
+        labelSelector: config.awsNodeLabelSelector,
+        pageSize: config.listPageSize,
+        scrapeMode: config.scrapeMode,
+        // A list that outlasts the interval is abandoned; the next cycle lists again.
+        deadlineMs: Date.now() + config.intervalSeconds * 1000,
+        logger,
+        signal,
+        ...(tuning.discoverRetry ? { retry: tuning.discoverRetry } : {}),
+      });
+      const { notRunning, notHostNetwork, podIPNotHostIP, duplicateOnNode } = discovery.skipped;
+      if (notRunning + notHostNetwork + podIPNotHostIP + duplicateOnNode > 0) {
+        // One line a cycle, whatever the number of pods skipped (each is also logged at debug).
+        logger.debug('aws-node pods skipped', { ...discovery.skipped, kept: discovery.pods.length });
+      }
+      return discovery.pods;
+    },
     collect: async (pods, cycleTime, signal) => {
       const cycle = aggregator.startCycle(pods, cycleTime);
       const outcomes: NodeOutcome[] = [];

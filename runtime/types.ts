@@ -28,7 +28,11 @@ export interface MetricFamily {
 /** Parser output: families by name. */
 export type ParsedMetrics = Map<string, MetricFamily>;
 
-/** An aws-node pod found by discovery: one per node. */
+/**
+ * An aws-node pod found by discovery: the few fields the collector reads, not the pod object.
+ * The restart fields (uid, restartCount, containerId) are the aggregator's fallback for telling an
+ * ipamd restart when a payload lacks process_start_time_seconds.
+ */
 export interface AwsNodePod {
   readonly podName: string;
   readonly namespace: string;
@@ -37,7 +41,21 @@ export interface AwsNodePod {
   readonly podIP?: string;
   /** Pod start time (ms since epoch): a newer start than the last cycle means ipamd restarted. */
   readonly startTimeMs?: number;
+  /** metadata.uid: a new uid on a node is a new pod (not by itself a restart: see the README). */
+  readonly uid?: string;
+  /** restartCount of the aws-node container: it grows when the kubelet restarts ipamd in the same pod. */
+  readonly restartCount?: number;
+  /** containerID of the aws-node container (`containerd://...`): a new one is a new ipamd process. */
+  readonly containerId?: string;
 }
+
+declare const onePodPerNode: unique symbol;
+
+/**
+ * aws-node pods, at most one per node: discovery's rule (keepOnePerNode in discover.ts), so every
+ * later stage may key its state by nodeName without checking for duplicates. Only discovery makes one.
+ */
+export type OnePodPerNode = readonly AwsNodePod[] & { readonly [onePodPerNode]: true };
 
 /** The result of scraping one node in one cycle. */
 export type NodeScrapeResult =

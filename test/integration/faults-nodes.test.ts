@@ -9,7 +9,7 @@ import { loopbackAddresses } from '../support/ipamd-fleet';
 import { kubePod, type KubePod } from '../support/kube-api-server';
 import {
   ADD_REQ, ASSIGNED, GAUGES_A_PLUS_B, LoopbackCluster, NODE_A, NODE_B, PrintedCycle, SCRAPE_TIMEOUT_MS, asStored, logsNamed,
-  printedDatums, startLoopbackCluster, storedCycleTimestamps, storedValuesAt, waitForPrintedCycles, withAddReq,
+  printedCycles as printedCyclesOf, printedDatums, startLoopbackCluster, storedCycleTimestamps, storedValuesAt, waitForPrintedCycles, withAddReq,
 } from '../support/loopback-cluster';
 
 const MAX_BYTES = 24_000;
@@ -98,6 +98,49 @@ describe('bundled collector: node faults', () => {
     expect(errors['node-4']).toMatch(new RegExp(`timed out after ${SCRAPE_TIMEOUT_MS} ms while reading the body`));
     expect(errors['node-5']).toMatch(/HTTP 500 Internal Server Error: ipamd: internal error collecting metrics/);
     expect(errors['node-utf8-name']).toMatch(new RegExp(`invalid exposition text at line ${ENI_ALLOCATED_LINE}: invalid metric name`));
+  }, 30_000);
+
+  test('direct mode never connects where a pod\'s podIP points when it is not an IP, and a failed body reaches the log only as a short printable excerpt', async () => {
+    // GIVEN node-a and node-b healthy, a "victim" listening at another loopback address on port 8080,
+    // pods whose podIP would steer a pasted URL to it, and a node answering 500 with a hostile body
+    cluster = await startLoopbackCluster([NODE_A, NODE_B]);
+    const { fleet, kube } = cluster;
+    const [victimHost, hostileHost] = loopbackAddresses(fleet.endpoints.length + 2).slice(-2);
+    let victimRequests = 0;
+    const victim = http.createServer((_req, res) => {
+      victimRequests++;
+      res.end('stolen');
+    });
+    await new Promise<void>((resolve) => victim.listen(8080, victimHost, resolve));
+    rawEndpoints.push(victim);
+    const secretBody = `\u001b]0;owned\u0007\u001b[2J${'A'.repeat(500)} SECRET-IN-BODY\n`;
+    const hostile = http.createServer((_req, res) => {
+      res.writeHead(500);
+      res.end(secretBody);
+    });
+    await new Promise<void>((resolve) => hostile.listen(fleet.port, hostileHost, resolve));
+    rawEndpoints.push(hostile);
+    kube.setPods([
+      ...fleet.endpoints.map((e) => kubePod({ name: e.podName, nodeName: e.nodeName, podIP: e.host })),
+      kubePod({ name: 'aws-node-steal', nodeName: 'node-steal', podIP: `${victimHost}:8080/steal?x=#`, hostIP: victimHost }),
+      kubePod({ name: 'aws-node-userinfo', nodeName: 'node-userinfo', podIP: `u:p@${victimHost}:8080` }),
+      kubePod({ name: 'aws-node-hostile', nodeName: 'node-hostile', podIP: hostileHost }),
+    ]);
+
+    // WHEN the bundle runs one cycle
+    const run = startCollector(['--once', '--print'], cluster.env, 30_000);
+    await run.exited;
+
+    // THEN node-a and node-b are counted exactly, nothing reached the victim
+    const [cycle] = printedCyclesOf(run);
+    expect(cycle.values).toMatchObject({ ...GAUGES_A_PLUS_B, collectorNodesScraped: 2 });
+    expect(victimRequests).toBe(0);
+    // AND the hostile body is quoted only as 160 printable characters: no escape sequence, no secret
+    const everything = run.logs().map((l) => JSON.stringify(l)).join('\n');
+    expect(everything).not.toContain('SECRET-IN-BODY');
+    expect(everything).not.toMatch(/\\u001b|\\u0007/);
+    const failed = logsNamed(run, 'node scrape failed').find((l) => l.node === 'node-hostile');
+    expect(String(failed?.error)).toMatch(/HTTP 500 Internal Server Error: \?\]0;owned\?\?\[2JA+\.\.\. \(GET /);
   }, 30_000);
 
   test('ipamd restarts count from zero, joining nodes start as baselines, and a node that left and came back is a baseline again', async () => {

@@ -1,7 +1,7 @@
 import { CycleRunner, CycleStages, CollectedCycle } from '../../runtime/cycle';
 import { NAMED_FAILURES } from '../../runtime/node-failures';
 import { createLogger, silentLogger } from '../../runtime/log';
-import type { AwsNodePod, ClusterDatum, NodeOutcome, Sink, SinkReport } from '../../runtime/types';
+import type { AwsNodePod, ClusterDatum, NodeOutcome, OnePodPerNode, Sink, SinkReport } from '../../runtime/types';
 
 class MemorySink implements Sink {
   readonly name: string;
@@ -30,13 +30,15 @@ class ReportingSink extends MemorySink {
 }
 
 const pod = (n: number): AwsNodePod => ({ podName: `aws-node-${n}`, namespace: 'kube-system', nodeName: `node-${n}` });
+/** Distinct nodes, as discovery hands them over (only discovery makes a OnePodPerNode). */
+const onePerNode = (pods: AwsNodePod[]): OnePodPerNode => pods as readonly AwsNodePod[] as OnePodPerNode;
 const ok = (p: AwsNodePod): NodeOutcome => ({ nodeName: p.nodeName, podName: p.podName, ok: true, durationMs: 3 });
 const failed = (p: AwsNodePod, error: string): NodeOutcome => ({ nodeName: p.nodeName, podName: p.podName, ok: false, error, durationMs: 100 });
 
 function stages(overrides: Partial<CycleStages>, sink: Sink = new MemorySink()): CycleStages {
   let clock = 1_700_000_000_000;
   return {
-    discover: async () => [pod(1), pod(2)],
+    discover: async () => onePerNode([pod(1), pod(2)]),
     collect: async (pods, cycleTime): Promise<CollectedCycle> => ({
       datums: [{ metricName: 'eniAllocated', unit: 'Count', value: 4, timestamp: cycleTime }],
       outcomes: [ok(pods[0]), failed(pods[1], 'node node-2 (pod kube-system/aws-node-2): timed out after 100 ms while reading the body')],
@@ -132,7 +134,7 @@ describe('CycleRunner', () => {
 
   test('passes the abort signal to discovery and collection', async () => {
     const controller = new AbortController();
-    const discover = jest.fn(async () => [pod(1)]);
+    const discover = jest.fn(async () => onePerNode([pod(1)]));
     const collect = jest.fn(async (): Promise<CollectedCycle> => ({ datums: [], outcomes: [] }));
     await new CycleRunner(stages({ discover, collect })).run(controller.signal);
     expect(discover).toHaveBeenCalledWith(controller.signal);
@@ -181,7 +183,7 @@ describe('CycleRunner', () => {
 
   test('logs one bounded summary line for any number of failed nodes: ten named, the rest counted by reason', async () => {
     // GIVEN 10,000 nodes of which 3,000 time out, 2,000 answer HTTP 500, 1,000 refuse and 4,000 answer
-    const pods = Array.from({ length: 10_000 }, (_, i) => pod(i));
+    const pods = onePerNode(Array.from({ length: 10_000 }, (_, i) => pod(i)));
     const outcomes = pods.map((p, i): NodeOutcome => {
       const prefix = `node ${p.nodeName} (pod kube-system/${p.podName}): `;
       if (i < 3000) return failed(p, `${prefix}timed out after 3000 ms while connecting and waiting for response headers (GET http://10.0.0.1:61678/metrics)`);
