@@ -21,6 +21,11 @@ import type { ClusterDatum, NodeOutcome, ParsedMetrics, Sink, SinkReport } from 
 const MAX_PUBLISH_WAIT_MS = 5_000;
 /** Longest a sink's stop() may take at exit. */
 const SINK_STOP_DEADLINE_MS = 2_000;
+/**
+ * A pod list is abandoned after one interval, but never sooner than this: with a short interval
+ * (tests, or 1 s by choice) the list's own retries (about 2 s of backoff) must still fit.
+ */
+const MIN_LIST_DEADLINE_MS = 10_000;
 
 export interface PipelineDeps {
   readonly kubeConfig: KubeConfig;
@@ -100,7 +105,7 @@ export function createPipeline(config: CollectorConfig, deps: PipelineDeps): Pip
         pageSize: config.listPageSize,
         scrapeMode: config.scrapeMode,
         // A list that outlasts the interval is abandoned; the next cycle lists again.
-        deadlineMs: Date.now() + config.intervalSeconds * 1000,
+        deadlineMs: Date.now() + Math.max(config.intervalSeconds * 1000, MIN_LIST_DEADLINE_MS),
         logger,
         signal,
         ...(tuning.discoverRetry ? { retry: tuning.discoverRetry } : {}),

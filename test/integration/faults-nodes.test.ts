@@ -139,7 +139,8 @@ describe('bundled collector: node faults', () => {
     const everything = run.logs().map((l) => JSON.stringify(l)).join('\n');
     expect(everything).not.toContain('SECRET-IN-BODY');
     expect(everything).not.toMatch(/\\u001b|\\u0007/);
-    const failed = logsNamed(run, 'node scrape failed').find((l) => l.node === 'node-hostile');
+    const failed = logsNamed(run, 'nodes failed this cycle')
+      .flatMap((l) => l.named as Array<{ node: string; error: string }>).find((n) => n.node === 'node-hostile');
     expect(String(failed?.error)).toMatch(/HTTP 500 Internal Server Error: \?\]0;owned\?\?\[2JA+\.\.\. \(GET /);
   }, 30_000);
 
