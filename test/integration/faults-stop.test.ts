@@ -51,11 +51,11 @@ describe('bundled collector: SIGTERM under each outside fault', () => {
 
     // WHEN the fault is on
     if (cloudWatchFault) {
-      // THEN cycles go on while the first PutMetricData is still open (the SDK gives it 20 s)
+      // THEN cycles go on while PutMetricData is open (the sink gives each request 10 s): more
+      // cycles than requests, none of which CloudWatch answered
       await cluster.cloudWatch.waitForRequests(1, 10_000);
       const cycles = await waitForPrintedCycles(run, 4, 15_000);
-      expect(cycles.length).toBeGreaterThanOrEqual(4);
-      expect(cluster.cloudWatch.requests).toHaveLength(1);
+      expect(cluster.cloudWatch.requests.length).toBeLessThan(cycles.length);
       expect(cluster.cloudWatch.datums).toHaveLength(0);
     } else {
       await waitForPrintedCycles(run, 2, 15_000);
