@@ -17,7 +17,7 @@ import { Scraper } from './scrape';
 import { StdoutSink } from './stdout-sink';
 import type { ClusterDatum, NodeOutcome, ParsedMetrics, Sink, SinkReport } from './types';
 
-/** Longest a cycle waits for its sinks; below it, half the interval. */
+/** A cycle waits for its sinks half the interval, and never longer than this. */
 const MAX_PUBLISH_WAIT_MS = 5_000;
 /** Longest a sink's stop() may take at exit. */
 const SINK_STOP_DEADLINE_MS = 2_000;
