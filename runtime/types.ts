@@ -109,11 +109,30 @@ export interface ClusterDatum {
   readonly timestamp: Date;
 }
 
+/**
+ * A holding sink's (CloudWatch's) running totals since it started, read as often as wanted: the
+ * cycle turns the growth of `dropped` into collectorDatumsDropped and judges each publish from
+ * `sent` and `held`.
+ */
+export interface SinkReport {
+  /** Datums the destination accepted. */
+  readonly sent: number;
+  /** Datums dropped for every reason, plus the counts carried by drop reports that were dropped themselves. */
+  readonly dropped: number;
+  /** Datums held now, not yet accepted. */
+  readonly held: number;
+}
+
 /** Where cluster datums go. Sinks never throw from publish: they log, retry and keep what they can. */
 export interface Sink {
   readonly name: string;
-  /** Hands one cycle's datums to the sink. */
+  /**
+   * Hands one cycle's datums to the sink. The cycle waits for it only up to its publish deadline:
+   * a sink keeps what it holds bounded whether or not anyone waits.
+   */
   publish(datums: readonly ClusterDatum[]): Promise<void>;
+  /** Running totals, for sinks that hold datums; sinks that hold nothing leave it out. */
+  report?(): SinkReport;
   /** Sends everything still held; resolves when done or when the deadline passes. */
   flush(deadlineMs?: number): Promise<void>;
   /** Releases servers and timers; calling it twice is harmless. */

@@ -99,7 +99,8 @@ describe('bundled collector: node faults', () => {
     expect(cluster.cloudWatch.datums).toEqual(printedDatums(run).map(asStored));
 
     // AND each failed node is logged with its own cause
-    const errors = Object.fromEntries(logsNamed(run, 'node scrape failed').map((l) => [l.node, String(l.error)]));
+    const errors = Object.fromEntries(logsNamed(run, 'nodes failed this cycle')
+      .flatMap((l) => l.named as Array<{ node: string; error: string }>).map((n) => [n.node, n.error]));
     expect(Object.keys(errors).sort()).toEqual(['node-1', 'node-2', 'node-3', 'node-4', 'node-5', 'node-utf8-name']);
     expect(errors['node-1']).toMatch(new RegExp(`timed out after ${SCRAPE_TIMEOUT_MS} ms while connecting and waiting for response headers`));
     expect(errors['node-2']).toMatch(/connection reset by the peer while reading the body|connection closed after \d+ bytes, before the body was complete/);
@@ -148,7 +149,8 @@ describe('bundled collector: node faults', () => {
     const everything = run.logs().map((l) => JSON.stringify(l)).join('\n');
     expect(everything).not.toContain('SECRET-IN-BODY');
     expect(everything).not.toMatch(/\\u001b|\\u0007/);
-    const failed = logsNamed(run, 'node scrape failed').find((l) => l.node === 'node-hostile');
+    const failed = logsNamed(run, 'nodes failed this cycle')
+      .flatMap((l) => l.named as Array<{ node: string; error: string }>).find((n) => n.node === 'node-hostile');
     expect(String(failed?.error)).toMatch(/HTTP 500 Internal Server Error: \?\]0;owned\?\?\[2JA+\.\.\. \(GET /);
   }, 30_000);
 
