@@ -107,11 +107,11 @@ export async function runCollectorOnce(options: CollectorRunOptions): Promise<Co
     const lines = run.stderr.split('\n').filter((l) => l.trim() !== '');
     const logs = lines.map(parseLogLine);
     const cycleLine = logs.find((l) => l?.msg === 'cycle done');
-    const nodeFailureLines = logs.filter((l) => l?.msg === 'node scrape failed').length;
+    const nodeFailureLines = logs.filter((l) => l?.msg === 'nodes failed this cycle').length;
     const warnings = lines.filter((line, i) => {
       const log = logs[i];
       if (!log) return /^\(node:\d+\) |^FATAL ERROR|Error:/.test(line);
-      return (log.level === 'warn' || log.level === 'error') && log.msg !== 'node scrape failed';
+      return (log.level === 'warn' || log.level === 'error') && log.msg !== 'nodes failed this cycle';
     }).map((line) => line.replace(/^\(node:\d+\) /, '').slice(0, 200)).slice(0, 20);
     const usage = fs.existsSync(usageFile) ? JSON.parse(fs.readFileSync(usageFile, 'utf8')) as ResourceUsage : undefined;
     return {

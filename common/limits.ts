@@ -22,6 +22,7 @@ export const INTEGER_LIMITS = {
   bufferMaxDatums: { min: 1, max: 10_000_000, unit: 'datums' },
   prometheusPort: { min: 1, max: 65_535, unit: 'a TCP port' },
   healthPort: { min: 0, max: 65_535, unit: 'a TCP port, or 0 for none' },
+  unreadyAfterPublishFailures: { min: 1, max: 10_000, unit: 'consecutive cycles' },
 } as const satisfies Record<string, IntegerRange>;
 
 export const LOG_LEVELS: readonly CniLogLevel[] = ['DEBUG', 'INFO', 'WARN', 'ERROR'];

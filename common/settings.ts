@@ -26,6 +26,7 @@ export const ENV = {
   bufferMaxDatums: 'CLOUDWATCH_BUFFER_MAX_DATUMS',
   prometheusPort: 'PROMETHEUS_PORT',
   healthPort: 'HEALTH_PORT',
+  unreadyAfterPublishFailures: 'UNREADY_AFTER_PUBLISH_FAILURES',
 } as const;
 
 export type ScrapeMode = 'proxy' | 'direct';
@@ -51,4 +52,6 @@ export const DEFAULTS = {
   bufferMaxDatums: 20000,
   prometheusPort: 61681,
   healthPort: 61682,
+  /** Three cycles (1.5 minutes at the default interval) in which CloudWatch took nothing it was given. */
+  unreadyAfterPublishFailures: 3,
 } as const;

@@ -71,23 +71,7 @@ export interface CniMetricOptions {
 }
 
 /**
- * Statistics of the collector's own health metrics. Their catalog aggregation ('health') says
- * only that they are the collector's figures, so each needs its own reading. The lookups
- * through `catalogMetric` throw when this module loads if a name is ever mistyped.
- */
-const HEALTH_STATISTICS: ReadonlyMap<string, string> = new Map([
-  // A count of nodes seen each cycle: the typical cycle in the period.
-  [catalogMetric('collectorNodesDiscovered').metricName, cloudwatch.Stats.AVERAGE],
-  [catalogMetric('collectorNodesScraped').metricName, cloudwatch.Stats.AVERAGE],
-  // One bad cycle matters: the worst cycle in the period.
-  [catalogMetric('collectorNodesFailed').metricName, cloudwatch.Stats.MAXIMUM],
-  [catalogMetric('collectorCycleDuration').metricName, cloudwatch.Stats.MAXIMUM],
-  // Each datum counts the drops since the previous cycle, so they add up.
-  [catalogMetric('collectorDatumsDropped').metricName, cloudwatch.Stats.SUM],
-]);
-
-/**
- * The statistic that reads a catalog metric correctly.
+ * The statistic that reads a catalog metric correctly: the catalog's `statistic`.
  *
  * The collector publishes one datum per metric per cycle (every 30 s by default) whose value is
  * already the cluster figure. Gauges are therefore read with Average: a Sum would add up two or
@@ -95,27 +79,7 @@ const HEALTH_STATISTICS: ReadonlyMap<string, string> = new Map([
  * their Sum over the period is the increase in the period.
  */
 export function defaultStatistic(metric: CatalogMetric): string {
-  switch (metric.aggregation) {
-    case 'gaugeSum':
-    case 'latencyMean':
-      return cloudwatch.Stats.AVERAGE;
-    case 'minAvailableIps':
-      // The tightest moment of the period is what capacity planning needs.
-      return cloudwatch.Stats.MINIMUM;
-    case 'counterDelta':
-      return cloudwatch.Stats.SUM;
-    case 'latencyMaxP99':
-      return cloudwatch.Stats.MAXIMUM;
-    case 'health': {
-      const statistic = HEALTH_STATISTICS.get(metric.metricName);
-      if (!statistic) {
-        throw new Error(
-          `No statistic for the health metric '${metric.metricName}': add it to HEALTH_STATISTICS in lib/metric-factory.ts`,
-        );
-      }
-      return statistic;
-    }
-  }
+  return metric.statistic;
 }
 
 /**

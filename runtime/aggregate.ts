@@ -1,24 +1,51 @@
 /**
- * Cluster aggregation: one cycle's per-node scrapes in, one value per catalog metric out.
+ * Cluster aggregation, one cycle at a time, fed as results arrive:
+ * `startCycle(pods, cycleTime)` → `add(result)` for each node → `finish()` → one value per catalog metric.
  *
  * Counter state is kept per node and per series, so each node's increase is measured against
  * that node's own previous scrape. Upstream kept one cluster-wide last value and subtracted it
  * once per pod, which makes every counter wrong with more than one node (#3844, #1073).
  *
- * Decisions worth knowing (see also the Aggregation doc in catalog.ts):
- * - A node seen for the first time (or again after it vanished from discovery) is a baseline:
+ * The rules (the README's "Aggregation rules" says the same for users):
+ * - A restart is a new ipamd process: `process_start_time_seconds` in the payload moved by a second
+ *   or more. Only when a payload lacks it: a new pod uid (the pod name where the uid is unknown), a
+ *   new container ID, restart count or container start. A new pod name alone is not a restart: during
+ *   a rollout the old ipamd may still hold the host port. After a restart every series counts from
+ *   zero; a counter that dropped counts from zero on its own (Prometheus' reset rule).
+ * - A node seen for the first time (or again after discovery stopped listing it) is a baseline:
  *   its counters count from the next cycle on, never its history.
- * - Counter datums are published, 0 included, whenever at least one node scraped OK was compared
- *   with its own previous scrape. A family absent from every payload then reads 0: ipamd's
- *   labeled counters only appear on their first increment, so absence means nothing happened.
- * - Gauge datums need at least one OK node exposing the family: no node, no datum (never 0).
- * - A failed scrape keeps the node's state, so its next success gives the increase across the gap.
- * - Non-finite samples are skipped; a counter that reads NaN keeps its previous value.
- * - If a node appears twice in one cycle (two aws-node pods during a rollout), one result is used:
- *   an OK one over a failed one, then the pod started last.
+ * - A series new on a known node counts whole: ipamd creates labelled counters on their first increment.
+ * - A family or series missing from one scrape keeps its last value; it does not reset the baseline.
+ * - A payload with no catalog family is not an ipamd payload: the node fails, with the reason.
+ * - Every failure keeps the node's state; a node's state is released only when discovery no longer
+ *   lists it. A cycle that is never finished changes no state.
+ * - Counter datums are published, 0 included, whenever at least one node was compared with its own
+ *   previous scrape. Gauge datums need at least one node exposing the family (never a false 0).
+ * - Non-finite samples are skipped (a counter or summary that reads NaN keeps its previous value);
+ *   a cluster value that is not finite (a sum that overflowed) is dropped, counted and logged.
+ * - What one node can cost is bounded: at most `maxSeriesPerNode` tracked series (the rest are
+ *   dropped, counted and logged), and at most `maxLayoutsPerFamily` shared series layouts per family.
+ * - One result per node and cycle: discovery keeps one aws-node pod per node, so a second add() for
+ *   a node is a programming error and throws.
  */
-import { CATALOG, catalogMetric, type CatalogMetric } from '../common/catalog';
-import type { AwsNodePod, ClusterDatum, CycleAggregation, MetricFamily, NodeScrapeResult, ParsedMetrics, Sample } from './types';
+import { CATALOG, PROCESS_START_FAMILY, catalogMetric, type CatalogMetric } from '../common/catalog';
+import { silentLogger, type Logger } from './log';
+import type {
+  AwsNodePod, ClusterDatum, CycleAggregation, MetricFamily, NodeOutcome, NodeScrapeResult, ParsedMetrics, Sample,
+} from './types';
+
+/** Tracked series one node may hold: real ipamd payloads track under 100, so this is 50 times that. */
+export const DEFAULT_MAX_SERIES_PER_NODE = 5_000;
+/** Series layouts shared between nodes per family; nodes whose series match none get their own. */
+export const DEFAULT_MAX_LAYOUTS_PER_FAMILY = 32;
+/** Distinct values one node may add to a distinctCount metric (ipamd serves one build_info series). */
+const MAX_DISTINCT_VALUES_PER_NODE = 8;
+/** process_start_time_seconds moves by less than this without a restart (boot-time clock adjustments). */
+const PROCESS_START_TOLERANCE_SECONDS = 1;
+/** Nodes named in the per-cycle limit log line; the rest are counted. */
+const NODES_NAMED_IN_LOG = 5;
+/** The quantile label value `latencyMaxP99` reads. */
+const P99 = 0.99;
 
 export interface AggregatorOptions {
   /**
@@ -26,28 +53,33 @@ export interface AggregatorOptions {
    * @default CATALOG
    */
   readonly catalog?: readonly CatalogMetric[];
+  /**
+   * Tracked counter and summary series one node may hold; the excess is not tracked, counted in
+   * `collectorSeriesDropped` and logged once per cycle.
+   * @default DEFAULT_MAX_SERIES_PER_NODE
+   */
+  readonly maxSeriesPerNode?: number;
+  /**
+   * Series layouts shared between nodes, per family (least recently used evicted first).
+   * @default DEFAULT_MAX_LAYOUTS_PER_FAMILY
+   */
+  readonly maxLayoutsPerFamily?: number;
+  /** @default - silent */
+  readonly logger?: Logger;
 }
-
-/** The family that `minAvailableIps` subtracts from the metric's own (total IPs) family. */
-const ASSIGNED_IPS_FAMILY = catalogMetric('assignIPAddresses').family as string;
-
-/** The quantile label value `latencyMaxP99` reads. */
-const P99 = 0.99;
 
 type Labels = Readonly<Record<string, string>>;
 
-/**
- * Counter and summary values of a node's last successful scrape, by family: what its next scrape
- * is compared with. Compact (a Float64Array on a shared layout), and no reference into the payload.
- */
-type RecordedFamilies = Map<string, RecordedFamily>;
+const hasOwn = (object: object, key: string): boolean => Object.prototype.hasOwnProperty.call(object, key);
 
-/** The tracked series of a family, in exposition order; shared by every node that exposes the same ones. */
+/** The tracked series of a family, in order; shared by every node that exposes the same ones. */
 interface SeriesLayout {
   readonly names: readonly string[];
   readonly labels: readonly Labels[];
   /** seriesKey → slot, built on the first lookup that is not positional. */
   index?: Map<string, number>;
+  /** The last cycle a node's series matched or made this layout. */
+  lastUsedCycle: number;
 }
 
 /** A node's last good value of each tracked series (NaN: none yet), slot for slot with its layout. */
@@ -56,71 +88,20 @@ interface RecordedFamily {
   readonly values: Float64Array;
 }
 
-/** Layouts remembered per family; a node whose series match none gets a new one (nodes keep theirs). */
-const LAYOUTS_PER_FAMILY = 32;
-
-/** Layouts seen per family, most recent first: a node's series usually match the first. */
-class LayoutCache {
-  private readonly byFamily = new Map<string, SeriesLayout[]>();
-
-  match(familyName: string, samples: readonly Sample[], tracked: (s: Sample) => boolean): SeriesLayout {
-    const known = this.byFamily.get(familyName) ?? [];
-    for (const layout of known) if (fits(layout, samples, tracked)) return layout;
-    const names: string[] = [];
-    const labels: Labels[] = [];
-    for (const s of samples) {
-      if (!tracked(s)) continue;
-      names.push(flat(s.name));
-      labels.push(Object.fromEntries(Object.entries(s.labels).map(([k, v]) => [flat(k), flat(v)])));
-    }
-    const layout: SeriesLayout = { names, labels };
-    known.unshift(layout);
-    if (known.length > LAYOUTS_PER_FAMILY) known.pop();
-    this.byFamily.set(familyName, known);
-    return layout;
-  }
-}
-
-/** A copy of `s` that holds no reference to the payload it was sliced from. */
-function flat(s: string): string {
-  return (' ' + s).slice(1);
-}
-
-function fits(layout: SeriesLayout, samples: readonly Sample[], tracked: (s: Sample) => boolean): boolean {
-  let j = 0;
-  for (const s of samples) {
-    if (!tracked(s)) continue;
-    if (j >= layout.names.length || layout.names[j] !== s.name || !sameLabels(layout.labels[j], s.labels)) return false;
-    j++;
-  }
-  return j === layout.names.length;
-}
-
-function slotByKey(layout: SeriesLayout, name: string, labels: Labels): number | undefined {
-  if (!layout.index) {
-    layout.index = new Map();
-    for (let i = 0; i < layout.names.length; i++) layout.index.set(seriesKey(layout.names[i], layout.labels[i]), i);
-  }
-  return layout.index.get(seriesKey(name, labels));
-}
-
-/** The node's previous good value for `layout`'s slot, or undefined. */
-function previousValue(previous: RecordedFamily | undefined, layout: SeriesLayout, slot: number): number | undefined {
-  if (!previous) return undefined;
-  const at = previous.layout === layout ? slot : slotByKey(previous.layout, layout.names[slot], layout.labels[slot]);
-  if (at === undefined) return undefined;
-  const value = previous.values[at];
-  return Number.isNaN(value) ? undefined : value;
+/** What tells one ipamd process from the next on a node. */
+interface ProcessIdentity {
+  readonly processStartSeconds?: number;
+  readonly podName: string;
+  readonly podUid?: string;
+  readonly containerID?: string;
+  readonly restartCount?: number;
+  readonly startTimeMs?: number;
 }
 
 interface NodeState {
-  readonly podName: string;
-  readonly podStartTimeMs: number | undefined;
-  /** cycleTime (ms) of the node's last successful scrape. */
-  readonly lastScrapeCycleMs: number;
-  readonly recorded: RecordedFamilies;
-  /** The last cycle whose results named this node (OK or failed); older states are released. */
-  seenInCycle: number;
+  readonly identity: ProcessIdentity;
+  /** Counter and summary families by catalog family name: what the next scrape is compared with. */
+  readonly recorded: ReadonlyMap<string, RecordedFamily>;
 }
 
 /** A catalog metric this aggregator computes, with its family resolved. */
@@ -129,54 +110,72 @@ interface PlannedMetric {
   readonly family: string;
 }
 
-/** Per-family figures of one cycle, filled node by node. */
+/** Per-metric figures of one cycle, filled node by node. */
 class CycleRollup {
-  readonly gaugeTotals = new Map<string, number>();
-  readonly counterDeltas = new Map<string, number>();
+  readonly totals = new Map<string, number>();
   readonly latencySum = new Map<string, number>();
   readonly latencyCount = new Map<string, number>();
-  readonly p99Max = new Map<string, number>();
-  readonly minAvailable = new Map<string, number>();
-  /** Nodes scraped OK this cycle that had a previous successful scrape to compare with. */
+  readonly extremes = new Map<string, number>();
+  readonly distinct = new Map<string, Set<string>>();
+  /** Nodes that had a previous successful scrape to compare with. */
   comparedNodes = 0;
+  seriesDropped = 0;
+  readonly nodesOverLimit: string[] = [];
 
-  add(into: Map<string, number>, family: string, value: number): void {
-    into.set(family, (into.get(family) ?? 0) + value);
+  add(into: Map<string, number>, metricName: string, value: number): void {
+    into.set(metricName, (into.get(metricName) ?? 0) + value);
   }
 
-  min(into: Map<string, number>, family: string, value: number): void {
-    const current = into.get(family);
-    if (current === undefined || value < current) into.set(family, value);
+  keep(metricName: string, value: number, better: (a: number, b: number) => boolean): void {
+    const current = this.extremes.get(metricName);
+    if (current === undefined || better(value, current)) this.extremes.set(metricName, value);
   }
+}
 
-  max(into: Map<string, number>, family: string, value: number): void {
-    const current = into.get(family);
-    if (current === undefined || value > current) into.set(family, value);
-  }
+/** One open cycle: what add() has folded in, committed by finish(). */
+interface OpenCycle {
+  readonly index: number;
+  readonly timestamp: Date;
+  readonly listed: ReadonlySet<string>;
+  readonly added: Set<string>;
+  readonly pending: Map<string, NodeState>;
+  readonly rollup: CycleRollup;
+  closed: boolean;
 }
 
 export class ClusterAggregator {
   private readonly planned: readonly PlannedMetric[];
-  private readonly gaugeFamilies: readonly string[];
-  private readonly counterFamilies: readonly string[];
-  private readonly latencyMeanFamilies: readonly string[];
-  private readonly p99Families: readonly string[];
-  private readonly availableIpsFamilies: readonly string[];
+  private readonly gauges: readonly PlannedMetric[];
+  private readonly minimums: readonly PlannedMetric[];
+  private readonly p99s: readonly PlannedMetric[];
+  private readonly distincts: readonly PlannedMetric[];
+  /** counterDelta metrics by family: a family's series are tracked once, then matched per metric. */
+  private readonly counterFamilies: ReadonlyMap<string, readonly CatalogMetric[]>;
+  private readonly latencyFamilies: ReadonlyMap<string, readonly CatalogMetric[]>;
+  /** Families that make a payload an ipamd payload. */
+  private readonly ipamdFamilies: readonly string[];
+  private readonly maxSeriesPerNode: number;
+  private readonly logger: Logger;
   private readonly nodes = new Map<string, NodeState>();
-  private readonly layouts = new LayoutCache();
-  private cycle = 0;
+  private readonly layouts: LayoutCache;
+  private cycles = 0;
+  private open?: OpenCycle;
 
   constructor(options: AggregatorOptions = {}) {
     const catalog = options.catalog ?? CATALOG;
     this.planned = catalog.filter((m) => m.aggregation !== 'health').map(planMetric);
-    const familiesOf = (aggregation: CatalogMetric['aggregation']): string[] => [
-      ...new Set(this.planned.filter((p) => p.metric.aggregation === aggregation).map((p) => p.family)),
-    ];
-    this.gaugeFamilies = familiesOf('gaugeSum');
-    this.counterFamilies = familiesOf('counterDelta');
-    this.latencyMeanFamilies = familiesOf('latencyMean');
-    this.p99Families = familiesOf('latencyMaxP99');
-    this.availableIpsFamilies = familiesOf('minAvailableIps');
+    const withAggregation = (aggregation: CatalogMetric['aggregation']): PlannedMetric[] =>
+      this.planned.filter((p) => p.metric.aggregation === aggregation);
+    this.gauges = withAggregation('gaugeSum');
+    this.minimums = withAggregation('minAvailableIps');
+    this.p99s = withAggregation('latencyMaxP99');
+    this.distincts = withAggregation('distinctCount');
+    this.counterFamilies = byFamily(withAggregation('counterDelta'));
+    this.latencyFamilies = byFamily(withAggregation('latencyMean'));
+    this.ipamdFamilies = [...new Set(this.planned.flatMap((p) => [p.family, ...(p.metric.subtractsFamily ? [p.metric.subtractsFamily] : [])]))];
+    this.maxSeriesPerNode = positiveInteger('maxSeriesPerNode', options.maxSeriesPerNode ?? DEFAULT_MAX_SERIES_PER_NODE);
+    this.layouts = new LayoutCache(positiveInteger('maxLayoutsPerFamily', options.maxLayoutsPerFamily ?? DEFAULT_MAX_LAYOUTS_PER_FAMILY));
+    this.logger = options.logger ?? silentLogger;
   }
 
   /** Nodes whose state is held (for memory/soak checks). */
@@ -184,148 +183,183 @@ export class ClusterAggregator {
     return this.nodes.size;
   }
 
-  private streaming?: { rollup: CycleRollup; cycleMs: number; expected: Map<string, number>; held: Map<string, NodeScrapeResult[]> };
+  /** Series layouts held for sharing between nodes, all families (for memory checks). */
+  get sharedLayoutCount(): number {
+    return this.layouts.size;
+  }
 
   /**
-   * Starts a cycle: the stage production runs. Results are added as they arrive; finish() ends it.
-   * (Interim shape over begin/fold/finish; the aggregator's internals follow it.)
+   * Starts a cycle. `pods` are the cycle's discovered pods: at finish() the state of every node
+   * they do not name is released. A cycle still open is abandoned and changes nothing.
    */
   startCycle(pods: readonly AwsNodePod[], cycleTime: Date): CycleAggregation {
-    this.begin(pods, cycleTime.getTime());
-    const time = new Date(cycleTime.getTime());
-    return {
-      add: (result) => {
-        this.fold(result);
-        return result.ok
-          ? { nodeName: result.pod.nodeName, podName: result.pod.podName, ok: true, durationMs: result.durationMs }
-          : { nodeName: result.pod.nodeName, podName: result.pod.podName, ok: false, error: result.error, durationMs: result.durationMs };
-      },
-      finish: () => this.finish(time),
-    };
-  }
-
-  /**
-   * Starts a cycle whose results come one by one through fold(), so each node's parsed payload
-   * can be dropped as soon as it is folded in (10,000 payloads are never held at once).
-   * `pods` are the cycle's discovered pods; `cycleMs` the cycle's start time.
-   */
-  begin(pods: readonly AwsNodePod[], cycleMs: number): void {
-    if (!Number.isFinite(cycleMs)) {
+    if (!(cycleTime instanceof Date) || !Number.isFinite(cycleTime.getTime())) {
       throw new Error('ClusterAggregator: cycleTime is an invalid Date; pass the time the cycle started');
     }
-    this.cycle += 1;
-    const expected = new Map<string, number>();
-    for (const pod of pods) expected.set(pod.nodeName, (expected.get(pod.nodeName) ?? 0) + 1);
-    this.streaming = { rollup: new CycleRollup(), cycleMs, expected, held: new Map() };
-  }
-
-  /** Folds one result into the cycle; a node with two pods is folded once both are in. */
-  fold(result: NodeScrapeResult): void {
-    const st = this.streaming;
-    if (!st) throw new Error('fold() before begin()');
-    const nodeName = result.pod.nodeName;
-    let chosen = result;
-    if ((st.expected.get(nodeName) ?? 1) > 1) {
-      const held = st.held.get(nodeName) ?? [];
-      held.push(result);
-      st.held.set(nodeName, held);
-      if (held.length < (st.expected.get(nodeName) as number)) return;
-      st.held.delete(nodeName);
-      chosen = [...onePerNode(held)][0];
-    }
-    const previous = this.nodes.get(nodeName);
-    if (chosen.ok) this.nodes.set(nodeName, this.readNode(chosen.pod, chosen.metrics, previous, st.cycleMs, st.rollup));
-    else if (previous) previous.seenInCycle = this.cycle;
-  }
-
-  /** Ends the cycle: releases vanished nodes and returns the cluster datums, all stamped `cycleTime`. */
-  finish(cycleTime: Date): ClusterDatum[] {
-    const st = this.streaming;
-    if (!st) throw new Error('finish() before begin()');
-    this.streaming = undefined;
-    for (const held of st.held.values()) {
-      for (const r of onePerNode(held)) {
-        const previous = this.nodes.get(r.pod.nodeName);
-        if (r.ok) this.nodes.set(r.pod.nodeName, this.readNode(r.pod, r.metrics, previous, st.cycleMs, st.rollup));
-        else if (previous) previous.seenInCycle = this.cycle;
-      }
-    }
-    this.releaseVanishedNodes();
-    return this.datums(st.rollup, new Date(cycleTime.getTime()));
-  }
-
-  /**
-   * One cycle: every scraped node's result (ok or failed) and the set of node names discovered this cycle
-   * (the nodes the results name; a node named by none is forgotten).
-   * Returns one ClusterDatum per catalog metric that has a value this cycle, all stamped `cycleTime`.
-   */
-  aggregate(results: readonly NodeScrapeResult[], cycleTime: Date): ClusterDatum[] {
-    this.begin(results.map((r) => r.pod), cycleTime.getTime());
-    for (const result of results) this.fold(result);
-    return this.finish(cycleTime);
-  }
-
-  /** Adds one OK node's figures to the rollup and returns its new state. */
-  private readNode(
-    pod: AwsNodePod, metrics: ParsedMetrics, previous: NodeState | undefined, cycleMs: number, rollup: CycleRollup,
-  ): NodeState {
-    for (const family of this.gaugeFamilies) {
-      const total = nodeGaugeTotal(metrics.get(family));
-      if (total !== undefined) rollup.add(rollup.gaugeTotals, family, total);
-    }
-    for (const family of this.availableIpsFamilies) {
-      const total = nodeGaugeTotal(metrics.get(family));
-      const assigned = nodeGaugeTotal(metrics.get(ASSIGNED_IPS_FAMILY));
-      if (total !== undefined && assigned !== undefined) rollup.min(rollup.minAvailable, family, total - assigned);
-    }
-    for (const family of this.p99Families) {
-      const p99 = nodeMaxP99(metrics.get(family));
-      if (p99 !== undefined) rollup.max(rollup.p99Max, family, p99);
-    }
-
-    // A first sighting only records the baseline: nothing is counted without a previous scrape.
-    const restarted = previous !== undefined && ipamdRestarted(previous, pod);
-    const recorded: RecordedFamilies = new Map();
-    for (const family of this.counterFamilies) {
-      const delta = readCounterFamily(family, metrics.get(family), previous?.recorded, restarted, recorded, this.layouts);
-      if (previous) rollup.add(rollup.counterDeltas, family, delta);
-    }
-    for (const family of this.latencyMeanFamilies) {
-      const delta = readSummaryFamily(family, metrics.get(family), previous?.recorded, restarted, recorded, this.layouts);
-      if (previous) {
-        rollup.add(rollup.latencySum, family, delta.sum);
-        rollup.add(rollup.latencyCount, family, delta.count);
-      }
-    }
-    if (previous) rollup.comparedNodes += 1;
-
+    if (this.open) this.open.closed = true;
+    const cycle: OpenCycle = {
+      index: ++this.cycles,
+      timestamp: new Date(cycleTime.getTime()),
+      listed: new Set(pods.map((p) => p.nodeName)),
+      added: new Set(),
+      pending: new Map(),
+      rollup: new CycleRollup(),
+      closed: false,
+    };
+    this.open = cycle;
     return {
-      podName: pod.podName,
-      podStartTimeMs: pod.startTimeMs,
-      lastScrapeCycleMs: cycleMs,
-      recorded,
-      seenInCycle: this.cycle,
+      add: (result) => this.add(cycle, result),
+      finish: () => this.finish(cycle),
     };
   }
 
-  /** Drops nodes that this cycle's results did not name at all, so memory stays flat with churn. */
-  private releaseVanishedNodes(): void {
-    for (const [nodeName, state] of this.nodes) {
-      if (state.seenInCycle !== this.cycle) this.nodes.delete(nodeName);
+  private add(cycle: OpenCycle, result: NodeScrapeResult): NodeOutcome {
+    const { nodeName, podName } = result.pod;
+    if (cycle.closed) throw new Error(`add() for node '${nodeName}' on a cycle that is finished or superseded; call startCycle() first`);
+    if (cycle.added.has(nodeName)) {
+      throw new Error(`add() called twice for node '${nodeName}' in one cycle: discovery must keep one aws-node pod per node`);
     }
+    cycle.added.add(nodeName);
+    const failed = (error: string): NodeOutcome => ({ nodeName, podName, ok: false, error, durationMs: result.durationMs });
+    // A failure keeps the node's state: its next success carries the increase over the gap.
+    if (!result.ok) return failed(result.error);
+    if (!this.ipamdFamilies.some((family) => result.metrics.has(family))) {
+      return failed('not an ipamd payload: none of the catalog\'s awscni_ families in it (empty body, or another exporter on the port)');
+    }
+    const previous = this.nodes.get(nodeName);
+    const read = this.readNode(result.pod, result.metrics, previous, cycle);
+    cycle.pending.set(nodeName, read.state);
+    if (read.seriesDropped > 0) {
+      cycle.rollup.seriesDropped += read.seriesDropped;
+      cycle.rollup.nodesOverLimit.push(nodeName);
+    }
+    return {
+      nodeName, podName, ok: true, durationMs: result.durationMs,
+      ...(read.restarted ? { restarted: true } : {}),
+      ...(read.seriesDropped > 0 ? { seriesDropped: read.seriesDropped } : {}),
+    };
   }
 
-  private datums(rollup: CycleRollup, timestamp: Date): ClusterDatum[] {
-    const datums: ClusterDatum[] = [];
-    for (const { metric, family } of this.planned) {
-      const value = metricValue(metric, family, rollup);
-      // The last guard: no sink ever receives NaN or Infinity.
-      if (value !== undefined && Number.isFinite(value)) {
-        datums.push({ metricName: metric.metricName, unit: metric.unit, value, timestamp });
+  private finish(cycle: OpenCycle): ClusterDatum[] {
+    if (cycle.closed) throw new Error('finish() on a cycle that is finished or superseded; call startCycle() first');
+    cycle.closed = true;
+    if (this.open === cycle) this.open = undefined;
+    for (const [nodeName, state] of cycle.pending) this.nodes.set(nodeName, state);
+    // Only discovery decides that a node is gone; a node that failed is still there.
+    for (const nodeName of this.nodes.keys()) {
+      if (!cycle.listed.has(nodeName) && !cycle.added.has(nodeName)) this.nodes.delete(nodeName);
+    }
+    const layoutsEvicted = this.layouts.endCycle(cycle.index);
+    return this.datums(cycle, layoutsEvicted);
+  }
+
+  /** Adds one OK node's figures to the cycle and returns its new state. */
+  private readNode(
+    pod: AwsNodePod, metrics: ParsedMetrics, previous: NodeState | undefined, cycle: OpenCycle,
+  ): { state: NodeState; restarted: boolean; seriesDropped: number } {
+    const { rollup } = cycle;
+    for (const { metric, family } of this.gauges) {
+      const total = nodeGaugeTotal(metrics.get(family));
+      if (total !== undefined) rollup.add(rollup.totals, metric.metricName, total);
+    }
+    for (const { metric, family } of this.minimums) {
+      const total = nodeGaugeTotal(metrics.get(family));
+      const subtracted = metric.subtractsFamily === undefined ? 0 : nodeGaugeTotal(metrics.get(metric.subtractsFamily));
+      if (total !== undefined && subtracted !== undefined) rollup.keep(metric.metricName, total - subtracted, (a, b) => a < b);
+    }
+    for (const { metric, family } of this.p99s) {
+      const p99 = nodeMaxP99(metrics.get(family));
+      if (p99 !== undefined) rollup.keep(metric.metricName, p99, (a, b) => a > b);
+    }
+    let seriesDropped = 0;
+    for (const { metric, family } of this.distincts) {
+      seriesDropped += addDistinctValues(rollup, metric, metrics.get(family));
+    }
+
+    const identity = identityOf(pod, metrics);
+    const compared = previous !== undefined;
+    const restarted = previous !== undefined && restartedSince(previous.identity, identity);
+    // A restarted process starts from nothing: none of the old process's series carry over.
+    const before = restarted ? undefined : previous?.recorded;
+    const recorded = new Map<string, RecordedFamily>();
+    let budget = this.maxSeriesPerNode;
+    const tracked = (key: string, samples: readonly Sample[], isTracked: (s: Sample) => boolean): TrackedFamily => {
+      const reading = this.layouts.track(key, samples, isTracked, before?.get(key), budget, cycle.index);
+      budget -= reading.recorded.values.length;
+      seriesDropped += reading.dropped;
+      recorded.set(key, reading.recorded);
+      return reading;
+    };
+
+    for (const [key, counterMetrics] of this.counterFamilies) {
+      const family = metrics.get(key);
+      if (!family) continue;
+      // OpenMetrics names a counter's samples `<family>_total`; `_created` samples are not counts.
+      const totalName = `${family.name}_total`;
+      const reading = tracked(key, family.samples, (s) => s.name === family.name || s.name === totalName);
+      if (compared) addCounterIncreases(rollup, counterMetrics, reading);
+    }
+    for (const [key, latencyMetrics] of this.latencyFamilies) {
+      const family = metrics.get(key);
+      if (!family) continue;
+      const sumName = `${family.name}_sum`;
+      const countName = `${family.name}_count`;
+      const reading = tracked(key, family.samples, (s) => s.name === sumName || s.name === countName);
+      const delta = summaryIncrease(reading, sumName, countName);
+      if (compared) {
+        for (const metric of latencyMetrics) {
+          rollup.add(rollup.latencySum, metric.metricName, delta.sum);
+          rollup.add(rollup.latencyCount, metric.metricName, delta.count);
+        }
       }
     }
+    // A family missing from this scrape keeps its last values (while the budget allows).
+    if (before) {
+      for (const [key, kept] of before) {
+        if (recorded.has(key)) continue;
+        if (kept.values.length <= budget) {
+          recorded.set(key, kept);
+          budget -= kept.values.length;
+        } else {
+          seriesDropped += kept.values.length;
+        }
+      }
+    }
+    if (compared) rollup.comparedNodes += 1;
+    return { state: { identity, recorded }, restarted, seriesDropped };
+  }
+
+  private datums(cycle: OpenCycle, layoutsEvicted: number): ClusterDatum[] {
+    const { rollup, timestamp } = cycle;
+    const datums: ClusterDatum[] = [];
+    const nonFinite: string[] = [];
+    for (const { metric } of this.planned) {
+      const value = metricValue(metric, rollup);
+      if (value === undefined) continue;
+      // The last guard: no sink ever receives NaN or Infinity.
+      if (Number.isFinite(value)) datums.push({ metricName: metric.metricName, unit: metric.unit, value, timestamp });
+      else nonFinite.push(metric.metricName);
+    }
+    if (rollup.seriesDropped > 0 || layoutsEvicted > 0) {
+      this.logger.warn('node limits reached: series over the per-node limit were not tracked', {
+        seriesDropped: rollup.seriesDropped,
+        maxSeriesPerNode: this.maxSeriesPerNode,
+        nodesOverLimit: rollup.nodesOverLimit.length,
+        nodes: rollup.nodesOverLimit.slice(0, NODES_NAMED_IN_LOG),
+        layoutsEvicted,
+      });
+    }
+    if (nonFinite.length > 0) {
+      this.logger.warn('cluster values that are not finite numbers were dropped', { metrics: nonFinite });
+    }
+    if (rollup.seriesDropped > 0) datums.push(healthDatum('collectorSeriesDropped', rollup.seriesDropped, timestamp));
+    if (nonFinite.length > 0) datums.push(healthDatum('collectorNonFiniteDropped', nonFinite.length, timestamp));
     return datums;
   }
+}
+
+function healthDatum(metricName: 'collectorSeriesDropped' | 'collectorNonFiniteDropped', value: number, timestamp: Date): ClusterDatum {
+  return { metricName, unit: catalogMetric(metricName).unit, value, timestamp };
 }
 
 function planMetric(metric: CatalogMetric): PlannedMetric {
@@ -335,59 +369,85 @@ function planMetric(metric: CatalogMetric): PlannedMetric {
       "set its 'family' or use aggregation 'health'",
     );
   }
+  if (metric.aggregation === 'distinctCount' && !metric.distinctLabel) {
+    throw new Error(`Catalog metric '${metric.metricName}' aggregates with 'distinctCount' but names no label; set its 'distinctLabel'`);
+  }
   return { metric, family: metric.family };
 }
 
+function byFamily(planned: readonly PlannedMetric[]): Map<string, CatalogMetric[]> {
+  const families = new Map<string, CatalogMetric[]>();
+  for (const { metric, family } of planned) families.set(family, [...(families.get(family) ?? []), metric]);
+  return families;
+}
+
+function positiveInteger(option: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new Error(`ClusterAggregator: ${option} must be a whole number of at least 1, got ${value}`);
+  }
+  return value;
+}
+
 /** The cycle value of one metric, or undefined when it has none this cycle. */
-function metricValue(metric: CatalogMetric, family: string, rollup: CycleRollup): number | undefined {
+function metricValue(metric: CatalogMetric, rollup: CycleRollup): number | undefined {
+  const name = metric.metricName;
   switch (metric.aggregation) {
     case 'gaugeSum':
-      return rollup.gaugeTotals.get(family);
+      return rollup.totals.get(name);
     case 'counterDelta':
-      return rollup.comparedNodes > 0 ? rollup.counterDeltas.get(family) ?? 0 : undefined;
+      return rollup.comparedNodes > 0 ? rollup.totals.get(name) ?? 0 : undefined;
     case 'latencyMean': {
-      const count = rollup.latencyCount.get(family) ?? 0;
+      const count = rollup.latencyCount.get(name) ?? 0;
       // No API call in the cycle: no datum, never a 0 ms mean.
-      return count > 0 ? (rollup.latencySum.get(family) ?? 0) / count : undefined;
+      return count > 0 ? (rollup.latencySum.get(name) ?? 0) / count : undefined;
     }
     case 'latencyMaxP99':
-      return rollup.p99Max.get(family);
     case 'minAvailableIps':
-      return rollup.minAvailable.get(family);
+      return rollup.extremes.get(name);
+    case 'distinctCount':
+      return rollup.distinct.get(name)?.size;
     case 'health':
       return undefined;
   }
 }
 
-/**
- * Keeps one result per node name, in first-seen order: an OK one over a failed one, then the
- * pod started last. Two aws-node pods can briefly share a node during a rollout, and both
- * would read the same ipamd.
- */
-function onePerNode(results: readonly NodeScrapeResult[]): Iterable<NodeScrapeResult> {
-  const chosen = new Map<string, NodeScrapeResult>();
-  for (const result of results) {
-    const held = chosen.get(result.pod.nodeName);
-    if (!held || prefer(result, held)) chosen.set(result.pod.nodeName, result);
+/** The start time a payload reports for its process, in seconds, when it has a usable one. */
+function identityOf(pod: AwsNodePod, metrics: ParsedMetrics): ProcessIdentity {
+  let processStartSeconds: number | undefined;
+  const family = metrics.get(PROCESS_START_FAMILY);
+  for (const sample of family?.samples ?? []) {
+    if (sample.name === PROCESS_START_FAMILY && Number.isFinite(sample.value) && sample.value > 0) {
+      processStartSeconds = sample.value;
+      break;
+    }
   }
-  return chosen.values();
-}
-
-function prefer(candidate: NodeScrapeResult, held: NodeScrapeResult): boolean {
-  if (candidate.ok !== held.ok) return candidate.ok;
-  return (candidate.pod.startTimeMs ?? -Infinity) > (held.pod.startTimeMs ?? -Infinity);
+  return {
+    processStartSeconds,
+    podName: pod.podName,
+    podUid: pod.podUid,
+    containerID: pod.containerID,
+    restartCount: pod.restartCount,
+    startTimeMs: pod.startTimeMs,
+  };
 }
 
 /**
- * Whether the node's ipamd started afresh since its last successful scrape: another pod on the
- * node, or a pod start later than that scrape's cycle. A start time already recorded at that
- * scrape is not a new restart, so a pod that started just after the cycle time (clock skew
- * between API server and collector) is not counted from zero twice.
+ * Whether the node's ipamd is another process than at its last successful scrape. The process's
+ * own start time decides when both scrapes carry it, so a rollout's new pod that still reaches the
+ * old ipamd is not a restart. Otherwise the pod and container say it.
  */
-function ipamdRestarted(previous: NodeState, pod: AwsNodePod): boolean {
-  if (pod.podName !== previous.podName) return true;
-  const start = pod.startTimeMs;
-  return start !== undefined && start > previous.lastScrapeCycleMs && start !== previous.podStartTimeMs;
+function restartedSince(before: ProcessIdentity, now: ProcessIdentity): boolean {
+  if (before.processStartSeconds !== undefined && now.processStartSeconds !== undefined) {
+    return Math.abs(now.processStartSeconds - before.processStartSeconds) >= PROCESS_START_TOLERANCE_SECONDS;
+  }
+  const changed = <T>(a: T | undefined, b: T | undefined): boolean => a !== undefined && b !== undefined && a !== b;
+  const newPod = before.podUid !== undefined && now.podUid !== undefined
+    ? before.podUid !== now.podUid
+    : before.podName !== now.podName;
+  return newPod
+    || changed(before.containerID, now.containerID)
+    || changed(before.restartCount, now.restartCount)
+    || changed(before.startTimeMs, now.startTimeMs);
 }
 
 /** Sum of a gauge family's finite samples on one node, or undefined when it has none. */
@@ -405,103 +465,307 @@ function nodeMaxP99(family: MetricFamily | undefined): number | undefined {
   if (!family) return undefined;
   let max: number | undefined;
   for (const sample of family.samples) {
-    const quantile = sample.labels.quantile;
-    if (quantile === undefined || sample.name !== family.name || Number(quantile) !== P99) continue;
+    if (sample.name !== family.name || !hasOwn(sample.labels, 'quantile') || Number(sample.labels.quantile) !== P99) continue;
     if (Number.isFinite(sample.value) && (max === undefined || sample.value > max)) max = sample.value;
   }
   return max;
 }
 
-/**
- * The increase of a counter since the node's previous scrape: the whole current value after a
- * restart, a drop (counter reset) or for a series the node did not have before (labeled
- * counters appear on their first increment).
- */
-function counterIncrease(current: number, previous: number | undefined, restarted: boolean): number {
-  if (restarted || previous === undefined || current < previous) return current;
-  return current - previous;
-}
-
-/**
- * Returns a node's summed counter increase for one family (0 on a baseline: `before` undefined)
- * and records the family's samples in `recorded`.
- */
-function readCounterFamily(
-  /** The catalog's family name: kept as the key, never the parser's string, which may pin the payload. */
-  key: string,
-  family: MetricFamily | undefined, before: RecordedFamilies | undefined, restarted: boolean, recorded: RecordedFamilies,
-  layouts: LayoutCache,
-): number {
+/** Adds a node's values of the metric's label to the cycle's set; returns how many were over the per-node limit. */
+function addDistinctValues(rollup: CycleRollup, metric: CatalogMetric, family: MetricFamily | undefined): number {
+  const label = metric.distinctLabel as string;
   if (!family) return 0;
-  // OpenMetrics names a counter's samples `<family>_total`; `_created` samples are not counts.
-  const name = family.name;
-  const totalName = `${name}_total`;
-  const tracked = (s: Sample): boolean => s.name === name || s.name === totalName;
-  const layout = layouts.match(key, family.samples, tracked);
-  const previous = before?.get(key);
-  const values = new Float64Array(layout.names.length);
-  let slot = 0;
-  let delta = 0;
+  let seen = 0;
+  let dropped = 0;
   for (const sample of family.samples) {
-    if (!tracked(sample)) continue;
-    const at = slot++;
-    const last = previousValue(previous, layout, at);
-    if (!Number.isFinite(sample.value)) {
-      values[at] = last ?? NaN;
+    if (sample.name !== family.name || !hasOwn(sample.labels, label)) continue;
+    if (seen++ >= MAX_DISTINCT_VALUES_PER_NODE) {
+      dropped++;
       continue;
     }
-    values[at] = sample.value;
-    if (before) delta += counterIncrease(sample.value, last, restarted);
+    let values = rollup.distinct.get(metric.metricName);
+    if (!values) rollup.distinct.set(metric.metricName, (values = new Set()));
+    values.add(flat(sample.labels[label]));
   }
-  recorded.set(key, { layout, values });
-  return delta;
+  return dropped;
 }
 
-function readSummaryFamily(
-  key: string,
-  family: MetricFamily | undefined, before: RecordedFamilies | undefined, restarted: boolean, recorded: RecordedFamilies,
-  layouts: LayoutCache,
-): { sum: number; count: number } {
+/**
+ * Adds a node's counter increases to every metric of the family whose `seriesMatch` the series
+ * fits: the whole value after a restart, a drop (counter reset) or for a series new on the node.
+ */
+function addCounterIncreases(rollup: CycleRollup, metrics: readonly CatalogMetric[], reading: TrackedFamily): void {
+  const { samples, before } = reading;
+  for (let i = 0; i < samples.length; i++) {
+    const value = samples[i].value;
+    if (!Number.isFinite(value)) continue;
+    const last = before[i];
+    const increase = Number.isNaN(last) || value < last ? value : value - last;
+    for (const metric of metrics) {
+      if (matches(samples[i].labels, metric.seriesMatch)) rollup.add(rollup.totals, metric.metricName, increase);
+    }
+  }
+}
+
+function matches(labels: Labels, wanted: Readonly<Record<string, string>> | undefined): boolean {
+  if (!wanted) return true;
+  for (const name of Object.keys(wanted)) {
+    if (!hasOwn(labels, name) || labels[name] !== wanted[name]) return false;
+  }
+  return true;
+}
+
+/**
+ * A node's summed `_sum` and `_count` increases for one summary family. A label set whose sum or
+ * count is not finite keeps both its previous values; one whose sum or count dropped counts from zero.
+ */
+function summaryIncrease(reading: TrackedFamily, sumName: string, countName: string): { sum: number; count: number } {
+  const { samples, before, recorded } = reading;
   const delta = { sum: 0, count: 0 };
-  if (!family) return delta;
-  const sumName = `${family.name}_sum`;
-  const countName = `${family.name}_count`;
-  const tracked = (s: Sample): boolean => s.name === sumName || s.name === countName;
-  const layout = layouts.match(key, family.samples, tracked);
-  const previous = before?.get(key);
-  const values = new Float64Array(layout.names.length);
-  let slot = 0;
-  for (const sample of family.samples) if (tracked(sample)) values[slot++] = sample.value;
-  const current = Float64Array.from(values);
-  for (let i = 0; i < layout.names.length; i++) {
-    if (layout.names[i] !== sumName) continue;
+  for (let i = 0; i < samples.length; i++) {
+    if (samples[i].name !== sumName) continue;
     // ipamd writes each label set's `_count` right after its `_sum`.
-    const c = i + 1 < layout.names.length && layout.names[i + 1] === countName && sameLabels(layout.labels[i + 1], layout.labels[i])
-      ? i + 1 : slotByKey(layout, countName, layout.labels[i]);
-    if (c === undefined) continue;
-    const sum = current[i];
-    const count = current[c];
-    const lastSum = previousValue(previous, layout, i);
-    const lastCount = previousValue(previous, layout, c);
+    const c = i + 1 < samples.length && samples[i + 1].name === countName && sameLabels(samples[i + 1].labels, samples[i].labels)
+      ? i + 1 : slotByKey(recorded.layout, countName, samples[i].labels);
+    if (c === undefined || c >= samples.length) continue;
+    const sum = samples[i].value;
+    const count = samples[c].value;
     if (!Number.isFinite(sum) || !Number.isFinite(count)) {
-      values[i] = lastSum ?? NaN;
-      values[c] = lastCount ?? NaN;
+      recorded.values[i] = before[i];
+      recorded.values[c] = before[c];
       continue;
     }
-    if (!before) continue;
-    const fromZero = restarted || lastSum === undefined || lastCount === undefined || sum < lastSum || count < lastCount;
-    delta.sum += fromZero ? sum : sum - (lastSum as number);
-    delta.count += fromZero ? count : count - (lastCount as number);
+    const lastSum = before[i];
+    const lastCount = before[c];
+    const fromZero = Number.isNaN(lastSum) || Number.isNaN(lastCount) || sum < lastSum || count < lastCount;
+    delta.sum += fromZero ? sum : sum - lastSum;
+    delta.count += fromZero ? count : count - lastCount;
   }
-  recorded.set(key, { layout, values });
   return delta;
 }
 
+/** One family of one node read against its previous values. */
+interface TrackedFamily {
+  /** The node's new values: this scrape's series first (slot i is samples[i]), then the ones it kept. */
+  readonly recorded: RecordedFamily;
+  /** This scrape's tracked samples, at most the node's remaining budget. */
+  readonly samples: readonly Sample[];
+  /** The previous value of each of those samples' series (NaN: none). */
+  readonly before: Float64Array;
+  /** Series not tracked for lack of budget. */
+  readonly dropped: number;
+}
+
+/**
+ * Layouts seen per family, most recently used first: a node's series usually match the first. A
+ * layout no node used in a cycle is evicted at its end, so a node whose labels change every scrape
+ * holds one layout at a time, not one per scrape.
+ */
+class LayoutCache {
+  private readonly byFamily = new Map<string, SeriesLayout[]>();
+  private evicted = 0;
+
+  constructor(private readonly maxPerFamily: number) {}
+
+  get size(): number {
+    let size = 0;
+    for (const layouts of this.byFamily.values()) size += layouts.length;
+    return size;
+  }
+
+  /**
+   * Reads a family's tracked samples against `previous`: which series are this scrape's, which
+   * previous ones are kept because this scrape lacks them, and which of them fit in `budget`.
+   */
+  track(
+    key: string, all: readonly Sample[], isTracked: (s: Sample) => boolean, previous: RecordedFamily | undefined,
+    budget: number, cycle: number,
+  ): TrackedFamily {
+    let dropped = 0;
+    let trackedCount = 0;
+    for (const s of all) if (isTracked(s)) trackedCount++;
+    // Mostly every sample is tracked and within budget: the payload's array is used as is.
+    let samples: readonly Sample[] = all;
+    if (trackedCount !== all.length || trackedCount > budget) {
+      const chosen: Sample[] = [];
+      for (const s of all) {
+        if (!isTracked(s)) continue;
+        if (chosen.length < budget) chosen.push(s);
+        else dropped++;
+      }
+      samples = chosen;
+    }
+    const kept: number[] = [];
+    // The common case: the same series as last time, in the same order, on the same layout.
+    if (previous && fits(previous.layout, samples, undefined, kept)) {
+      const layout = this.keep(key, previous.layout, cycle);
+      const values = new Float64Array(samples.length);
+      for (let i = 0; i < samples.length; i++) {
+        const value = samples[i].value;
+        values[i] = Number.isFinite(value) ? value : previous.values[i];
+      }
+      return { recorded: { layout, values }, samples, before: previous.values, dropped };
+    }
+    const before = new Float64Array(samples.length).fill(NaN);
+    if (previous) {
+      // Match by series key: new series get no previous value; the previous ones this scrape lacks are kept.
+      const old = previous.layout;
+      const matched = new Uint8Array(old.names.length);
+      for (let i = 0; i < samples.length; i++) {
+        const at = slotByKey(old, samples[i].name, samples[i].labels);
+        if (at === undefined) continue;
+        before[i] = previous.values[at];
+        matched[at] = 1;
+      }
+      for (let at = 0; at < old.names.length; at++) {
+        if (matched[at] || Number.isNaN(previous.values[at])) continue;
+        if (samples.length + kept.length < budget) kept.push(at);
+        else dropped++;
+      }
+    }
+    const layout = this.match(
+      key, samples.length + kept.length,
+      (l) => fits(l, samples, previous?.layout, kept),
+      () => newLayout(key, samples, previous?.layout, kept),
+      cycle,
+    );
+    const values = new Float64Array(layout.names.length);
+    for (let i = 0; i < samples.length; i++) {
+      const value = samples[i].value;
+      values[i] = Number.isFinite(value) ? value : before[i];
+    }
+    for (let j = 0; j < kept.length; j++) values[samples.length + j] = (previous as RecordedFamily).values[kept[j]];
+    return { recorded: { layout, values }, samples, before, dropped };
+  }
+
+  /** Marks a node's unchanged layout used, putting it back in the cache if it was evicted. */
+  private keep(key: string, layout: SeriesLayout, cycle: number): SeriesLayout {
+    if (layout.lastUsedCycle === cycle) return layout;
+    const known = this.byFamily.get(key);
+    if (known?.includes(layout)) {
+      layout.lastUsedCycle = cycle;
+      return layout;
+    }
+    // Evicted (or never shared): another node may already have made the same one this cycle.
+    return this.match(key, layout.names.length, (l) => sameLayout(l, layout), () => layout, cycle);
+  }
+
+  /** Evicts the layouts no node used in `cycle`; returns how many were evicted over the cap since the last call. */
+  endCycle(cycle: number): number {
+    for (const [family, layouts] of this.byFamily) {
+      const used = layouts.filter((l) => l.lastUsedCycle >= cycle);
+      if (used.length === 0) this.byFamily.delete(family);
+      else if (used.length !== layouts.length) this.byFamily.set(family, used);
+    }
+    const evicted = this.evicted;
+    this.evicted = 0;
+    return evicted;
+  }
+
+  /** The cached layout `fitting` accepts, or a new one from `make`, marked used in `cycle`. */
+  private match(
+    key: string, length: number, fitting: (layout: SeriesLayout) => boolean, make: () => SeriesLayout, cycle: number,
+  ): SeriesLayout {
+    const known = this.byFamily.get(key) ?? [];
+    for (let i = 0; i < known.length; i++) {
+      const layout = known[i];
+      if (layout.names.length !== length || !fitting(layout)) continue;
+      layout.lastUsedCycle = cycle;
+      if (i > 0) {
+        known.splice(i, 1);
+        known.unshift(layout);
+      }
+      return layout;
+    }
+    const layout = make();
+    layout.lastUsedCycle = cycle;
+    known.unshift(layout);
+    if (known.length > this.maxPerFamily) {
+      known.pop();
+      this.evicted++;
+    }
+    this.byFamily.set(key, known);
+    return layout;
+  }
+}
+
+/** A new layout of `samples` then the `kept` slots of `old`, holding no reference into the payload. */
+function newLayout(key: string, samples: readonly Sample[], old: SeriesLayout | undefined, kept: readonly number[]): SeriesLayout {
+  const names = new Array<string>(samples.length + kept.length);
+  const labels = new Array<Labels>(samples.length + kept.length);
+  const nameOf = interner(key);
+  samples.forEach((s, i) => {
+    names[i] = nameOf(s.name);
+    labels[i] = flatLabels(s.labels);
+  });
+  kept.forEach((at, j) => {
+    // Kept series come from the node's previous layout, already free of the payload.
+    names[samples.length + j] = (old as SeriesLayout).names[at];
+    labels[samples.length + j] = (old as SeriesLayout).labels[at];
+  });
+  return { names, labels, lastUsedCycle: 0 };
+}
+
+function sameLayout(a: SeriesLayout, b: SeriesLayout): boolean {
+  if (a === b) return true;
+  for (let i = 0; i < a.names.length; i++) {
+    if (a.names[i] !== b.names[i] || !sameLabels(a.labels[i], b.labels[i])) return false;
+  }
+  return true;
+}
+
+/** Whether `layout` is exactly `samples` then the `kept` slots of `old`, in order. */
+function fits(layout: SeriesLayout, samples: readonly Sample[], old: SeriesLayout | undefined, kept: readonly number[]): boolean {
+  if (layout.names.length !== samples.length + kept.length) return false;
+  for (let i = 0; i < samples.length; i++) {
+    if (layout.names[i] !== samples[i].name || !sameLabels(layout.labels[i], samples[i].labels)) return false;
+  }
+  for (let j = 0; j < kept.length; j++) {
+    const at = samples.length + j;
+    const from = (old as SeriesLayout);
+    if (layout.names[at] !== from.names[kept[j]] || !sameLabels(layout.labels[at], from.labels[kept[j]])) return false;
+  }
+  return true;
+}
+
+function slotByKey(layout: SeriesLayout, name: string, labels: Labels): number | undefined {
+  if (!layout.index) {
+    layout.index = new Map();
+    for (let i = 0; i < layout.names.length; i++) layout.index.set(seriesKey(layout.names[i], layout.labels[i]), i);
+  }
+  return layout.index.get(seriesKey(name, labels));
+}
+
+/**
+ * The sample names a family's layouts hold, made from the catalog's family name: a name sliced
+ * from a payload would keep the whole payload in memory.
+ */
+function interner(key: string): (name: string) => string {
+  const known = [key, `${key}_total`, `${key}_sum`, `${key}_count`];
+  return (name) => known.find((k) => k === name) ?? flat(name);
+}
+
+function flatLabels(labels: Labels): Labels {
+  // fromEntries defines own properties, so a label named `__proto__` stays a label.
+  return Object.fromEntries(Object.keys(labels).map((name) => [flat(name), flat(labels[name])]));
+}
+
+/** A copy of `s` that holds no reference to the payload it was sliced from. */
+function flat(s: string): string {
+  return (' ' + s).slice(1);
+}
+
+/** Same label names and values, own properties only (`toString` is not a label). */
 function sameLabels(a: Labels, b: Labels): boolean {
   if (a === b) return true;
-  for (const name in a) if (a[name] !== b[name]) return false;
-  for (const name in b) if (a[name] === undefined) return false;
-  return true;
+  let count = 0;
+  for (const name in a) {
+    if (!hasOwn(a, name)) continue;
+    count++;
+    if (!hasOwn(b, name) || a[name] !== b[name]) return false;
+  }
+  for (const name in b) if (hasOwn(b, name)) count--;
+  return count === 0;
 }
 
 /**

@@ -5,7 +5,13 @@
  * Upstream sends batches of 20 and drops a batch whose call fails; here a cycle goes in one
  * request, failures are retried with capped exponential backoff, and every datum that is not
  * delivered is counted and logged: dropped for a full buffer, rejected by CloudWatch as invalid,
- * refused locally as unsendable, or too old for CloudWatch to accept.
+ * refused locally as unsendable, or too old for CloudWatch to accept. CloudWatch refuses a whole
+ * request for one bad datum: the refused batch is split in halves until the bad datum is alone, so
+ * the good ones are sent and only the bad one is dropped.
+ *
+ * Every PutMetricData has a deadline (`requestTimeoutMs`, the SDK's own retries included, from
+ * connect to the last byte of the answer) and ends at once when the caller's signal or stop()
+ * aborts it, so a CloudWatch that hangs or answers a byte at a time cannot hold a publish or a flush.
  *
  * The client is created without an endpoint, so the SDK's standard settings apply
  * (AWS_ENDPOINT_URL_CLOUDWATCH, then AWS_ENDPOINT_URL: read by @smithy/core's endpoints
@@ -13,6 +19,7 @@
  */
 import { CloudWatchClient, PutMetricDataCommand, type MetricDatum, type PutMetricDataInput } from '@aws-sdk/client-cloudwatch';
 import { CLUSTER_DIMENSION, catalogMetric } from '../common/catalog';
+import { joinAbort } from './abort';
 import { silentLogger, type Logger } from './log';
 import type { ClusterDatum, Sink } from './types';
 
@@ -39,6 +46,13 @@ const MAX_NAMESPACE_CHARS = 255;
 
 const DEFAULT_BASE_BACKOFF_MS = 2_000;
 const DEFAULT_MAX_BACKOFF_MS = 60_000;
+/** One PutMetricData, SDK retries included: well under a cycle, so a hung call cannot hold one. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+/**
+ * Requests one send pass may spend isolating refused datums by halving: one bad datum in a batch of
+ * 1,000 costs about 20, so this finds about five; past it a refused batch is dropped whole (counted).
+ */
+export const MAX_ISOLATION_REQUESTS = 100;
 
 /**
  * Errors that blame the request itself: sending the same batch again can only fail again, so the
@@ -76,13 +90,24 @@ export interface CloudWatchSinkOptions {
   readonly baseBackoffMs?: number;
   /** Longest wait between retries. @default 60000 */
   readonly maxBackoffMs?: number;
+  /**
+   * Deadline of one PutMetricData, SDK retries included, connect to the last byte of the answer;
+   * past it the request is aborted and counts as a failed send (datums kept, backoff).
+   * @default DEFAULT_REQUEST_TIMEOUT_MS
+   */
+  readonly requestTimeoutMs?: number;
+  /** Requests one send pass may spend isolating refused datums. @default MAX_ISOLATION_REQUESTS */
+  readonly maxIsolationRequests?: number;
 }
 
 /** Datums not delivered, by reason, since the sink started. */
 export interface CloudWatchDropCounts {
   /** Oldest datums pushed out of a full buffer. */
   readonly bufferFull: number;
-  /** In batches CloudWatch refused as the request's fault (e.g. InvalidParameterValue). */
+  /**
+   * Refused by CloudWatch as the request's fault (e.g. InvalidParameterValue): each isolated alone
+   * by splitting its batch, or in a batch dropped whole once the isolation budget was spent.
+   */
   readonly rejected: number;
   /** Older than CloudWatch accepts (two weeks) by the time they could be sent. */
   readonly expired: number;
@@ -97,6 +122,8 @@ export class CloudWatchSink implements Sink {
   private readonly bufferMaxDatums: number;
   private readonly baseBackoffMs: number;
   private readonly maxBackoffMs: number;
+  private readonly requestTimeoutMs: number;
+  private readonly maxIsolationRequests: number;
   private readonly logger: Logger;
   private readonly client: CloudWatchClient;
   private readonly ownsClient: boolean;
@@ -123,6 +150,8 @@ export class CloudWatchSink implements Sink {
     this.bufferMaxDatums = options.bufferMaxDatums;
     this.baseBackoffMs = options.baseBackoffMs ?? DEFAULT_BASE_BACKOFF_MS;
     this.maxBackoffMs = options.maxBackoffMs ?? DEFAULT_MAX_BACKOFF_MS;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.maxIsolationRequests = options.maxIsolationRequests ?? MAX_ISOLATION_REQUESTS;
     this.logger = options.logger ?? silentLogger;
 
     if (this.clusterId.length < 1 || this.clusterId.length > MAX_DIMENSION_VALUE_CHARS) {
@@ -137,13 +166,24 @@ export class CloudWatchSink implements Sink {
     if (!(this.baseBackoffMs > 0) || !(this.maxBackoffMs >= this.baseBackoffMs)) {
       throw new Error(`CloudWatch sink: need 0 < baseBackoffMs <= maxBackoffMs, got ${this.baseBackoffMs} and ${this.maxBackoffMs}`);
     }
+    if (!Number.isInteger(this.requestTimeoutMs) || this.requestTimeoutMs < 1) {
+      throw new Error(`CloudWatch sink: requestTimeoutMs must be a positive integer, got ${this.requestTimeoutMs}`);
+    }
+    if (!Number.isInteger(this.maxIsolationRequests) || this.maxIsolationRequests < 0) {
+      throw new Error(`CloudWatch sink: maxIsolationRequests must be a whole number, got ${this.maxIsolationRequests}`);
+    }
 
     this.ownsClient = options.client === undefined;
     this.client = options.client ?? new CloudWatchClient({
       region: options.region,
-      // Without throwOnRequestTimeout the SDK only warns on a slow request; a hung connection
-      // would then hold the buffer until the socket gives up.
-      requestHandler: { connectionTimeout: 5_000, requestTimeout: 20_000, throwOnRequestTimeout: true },
+      // The SDK's requestTimeout ends at the answer's headers and its socket timeout restarts with
+      // every byte: the sink's own deadline (requestTimeoutMs) covers the body. These stop a hung
+      // connection early; without throwOnRequestTimeout the SDK would only warn.
+      requestHandler: {
+        connectionTimeout: Math.min(5_000, this.requestTimeoutMs),
+        requestTimeout: this.requestTimeoutMs,
+        throwOnRequestTimeout: true,
+      },
     });
   }
 
@@ -192,9 +232,10 @@ export class CloudWatchSink implements Sink {
 
   /**
    * Queues one cycle's datums and sends what is queued, unless a retry is scheduled for later
-   * (then the datums wait for it). Resolves after the attempt; never rejects.
+   * (then the datums wait for it). Resolves after the attempt, or at once when `signal` (the stop
+   * signal) aborts, the datums kept; never rejects. Each request lasts at most requestTimeoutMs.
    */
-  async publish(datums: readonly ClusterDatum[]): Promise<void> {
+  async publish(datums: readonly ClusterDatum[], signal?: AbortSignal): Promise<void> {
     try {
       if (this.stopped) {
         this.logger.warn('CloudWatch sink: publish after stop; datums not sent', { datums: datums.length });
@@ -202,8 +243,9 @@ export class CloudWatchSink implements Sink {
       }
       this.enqueue(datums);
       // A send loop already running may have finished its last check before these datums came.
-      if (this.draining) await this.draining;
-      if (!this.stopped && this.queue.length > 0 && Date.now() >= this.nextAttemptAtMs) await this.drain();
+      if (this.draining) await (signal ? untilAborted(this.draining, signal) : this.draining);
+      if (signal?.aborted) return;
+      if (!this.stopped && this.queue.length > 0 && Date.now() >= this.nextAttemptAtMs) await this.drain(signal);
     } catch (err) {
       this.logger.error('CloudWatch sink: unexpected error in publish', { error: describeError(err) });
     }
@@ -213,17 +255,18 @@ export class CloudWatchSink implements Sink {
    * Sends everything held. With `deadlineMs` (an absolute time, ms since the epoch, e.g.
    * `Date.now() + 10_000`) it tries at once, then keeps retrying on the backoff schedule until the
    * buffer is empty or the deadline passes, aborting a request still open then. Without one it
-   * makes a single pass, stopping at the first failure. Resolves by the deadline; never rejects.
+   * makes a single pass, stopping at the first failure. `signal` ends it at once, aborting a
+   * request in flight. Resolves by the deadline; never rejects.
    */
-  async flush(deadlineMs?: number): Promise<void> {
+  async flush(deadlineMs?: number, signal?: AbortSignal): Promise<void> {
     try {
       this.cancelRetryTimer();
       this.nextAttemptAtMs = 0;
       if (deadlineMs === undefined) {
-        if (this.draining) await this.draining;
-        if (this.queue.length > 0) await this.drain();
+        if (this.draining) await (signal ? untilAborted(this.draining, signal) : this.draining);
+        if (this.queue.length > 0 && !signal?.aborted) await this.drain(signal);
       } else {
-        await this.flushUntil(deadlineMs);
+        await this.flushUntil(deadlineMs, signal);
       }
       if (this.queue.length > 0) {
         this.logger.warn('CloudWatch sink: flush ended with datums not sent', { buffered: this.queue.length });
@@ -246,10 +289,13 @@ export class CloudWatchSink implements Sink {
     if (this.ownsClient) this.client.destroy();
   }
 
-  private async flushUntil(deadlineMs: number): Promise<void> {
+  private async flushUntil(deadlineMs: number, signal: AbortSignal | undefined): Promise<void> {
     const deadline = new AbortController();
     // Referenced timers: a flush on SIGTERM should keep the process alive until it is done.
     const deadlineTimer = setTimeout(() => deadline.abort(), Math.max(0, deadlineMs - Date.now()));
+    const onAbort = (): void => deadline.abort();
+    if (signal?.aborted) deadline.abort();
+    signal?.addEventListener('abort', onAbort, { once: true });
     try {
       while (!this.stopped && this.queue.length > 0 && !deadline.signal.aborted) {
         const waitMs = this.nextAttemptAtMs - Date.now();
@@ -259,6 +305,7 @@ export class CloudWatchSink implements Sink {
       }
     } finally {
       clearTimeout(deadlineTimer);
+      signal?.removeEventListener('abort', onAbort);
       // The backoff timer was cancelled for the flush; datums still held get a retry back, no
       // sooner than the backoff (a request cut at the deadline is no reason to hurry).
       if (!this.stopped && this.queue.length > 0 && !this.draining) {
@@ -284,39 +331,91 @@ export class CloudWatchSink implements Sink {
     return this.draining;
   }
 
-  /** Sends batches until the queue is empty (true) or a send fails and a retry is scheduled (false). */
+  /**
+   * Sends batches until the queue is empty (true) or a send fails and a retry is scheduled (false).
+   * A batch CloudWatch refuses as invalid is split: its first half is sent next, and so on down to
+   * one datum, which is dropped when refused alone; datums behind it go in full batches again.
+   */
   private async sendQueued(signal?: AbortSignal): Promise<boolean> {
-    while (!this.stopped && this.queue.length > 0) {
-      this.dropExpired();
-      const count = this.nextBatchSize();
-      if (count === 0) break;
-      const batch = this.queue.slice(0, count);
-      this.inFlight = count;
-      try {
-        await this.client.send(new PutMetricDataCommand(this.toRequest(batch)), {
-          abortSignal: signal ? AbortSignal.any([signal, this.lifetime.signal]) : this.lifetime.signal,
-        });
-        this.queue.splice(0, count);
-        this.sent += count;
-        this.recordSuccess(count);
-      } catch (err) {
-        if (isRequestFault(err)) {
-          this.queue.splice(0, count);
-          this.drops.rejected += count;
-          this.keepLostDropReports(batch);
-          this.logger.error('CloudWatch sink: PutMetricData refused the batch as invalid; dropped it, not retrying', {
-            error: describeError(err), dropped: count, oldest: batch[0].timestamp.toISOString(),
-          });
-          continue;
+    const isolation = { suspect: 0, requests: 0, dropped: [] as ClusterDatum[], lastError: undefined as unknown, wholeBatches: 0 };
+    try {
+      while (!this.stopped && this.queue.length > 0) {
+        this.dropExpired();
+        let count = this.nextBatchSize();
+        if (count === 0) break;
+        // `suspect` datums at the front were in a refused batch: send the first half of them.
+        if (isolation.suspect > 0) {
+          count = Math.min(count, Math.ceil(isolation.suspect / 2));
+          isolation.requests += 1;
         }
-        this.recordFailure(err);
-        return false;
-      } finally {
-        this.inFlight = 0;
+        const batch = this.queue.slice(0, count);
+        this.inFlight = count;
+        let outcome: SendOutcome;
+        try {
+          outcome = await this.sendBatch(batch, signal);
+        } finally {
+          this.inFlight = 0;
+        }
+        if (outcome.kind === 'sent') {
+          this.queue.splice(0, count);
+          this.sent += count;
+          isolation.suspect = Math.max(0, isolation.suspect - count);
+          this.recordSuccess(count);
+        } else if (outcome.kind === 'refused') {
+          isolation.lastError = outcome.error;
+          if (count > 1 && isolation.requests < this.maxIsolationRequests) {
+            isolation.suspect = count;
+          } else {
+            // Alone, it is the bad datum; past the budget, the batch goes whole (still counted).
+            if (count > 1) isolation.wholeBatches += 1;
+            isolation.dropped.push(...this.queue.splice(0, count));
+            this.drops.rejected += count;
+            this.keepLostDropReports(batch);
+            isolation.suspect = 0;
+          }
+        } else {
+          this.recordFailure(outcome);
+          return false;
+        }
         this.enforceBound();
       }
+      return this.queue.length === 0;
+    } finally {
+      this.enforceBound();
+      if (isolation.dropped.length > 0) this.logRefused(isolation.dropped, isolation.lastError, isolation.wholeBatches);
     }
-    return this.queue.length === 0;
+  }
+
+  /** One PutMetricData under its deadline, the caller's signal and the sink's lifetime. */
+  private async sendBatch(batch: readonly ClusterDatum[], signal: AbortSignal | undefined): Promise<SendOutcome> {
+    const request = joinAbort([this.lifetime.signal, signal], this.requestTimeoutMs);
+    try {
+      // The race ends the wait at the abort even if the SDK were slow to give up the request.
+      const sending = this.client.send(new PutMetricDataCommand(this.toRequest(batch)), { abortSignal: request.signal });
+      await untilAbortedOrThrow(sending, request.signal);
+      return { kind: 'sent' };
+    } catch (err) {
+      // Which signal fired decides, not the error's shape: an abort mid-body surfaces as a socket error.
+      if (this.lifetime.signal.aborted || signal?.aborted) return { kind: 'aborted' };
+      if (request.timedOut) {
+        return { kind: 'failed', error: new Error(`PutMetricData did not complete within ${this.requestTimeoutMs} ms (requestTimeoutMs); aborted it`) };
+      }
+      if (isRequestFault(err)) return { kind: 'refused', error: err };
+      return { kind: 'failed', error: err };
+    } finally {
+      request.dispose();
+    }
+  }
+
+  /** One log line per send pass for every datum CloudWatch refused, naming a few of their metrics. */
+  private logRefused(dropped: readonly ClusterDatum[], error: unknown, wholeBatches: number): void {
+    const metrics = [...new Set(dropped.map((d) => d.metricName))];
+    this.logger.error('CloudWatch sink: PutMetricData refused datums as invalid; sent the rest and dropped these, not retrying', {
+      error: describeError(error), dropped: dropped.length,
+      metrics: metrics.slice(0, 10), ...(metrics.length > 10 ? { moreMetrics: metrics.length - 10 } : {}),
+      ...(wholeBatches > 0 ? { droppedWholeBatches: wholeBatches, isolationBudget: this.maxIsolationRequests } : {}),
+      oldest: dropped[0].timestamp.toISOString(),
+    });
   }
 
   private recordSuccess(count: number): void {
@@ -327,12 +426,13 @@ export class CloudWatchSink implements Sink {
     this.nextAttemptAtMs = 0;
   }
 
-  private recordFailure(err: unknown): void {
-    if (isAbort(err)) {
-      // A flush deadline or stop, not CloudWatch's answer: no backoff, the caller decides what next.
+  private recordFailure(outcome: SendOutcome): void {
+    if (outcome.kind === 'aborted') {
+      // A flush deadline, the stop signal or stop(), not CloudWatch's answer: no backoff, the caller decides what next.
       this.logger.debug('CloudWatch sink: request aborted', { buffered: this.queue.length });
       return;
     }
+    const err = outcome.kind === 'failed' ? outcome.error : undefined;
     this.consecutiveFailures += 1;
     const delayMs = this.backoffDelayMs();
     this.nextAttemptAtMs = Date.now() + delayMs;
@@ -366,17 +466,20 @@ export class CloudWatchSink implements Sink {
 
   private enqueue(datums: readonly ClusterDatum[]): void {
     const now = Date.now();
-    let invalid = 0;
+    const unsendable: string[] = [];
     for (const datum of datums) {
       const time = datum.timestamp.getTime();
       const sendable = Number.isFinite(datum.value) && Math.abs(datum.value) <= MAX_ABS_VALUE
         && Number.isFinite(time) && time <= now + MAX_DATUM_FUTURE_MS;
       if (sendable) this.queue.push(datum);
-      else invalid += 1;
+      else unsendable.push(datum.metricName);
     }
-    if (invalid > 0) {
-      this.drops.invalid += invalid;
-      this.logger.warn('CloudWatch sink: dropped datums CloudWatch would refuse (non-finite or out-of-range value, or timestamp over 2 h ahead)', { dropped: invalid });
+    if (unsendable.length > 0) {
+      this.drops.invalid += unsendable.length;
+      const metrics = [...new Set(unsendable)];
+      this.logger.warn('CloudWatch sink: dropped datums CloudWatch would refuse (non-finite or out-of-range value, or timestamp over 2 h ahead)', {
+        dropped: unsendable.length, metrics: metrics.slice(0, 10), ...(metrics.length > 10 ? { moreMetrics: metrics.length - 10 } : {}),
+      });
     }
     this.enforceBound();
   }
@@ -458,8 +561,28 @@ function isRequestFault(err: unknown): boolean {
     || e.$metadata?.httpStatusCode === HTTP_PAYLOAD_TOO_LARGE;
 }
 
-function isAbort(err: unknown): boolean {
-  return (err as SdkErrorShape | undefined)?.name === 'AbortError';
+/** How one PutMetricData ended. */
+type SendOutcome =
+  | { readonly kind: 'sent' }
+  /** CloudWatch blamed the request (invalid datum, too large): resending it unchanged cannot work. */
+  | { readonly kind: 'refused'; readonly error: unknown }
+  /** Throttling, 5xx, network, credentials, the request deadline: retried later with the datums kept. */
+  | { readonly kind: 'failed'; readonly error: unknown }
+  /** The caller's signal or stop(). */
+  | { readonly kind: 'aborted' };
+
+/** `promise`, or a rejection as soon as `signal` aborts; a later rejection of `promise` is absorbed. */
+function untilAbortedOrThrow<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  promise.catch(() => undefined);
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => { signal.removeEventListener('abort', onAbort); resolve(value); },
+      (err: unknown) => { signal.removeEventListener('abort', onAbort); reject(err); },
+    );
+  });
 }
 
 function describeError(err: unknown): string {

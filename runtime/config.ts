@@ -27,6 +27,8 @@ export interface CollectorConfig {
   readonly prometheusPort: number;
   /** 0 turns the health server off (tests, `--once`). */
   readonly healthPort: number;
+  /** /readyz fails once this many consecutive cycles failed to publish. */
+  readonly unreadyAfterPublishFailures: number;
 }
 
 export class ConfigError extends Error {
@@ -72,6 +74,7 @@ export function loadConfig(env: Env = process.env): CollectorConfig {
     bufferMaxDatums: readInteger(env, ENV.bufferMaxDatums, DEFAULTS.bufferMaxDatums, INTEGER_LIMITS.bufferMaxDatums),
     prometheusPort: readInteger(env, ENV.prometheusPort, DEFAULTS.prometheusPort, INTEGER_LIMITS.prometheusPort),
     healthPort: readInteger(env, ENV.healthPort, DEFAULTS.healthPort, INTEGER_LIMITS.healthPort),
+    unreadyAfterPublishFailures: readInteger(env, ENV.unreadyAfterPublishFailures, DEFAULTS.unreadyAfterPublishFailures, INTEGER_LIMITS.unreadyAfterPublishFailures),
   };
 }
 

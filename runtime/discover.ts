@@ -3,18 +3,37 @@
  *
  * Transient API server answers (429, 5xx, a timeout, a dropped connection) are retried with
  * bounded exponential backoff that honours Retry-After; an expired continue token (410) restarts
- * the list from the first page. Anything else fails discovery with a message that names the call,
- * the namespace, the selector and the status, so the cycle can log it and try again next time.
+ * the list from the first page. Anything else fails discovery with a DiscoveryError that names the
+ * call, the namespace, the selector and the cause, so the cycle can log and count it and try again
+ * next time (discovery keeps no state between cycles).
+ *
+ * What one list can cost is bounded whatever the API server answers: each page has a deadline, the
+ * whole list has the caller's deadline (the cycle interval) and stop signal, a continue token seen
+ * before in the same list (A, B, A, ...) ends it, and so do more pods than `maxPods` or more pages
+ * than `maxPods` pods could fill. Only the few fields the collector reads are kept of each pod.
  */
+import { createHash } from 'node:crypto';
 import {
   ApiException, CoreV1Api, KubeConfig, Observable,
   type ObservableMiddleware, type RequestContext, type ResponseContext, type V1Pod,
 } from '@kubernetes/client-node';
+import type { ScrapeMode } from '../common/settings';
+import { joinAbort, type JoinedAbort } from './abort';
+import { safeExcerpt } from './excerpt';
 import { silentLogger, type Logger } from './log';
-import type { AwsNodePod } from './types';
+import { canonicalIP } from './pod-address';
+import type { AwsNodePod, OnePodPerNode } from './types';
 
 /** The container whose start time tells when ipamd last restarted. */
 export const AWS_NODE_CONTAINER = 'aws-node';
+
+/**
+ * Most pods one list may return: EKS clusters reach 100,000 nodes, plus 10% for nodes that briefly
+ * run two aws-node pods while the DaemonSet rolls (its maxUnavailable is 10%). What discovery keeps
+ * of 110,000 pods measured 51 MiB of heap (about 490 bytes a pod with EKS-length names, uid and
+ * container id), so the cap bounds what an API server paging without end can make it hold.
+ */
+export const DEFAULT_MAX_PODS = 110_000;
 
 export interface RetryPolicy {
   /** Tries of one page request, the first included. */
@@ -46,91 +65,232 @@ export interface DiscoverOptions {
   readonly logger?: Logger;
   /** @default DEFAULT_RETRY_POLICY */
   readonly retry?: Partial<RetryPolicy>;
-  /** Stops discovery between and during requests. */
+  /** The stop signal: ends discovery between and during requests, rejecting with its reason. */
   readonly signal?: AbortSignal;
+  /**
+   * When the whole list must be done (ms since the epoch), e.g. the cycle's start plus its
+   * interval: past it, discovery fails with reason 'deadline'.
+   * @default - no deadline beyond the page deadlines and retry limits
+   */
+  readonly deadlineMs?: number;
+  /**
+   * How the pods will be scraped. 'direct' connects to each podIP, so it keeps only pods that run
+   * on the host network with a podIP that is a valid IP equal to their hostIP; the rest are skipped
+   * and counted. 'proxy' goes through the API server, which resolves the pod itself.
+   * @default 'proxy'
+   */
+  readonly scrapeMode?: ScrapeMode;
+  /** Most pods (items on all pages) one list may return. @default DEFAULT_MAX_PODS */
+  readonly maxPods?: number;
 }
 
-export async function discoverAwsNodePods(kc: KubeConfig, options: DiscoverOptions): Promise<AwsNodePod[]> {
+/** Pods the list returned that discovery will not scrape, by reason, for one discovery. */
+export interface DiscoverySkips {
+  /** Not scheduled on a node, or not in phase Running. */
+  readonly notRunning: number;
+  /** Direct mode: not on the host network, so its podIP is not the node. */
+  readonly notHostNetwork: number;
+  /** Direct mode: podIP missing, not a valid IP, or not equal to the pod's hostIP. */
+  readonly podIPNotHostIP: number;
+  /** A second pod on a node that already has one (a DaemonSet rolling with surge). */
+  readonly duplicateOnNode: number;
+}
+
+/** One discovery's result: the pods to scrape, one per node, and what was left out. */
+export interface Discovery {
+  readonly pods: OnePodPerNode;
+  readonly skipped: DiscoverySkips;
+  /** List pages read (a restart after 410 counts its pages again). */
+  readonly pages: number;
+}
+
+/** Why a discovery failed: 'api' is an API server answer or a network failure past its retries. */
+export type DiscoveryFailureReason = 'api' | 'deadline' | 'continue-loop' | 'too-many-pages' | 'too-many-pods';
+
+/** A failed discovery; `reason` is for counting, the message for the log. */
+export class DiscoveryError extends Error {
+  constructor(readonly reason: DiscoveryFailureReason, message: string) {
+    super(message);
+    this.name = 'DiscoveryError';
+  }
+}
+
+/**
+ * Lists the aws-node pods, one per node. Rejects with a DiscoveryError, or with the signal's reason
+ * when the caller aborts.
+ */
+export async function discoverNodes(kc: KubeConfig, options: DiscoverOptions): Promise<Discovery> {
   if (!Number.isInteger(options.pageSize) || options.pageSize < 1) {
     throw new Error(`pageSize must be a positive integer, got ${options.pageSize}`);
   }
+  const maxPods = options.maxPods ?? DEFAULT_MAX_PODS;
+  if (!Number.isInteger(maxPods) || maxPods < 1) throw new Error(`maxPods must be a positive integer, got ${maxPods}`);
   const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
-  const lister = new PodLister(kc.makeApiClient(CoreV1Api), options, policy);
-  for (let restarts = 0; ; restarts++) {
-    try {
-      return await lister.listAll();
-    } catch (err) {
-      if (!(err instanceof ContinueExpired)) throw err;
-      if (restarts >= policy.maxListRestarts) {
-        throw new Error(`${err.failure.message}; the list was restarted ${restarts} times after expired continue tokens`);
+  const listSignal = new ListSignal(options.signal, options.deadlineMs);
+  try {
+    const lister = new PodLister(kc.makeApiClient(CoreV1Api), options, policy, listSignal, maxPods);
+    let pages = 0;
+    for (let restarts = 0; ; restarts++) {
+      try {
+        const result = await lister.listAll();
+        return { ...result, pages: pages + result.pages };
+      } catch (err) {
+        if (!(err instanceof ContinueExpired)) throw err;
+        pages += err.pages;
+        if (restarts >= policy.maxListRestarts) {
+          throw new DiscoveryError('api', `${err.failure.message}; the list was restarted ${restarts} times after expired continue tokens`);
+        }
+        lister.logger.info('pod list continue token expired; listing again from the first page',
+          { namespace: options.namespace, restart: restarts + 1 });
       }
-      lister.logger.info('pod list continue token expired; listing again from the first page',
-        { namespace: options.namespace, restart: restarts + 1 });
     }
+  } finally {
+    listSignal.dispose();
   }
+}
+
+/**
+ * The pods alone, as earlier versions returned them.
+ * @deprecated use discoverNodes, which also says what was skipped and why.
+ */
+export async function discoverAwsNodePods(kc: KubeConfig, options: DiscoverOptions): Promise<AwsNodePod[]> {
+  return [...(await discoverNodes(kc, options)).pods];
 }
 
 /** A 410 on a continued page: the server compacted the list's snapshot away. */
 class ContinueExpired extends Error {
-  constructor(readonly failure: Error) {
+  constructor(readonly failure: Error, readonly pages: number) {
     super(failure.message);
   }
 }
 
+/** The caller's stop signal joined with the list's deadline; tells which of the two ended it. */
+class ListSignal {
+  private readonly joined: JoinedAbort;
+
+  constructor(readonly stop: AbortSignal | undefined, readonly deadlineMs: number | undefined) {
+    this.joined = joinAbort([stop], deadlineMs === undefined ? undefined : deadlineMs - Date.now());
+  }
+
+  get signal(): AbortSignal {
+    return this.joined.signal;
+  }
+
+  /** Throws what ended the list, when something did: the stop signal's reason, or a deadline error. */
+  throwIfEnded(describe: () => string): void {
+    if (this.stop?.aborted) throw this.stop.reason;
+    if (this.joined.timedOut) {
+      throw new DiscoveryError('deadline', `${describe()} did not finish by its deadline `
+        + `(${new Date(this.deadlineMs as number).toISOString()}, the end of the cycle interval); the next cycle lists again`);
+    }
+  }
+
+  dispose(): void {
+    this.joined.dispose();
+  }
+}
+
+interface Kept {
+  readonly pod: AwsNodePod;
+  readonly terminating: boolean;
+}
+
+interface SkipCounts {
+  notRunning: number;
+  notHostNetwork: number;
+  podIPNotHostIP: number;
+  duplicateOnNode: number;
+}
+
 class PodLister {
   readonly logger: Logger;
+  private readonly maxPages: number;
 
   constructor(
     private readonly api: CoreV1Api,
     private readonly options: DiscoverOptions,
     private readonly policy: RetryPolicy,
+    private readonly listSignal: ListSignal,
+    private readonly maxPods: number,
   ) {
     this.logger = options.logger ?? silentLogger;
+    // Twice the pages maxPods pods fill (a server may send short pages), plus a few empty ones.
+    this.maxPages = 2 * Math.ceil(maxPods / options.pageSize) + 8;
   }
 
-  async listAll(): Promise<AwsNodePod[]> {
-    const byNode = new Map<string, { pod: AwsNodePod; terminating: boolean }>();
+  async listAll(): Promise<{ pods: OnePodPerNode; skipped: DiscoverySkips; pages: number }> {
+    const byNode = new Map<string, Kept>();
+    const skipped: SkipCounts = { notRunning: 0, notHostNetwork: 0, podIPNotHostIP: 0, duplicateOnNode: 0 };
+    // Digests, not the tokens: a token may be long, and a list may hold thousands of them.
+    const tokensSeen = new Set<string>();
     let continueToken: string | undefined;
     let page = 0;
+    let items = 0;
     do {
       page++;
-      const list = await this.listPage(continueToken);
+      let list;
+      try {
+        list = await this.listPage(continueToken);
+      } catch (err) {
+        if (err instanceof ContinueExpired) throw new ContinueExpired(err.failure, page);
+        throw err;
+      }
+      items += list.items.length;
+      if (items > this.maxPods) {
+        throw new DiscoveryError('too-many-pods', `${this.describeCall()} returned more than ${this.maxPods} pods `
+          + `(${items} by page ${page}), more than any cluster runs aws-node pods; the list was abandoned and the next cycle lists again`);
+      }
       for (const raw of list.items) {
-        const found = this.toAwsNodePod(raw);
-        if (found) keepOnePerNode(byNode, found.pod, found.terminating, this.logger);
+        const pod = this.toAwsNodePod(raw, skipped);
+        if (pod) keepOnePerNode(byNode, pod, raw.metadata?.deletionTimestamp != null, skipped, this.logger);
       }
       const next = list.metadata?._continue || undefined;
-      if (next !== undefined && next === continueToken) {
-        throw new Error(`${this.describeCall()} returned the same continue token twice (page ${page}); the API server is paginating wrongly`);
+      if (next !== undefined) {
+        const digest = createHash('sha256').update(next).digest('base64');
+        if (tokensSeen.has(digest)) {
+          throw new DiscoveryError('continue-loop', `${this.describeCall()} returned a continue token it had returned before `
+            + `(page ${page}): the API server is paginating in a loop; the list was abandoned and the next cycle lists again`);
+        }
+        tokensSeen.add(digest);
+        if (page >= this.maxPages) {
+          throw new DiscoveryError('too-many-pages', `${this.describeCall()} still had more pages after ${page} pages of `
+            + `limit ${this.options.pageSize}, more than ${this.maxPods} pods could fill; the list was abandoned and the next cycle lists again`);
+        }
       }
       continueToken = next;
     } while (continueToken !== undefined);
-    this.logger.debug('aws-node pods listed', { pods: byNode.size, pages: page });
-    return [...byNode.values()].map((entry) => entry.pod);
+    this.logger.debug('aws-node pods listed', { pods: byNode.size, pages: page, ...skipped });
+    const pods = [...byNode.values()].map((entry) => entry.pod) as readonly AwsNodePod[] as OnePodPerNode;
+    return { pods, skipped, pages: page };
   }
 
   private async listPage(continueToken: string | undefined): Promise<{ items: V1Pod[]; metadata?: { _continue?: string } }> {
-    const { namespace, labelSelector, pageSize, signal } = this.options;
+    const { namespace, labelSelector, pageSize } = this.options;
+    const ended = this.listSignal;
     for (let attempt = 1; ; attempt++) {
-      signal?.throwIfAborted();
+      ended.throwIfEnded(() => this.describeCall(continueToken));
       let failure: RequestFailure;
+      const request = joinAbort([ended.signal], this.policy.requestTimeoutMs);
       try {
         return await this.api.listNamespacedPod(
           { namespace, labelSelector, limit: pageSize, _continue: continueToken },
-          { middleware: [deadlineMiddleware(this.policy.requestTimeoutMs, signal)], middlewareMergeStrategy: 'append' },
+          { middleware: [signalMiddleware(request.signal)], middlewareMergeStrategy: 'append' },
         );
       } catch (err) {
-        if (signal?.aborted) throw signal.reason;
+        ended.throwIfEnded(() => this.describeCall(continueToken));
         failure = describeFailure(err);
+      } finally {
+        request.dispose();
       }
-      const error = new Error(`${this.describeCall(continueToken)} failed: ${failure.text}`);
-      if (failure.status === 410 && continueToken !== undefined) throw new ContinueExpired(error);
+      const error = new DiscoveryError('api', `${this.describeCall(continueToken)} failed: ${failure.text}`);
+      if (failure.status === 410 && continueToken !== undefined) throw new ContinueExpired(error, 0);
       if (!failure.retryable || attempt >= this.policy.maxAttempts) {
-        throw attempt > 1 ? new Error(`${error.message} (after ${attempt} attempts)`) : error;
+        throw attempt > 1 ? new DiscoveryError('api', `${error.message} (after ${attempt} attempts)`) : error;
       }
       const delayMs = Math.min(this.policy.maxDelayMs, failure.retryAfterMs ?? this.policy.baseDelayMs * 2 ** (attempt - 1));
       this.logger.warn('pod list failed; retrying', { error: error.message, attempt, delayMs });
-      await sleep(delayMs, signal);
+      await sleep(delayMs, ended.signal);
+      ended.throwIfEnded(() => this.describeCall(continueToken));
     }
   }
 
@@ -139,37 +299,60 @@ class PodLister {
     return `listNamespacedPod(namespace='${namespace}', labelSelector='${labelSelector}'${continueToken ? ', continue=…' : ''})`;
   }
 
-  /** The pod as the collector needs it, or undefined (logged) when it cannot be scraped. */
-  private toAwsNodePod(pod: V1Pod): { pod: AwsNodePod; terminating: boolean } | undefined {
+  /** The fields the collector reads, or undefined (counted, logged at debug) when the pod is not to be scraped. */
+  private toAwsNodePod(pod: V1Pod, skipped: SkipCounts): AwsNodePod | undefined {
     const podName = pod.metadata?.name;
     const nodeName = pod.spec?.nodeName;
     const phase = pod.status?.phase;
     if (!podName || !nodeName || phase !== 'Running') {
+      skipped.notRunning++;
       this.logger.debug('skipping aws-node pod that is not running on a node', { pod: podName, node: nodeName, phase });
       return undefined;
+    }
+    const podIP = pod.status?.podIP || undefined;
+    if (this.options.scrapeMode === 'direct') {
+      // Direct mode connects to podIP: only a host-network pod's own node address is a fair target.
+      if (pod.spec?.hostNetwork !== true) {
+        skipped.notHostNetwork++;
+        this.logger.debug('skipping aws-node pod not on the host network: direct mode scrapes only the node itself', { pod: podName, node: nodeName });
+        return undefined;
+      }
+      const ip = canonicalIP(podIP);
+      if (ip === undefined || ip !== canonicalIP(pod.status?.hostIP)) {
+        skipped.podIPNotHostIP++;
+        this.logger.debug('skipping aws-node pod whose podIP is not a valid IP equal to its hostIP', {
+          pod: podName, node: nodeName, podIP: safeExcerpt(podIP ?? '', 64), hostIP: safeExcerpt(pod.status?.hostIP ?? '', 64),
+        });
+        return undefined;
+      }
     }
     const container = pod.status?.containerStatuses?.find((c) => c.name === AWS_NODE_CONTAINER);
     const started = container?.state?.running?.startedAt ?? pod.status?.startTime;
     const startTimeMs = toEpochMs(started);
-    const result: AwsNodePod = {
+    const uid = pod.metadata?.uid;
+    return {
       podName,
       namespace: pod.metadata?.namespace ?? this.options.namespace,
       nodeName,
-      ...(pod.status?.podIP ? { podIP: pod.status.podIP } : {}),
+      ...(podIP ? { podIP } : {}),
       ...(startTimeMs !== undefined ? { startTimeMs } : {}),
+      ...(uid ? { podUid: uid } : {}),
+      ...(Number.isSafeInteger(container?.restartCount) ? { restartCount: container?.restartCount } : {}),
+      ...(container?.containerID ? { containerID: container.containerID } : {}),
     };
-    return { pod: result, terminating: pod.metadata?.deletionTimestamp != null };
   }
 }
 
 /**
+ * The one-pod-per-node rule, applied here and nowhere else (OnePodPerNode states it in the types).
  * A DaemonSet rolled with maxSurge runs an old and a new aws-node on the same node for a while;
  * scraping both would count that node twice. Keep the pod that is not terminating, then the newer.
  */
 function keepOnePerNode(
-  byNode: Map<string, { pod: AwsNodePod; terminating: boolean }>,
+  byNode: Map<string, Kept>,
   pod: AwsNodePod,
   terminating: boolean,
+  skipped: SkipCounts,
   logger: Logger,
 ): void {
   const current = byNode.get(pod.nodeName);
@@ -177,6 +360,7 @@ function keepOnePerNode(
     byNode.set(pod.nodeName, { pod, terminating });
     return;
   }
+  skipped.duplicateOnNode++;
   const newer = (pod.startTimeMs ?? 0) > (current.pod.startTimeMs ?? 0);
   const replace = current.terminating !== terminating ? current.terminating : newer;
   const kept = replace ? pod : current.pod;
@@ -192,14 +376,14 @@ function toEpochMs(value: Date | string | undefined): number | undefined {
 }
 
 /**
- * Gives each request a deadline that also ends it when the caller aborts. The object-parameter
- * API of client-node 1.4 takes Observable middleware (its own small stub, not rxjs).
+ * Hands the request its signal (the page deadline joined with the list's). node-fetch ends the
+ * request on abort in any phase, the body included. The object-parameter API of client-node 1.4
+ * takes Observable middleware (its own small stub, not rxjs).
  */
-function deadlineMiddleware(timeoutMs: number, signal: AbortSignal | undefined): ObservableMiddleware {
+function signalMiddleware(signal: AbortSignal): ObservableMiddleware {
   return {
     pre: (context: RequestContext) => {
-      const deadline = AbortSignal.timeout(timeoutMs);
-      context.setSignal(signal ? AbortSignal.any([deadline, signal]) : deadline);
+      context.setSignal(signal);
       return new Observable(Promise.resolve(context));
     },
     post: (context: ResponseContext) => new Observable(Promise.resolve(context)),
@@ -234,20 +418,23 @@ function describeFailure(err: unknown): RequestFailure {
   return { text, retryable: true };
 }
 
-/** The `message` of a Kubernetes Status body, or a short piece of any other body. */
+/** Characters of the API server's words quoted in an error. */
+const STATUS_QUOTE_CHARS = 300;
+
+/** The `message` of a Kubernetes Status body, or the start of any other body: short and printable. */
 function statusMessage(body: unknown): string | undefined {
   if (body === undefined || body === null || body === '') return undefined;
   if (typeof body === 'string') {
     try {
       const parsed = JSON.parse(body) as { message?: unknown };
-      if (typeof parsed?.message === 'string') return parsed.message;
+      if (typeof parsed?.message === 'string') return safeExcerpt(parsed.message, STATUS_QUOTE_CHARS);
     } catch {
       // Not JSON: quote the start of it.
     }
-    return body.length > 200 ? `${body.slice(0, 200)}…` : body;
+    return safeExcerpt(body, STATUS_QUOTE_CHARS);
   }
   const message = (body as { message?: unknown }).message;
-  return typeof message === 'string' ? message : undefined;
+  return typeof message === 'string' ? safeExcerpt(message, STATUS_QUOTE_CHARS) : undefined;
 }
 
 /** Retry-After as seconds or an HTTP date, in milliseconds from now. */
@@ -258,20 +445,19 @@ function parseRetryAfter(value: string | undefined): number | undefined {
   return Number.isFinite(at) ? Math.max(0, at - Date.now()) : undefined;
 }
 
+/** Waits `ms`, or less when `signal` aborts (the caller then checks what ended it). */
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
+  return new Promise((resolve) => {
     if (signal?.aborted) {
-      reject(signal.reason);
+      resolve();
       return;
     }
-    const onAbort = (): void => {
+    const done = (): void => {
       clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
+      signal?.removeEventListener('abort', done);
       resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
   });
 }

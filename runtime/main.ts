@@ -1,31 +1,29 @@
 /**
- * The collector's entry point: wires config, discovery, scraping, aggregation and sinks,
- * and owns the lifecycle (interval loop, --once, signals, flush on exit).
+ * The collector's entry point: reads the config, builds the pipeline (runtime/pipeline.ts) and owns
+ * the lifecycle: the interval loop, --once, health endpoints, signals, and the flush on exit, all
+ * inside one stop budget counted from the signal.
  *
  *   node collector.js            run a cycle every METRIC_UPDATE_INTERVAL seconds until SIGTERM/SIGINT
  *   node collector.js --once     one cycle, flush, exit (non-zero if nothing could be published)
  *   node collector.js --print    also write each cycle's cluster datums to stdout as JSON lines
  */
-import { ClusterAggregator } from './aggregate';
-import { SCRAPED_FAMILIES } from '../common/catalog';
-import { CloudWatchSink } from './cloudwatch-sink';
 import { ConfigError, CollectorConfig, loadConfig } from './config';
-import { CycleReport, CycleStages, errorMessage, runCycle } from './cycle';
-import { discoverAwsNodePods } from './discover';
+import { CycleReport, errorMessage } from './cycle';
 import { HealthServer, HealthState } from './health-server';
 import { loadKubeConfig } from './kube-config';
 import { createLogger, Logger } from './log';
-import { PrometheusSink } from './prometheus-sink';
-import { Scraper } from './scrape';
-import { StdoutSink } from './stdout-sink';
-import type { ParsedMetrics, Sink } from './types';
+import { createPipeline, Pipeline } from './pipeline';
 
-const EMPTY_METRICS: ParsedMetrics = new Map();
-
-/** After SIGTERM a running cycle gets this long to finish before its scrapes are aborted. */
+// The stop budget, from the signal: Kubernetes sends SIGKILL 30 s after SIGTERM by default.
+/** The running cycle gets this long to finish before its discovery and scrapes are aborted. */
 const CYCLE_GRACE_MS = 5_000;
-/** Then the sinks get this long to send what they hold: inside Kubernetes' default 30 s grace. */
-const FLUSH_DEADLINE_MS = 15_000;
+/** The flush ends this long after the grace: what is still held then is logged as lost. */
+const FLUSH_AFTER_GRACE_MS = 15_000;
+/**
+ * If anything still holds the process this long after the signal (it should not: every outside
+ * call has a deadline), the collector logs what it loses and exits anyway, before the SIGKILL.
+ */
+const STOP_BACKSTOP_MS = 24_000;
 
 interface Args {
   readonly once: boolean;
@@ -74,81 +72,41 @@ export async function main(argv: readonly string[]): Promise<number> {
 
 class Collector {
   private stopping = false;
+  private stopRequestedMs?: number;
   private wake: () => void = () => {};
-  private readonly abort = new AbortController();
-  private readonly health: HealthState = { startedMs: Date.now() };
+  /** Aborted CYCLE_GRACE_MS after a stop request: ends the running cycle's discovery and scrapes. */
+  private readonly cycleAbort = new AbortController();
+  private readonly health: HealthState = { startedMs: Date.now(), publishFailureStreak: 0 };
+  private pipeline?: Pipeline;
 
   constructor(private readonly config: CollectorConfig, private readonly args: Args, private readonly logger: Logger) {}
 
   async run(): Promise<number> {
     const { config, logger } = this;
-    let kc;
+    let kubeConfig;
     try {
-      kc = loadKubeConfig();
+      kubeConfig = loadKubeConfig();
     } catch (err) {
       logger.error('cannot reach the Kubernetes API: no configuration', { error: errorMessage(err) });
       return 2;
     }
-    const scraper = new Scraper(kc, {
-      mode: config.scrapeMode,
-      port: config.ipamdPort,
-      timeoutMs: config.scrapeTimeoutMs,
-      concurrency: config.scrapeConcurrency,
-      maxBytes: config.scrapeMaxBytes,
-      keep: SCRAPED_FAMILIES,
-      logger,
-    });
-    const aggregator = new ClusterAggregator();
-    const cloudWatch = config.useCloudWatch
-      ? new CloudWatchSink({
-        clusterId: config.clusterId,
-        namespace: config.cloudWatchNamespace,
-        region: config.region,
-        bufferMaxDatums: config.bufferMaxDatums,
-        logger,
-      })
-      : undefined;
-    const sinks: Sink[] = [];
-    if (cloudWatch) sinks.push(cloudWatch);
-    if (this.args.print) sinks.push(new StdoutSink(config.clusterId));
+    const pipeline = createPipeline(config, { kubeConfig, logger, print: this.args.print });
+    this.pipeline = pipeline;
     let healthServer: HealthServer | undefined;
     try {
-      if (config.usePrometheus) {
-        const prometheus = new PrometheusSink({ port: config.prometheusPort, clusterId: config.clusterId, logger });
-        await prometheus.start();
-        sinks.push(prometheus);
-      }
+      await pipeline.open();
       if (!this.args.once && config.healthPort > 0) {
-        healthServer = new HealthServer(this.health, 3 * config.intervalSeconds * 1000 + config.scrapeTimeoutMs);
+        healthServer = new HealthServer(this.health, {
+          staleAfterMs: 3 * config.intervalSeconds * 1000 + config.scrapeTimeoutMs,
+          unreadyAfterPublishFailures: config.unreadyAfterPublishFailures,
+        });
         await healthServer.start(config.healthPort);
       }
     } catch (err) {
       logger.error('cannot start a listener', { error: errorMessage(err) });
-      await Promise.all(sinks.map((s) => s.stop()));
+      await pipeline.close();
       return 2;
     }
-
-    const stages: CycleStages = {
-      discover: () => discoverAwsNodePods(kc, {
-        namespace: config.awsNodeNamespace,
-        labelSelector: config.awsNodeLabelSelector,
-        pageSize: config.listPageSize,
-        logger,
-      }),
-      // Each node is folded in as it arrives, so its parsed payload is garbage before the next one is read.
-      scrape: (pods, signal, cycleTime) => {
-        aggregator.begin(pods, (cycleTime ?? new Date()).getTime());
-        return scraper.scrapeAll(pods, signal, (r) => {
-          aggregator.fold(r);
-          return r.ok ? { ...r, metrics: EMPTY_METRICS } : r;
-        });
-      },
-      aggregate: (_results, cycleTime) => aggregator.finish(cycleTime),
-      sentCount: cloudWatch ? () => cloudWatch.sentCount : undefined,
-      takeDroppedCount: () => cloudWatch?.takeDropsToReport() ?? 0,
-      sinks,
-      logger,
-    };
 
     const onSignal = (signal: NodeJS.Signals) => this.requestStop(signal);
     process.on('SIGTERM', onSignal);
@@ -157,45 +115,64 @@ class Collector {
       cluster: config.clusterId,
       mode: config.scrapeMode,
       intervalSeconds: config.intervalSeconds,
-      sinks: sinks.map((s) => s.name),
+      sinks: pipeline.sinks.map((s) => s.name),
       once: this.args.once,
+      healthAddress: healthServer?.address,
     });
 
     let lastReport: CycleReport | undefined;
+    let lost = { unsent: 0, dropsUnreported: 0 };
     try {
-      lastReport = await this.loop(stages);
+      lastReport = await this.loop(pipeline);
     } finally {
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
-      const deadline = Date.now() + FLUSH_DEADLINE_MS;
-      await Promise.allSettled(sinks.map((s) => s.flush(deadline)));
-      scraper.close();
-      await Promise.allSettled([...sinks.map((s) => s.stop()), healthServer?.stop()]);
+      // After a signal the flush shares its budget with the cycle grace; --once gets the flush alone.
+      const flushDeadline = this.stopRequestedMs !== undefined
+        ? this.stopRequestedMs + CYCLE_GRACE_MS + FLUSH_AFTER_GRACE_MS
+        : Date.now() + FLUSH_AFTER_GRACE_MS;
+      await pipeline.flush(flushDeadline);
+      lost = this.lossesAtExit(pipeline);
+      await Promise.allSettled([pipeline.close(), healthServer?.stop()]);
     }
 
-    const unsent = cloudWatch?.bufferedCount ?? 0;
-    logger.info('collector stopped', { unsentDatums: unsent, sentDatums: cloudWatch?.sentCount });
+    logger.info('collector stopped', {
+      sentDatums: pipeline.cloudWatch?.sentCount,
+      // Lost with the process: held and never accepted, and drops never reported in collectorDatumsDropped.
+      unsentDatums: lost.unsent,
+      dropsUnreported: lost.dropsUnreported,
+      stopMs: this.stopRequestedMs !== undefined ? Date.now() - this.stopRequestedMs : undefined,
+    });
     if (!this.args.once) return 0;
     // --once: success means the cycle produced ipamd data and every enabled sink took all of it.
-    const published = lastReport !== undefined && lastReport.scraped > 0 && unsent === 0;
+    const published = lastReport !== undefined && lastReport.scraped > 0 && lost.unsent === 0;
     return published ? 0 : 1;
   }
 
-  private async loop(stages: CycleStages): Promise<CycleReport | undefined> {
+  private lossesAtExit(pipeline: Pipeline): { unsent: number; dropsUnreported: number } {
+    const owed = pipeline.runner.outstanding();
+    return { unsent: owed.held, dropsUnreported: owed.dropsUnreported };
+  }
+
+  private async loop(pipeline: Pipeline): Promise<CycleReport | undefined> {
     const intervalMs = this.config.intervalSeconds * 1000;
     let nextStart = Date.now();
     let report: CycleReport | undefined;
     while (!this.stopping) {
-      // After a stop request the running cycle has CYCLE_GRACE_MS before its scrapes are aborted.
-      report = await runCycle(stages, this.abort.signal);
-      this.health.lastCycleEndMs = Date.now();
+      try {
+        report = await pipeline.runner.run(this.cycleAbort.signal);
+        this.recordHealth(report);
+      } catch (err) {
+        // Not expected (stages catch their own failures); the loop goes on, and liveness sees no finished cycle.
+        this.logger.error('cycle crashed', { error: errorMessage(err) });
+      }
       if (this.args.once) break;
       nextStart += intervalMs;
       const wait = nextStart - Date.now();
       if (wait < 0) {
         this.logger.warn('cycle took longer than the interval; starting the next one now', {
           intervalSeconds: this.config.intervalSeconds,
-          durationMs: report.durationMs,
+          durationMs: report?.durationMs,
         });
         nextStart = Date.now();
       } else {
@@ -205,12 +182,32 @@ class Collector {
     return report;
   }
 
+  private recordHealth(report: CycleReport): void {
+    const now = Date.now();
+    this.health.lastCycleEndMs = now;
+    if (report.scraped > 0) this.health.lastScrapedCycleEndMs = now;
+    this.health.publishFailureStreak = report.publishFailureStreak;
+  }
+
   private requestStop(signal: string): void {
     if (this.stopping) return;
     this.stopping = true;
-    this.logger.info('stop requested; finishing the cycle and flushing', { signal });
+    this.stopRequestedMs = Date.now();
+    this.logger.info('stop requested; finishing the cycle and flushing', {
+      signal, cycleGraceMs: CYCLE_GRACE_MS, flushEndsAfterMs: CYCLE_GRACE_MS + FLUSH_AFTER_GRACE_MS,
+    });
     this.wake();
-    setTimeout(() => this.abort.abort(new Error(`stopped by ${signal}`)), CYCLE_GRACE_MS).unref();
+    setTimeout(() => this.cycleAbort.abort(new Error(`stopped by ${signal}`)), CYCLE_GRACE_MS).unref();
+    setTimeout(() => this.backstop(), STOP_BACKSTOP_MS).unref();
+  }
+
+  /** Last resort before Kubernetes' SIGKILL: say what is lost, then exit. */
+  private backstop(): void {
+    const lost = this.pipeline ? this.lossesAtExit(this.pipeline) : { unsent: 0, dropsUnreported: 0 };
+    this.logger.error('stop budget exceeded; exiting with what is still held', {
+      budgetMs: STOP_BACKSTOP_MS, unsentDatums: lost.unsent, dropsUnreported: lost.dropsUnreported,
+    });
+    process.exit(0);
   }
 
   private sleep(ms: number): Promise<void> {

@@ -19,6 +19,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CATALOG, type CatalogMetric } from '../common/catalog';
 import { silentLogger, type Logger } from './log';
+import { listenOnAny } from './listen';
 import type { ClusterDatum, Sink } from './types';
 
 /** ipamd gauge families upstream's helper publishes under their own names (see the file comment). */
@@ -54,7 +55,7 @@ export function snakeCase(name: string): string {
 export interface PrometheusSinkOptions {
   /** Port to listen on; 0 picks a free one (tests). */
   readonly port: number;
-  /** Interface to bind. @default - all interfaces, so the cluster's Prometheus can scrape the pod */
+  /** Interface to bind. @default - all interfaces, IPv6 and IPv4 (`::` dual-stack, else 0.0.0.0), so the cluster's Prometheus can scrape the pod */
   readonly host?: string;
   /** Value of the `cluster` label on every series. */
   readonly clusterId: string;
@@ -83,20 +84,18 @@ export class PrometheusSink implements Sink {
 
   /** Listens; rejects with the port and the fix when it cannot. Calling it again returns the same promise. */
   start(): Promise<void> {
-    this.starting ??= new Promise<void>((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException): void => {
-        reject(new Error(`Prometheus sink cannot listen on ${this.options.host ?? '*'}:${this.options.port}: ${err.code ?? err.message}; set PROMETHEUS_PORT to a free port`));
-      };
-      this.server.once('error', onError);
-      this.server.listen(this.options.port, this.options.host, () => {
-        this.server.off('error', onError);
+    const hosts = this.options.host === undefined ? undefined : [this.options.host];
+    this.starting ??= listenOnAny(this.server, this.options.port, hosts).then(
+      () => {
         this.server.on('error', (err) => this.logger.error('Prometheus sink: server error', { error: err.message }));
         // Serving scrapes must not keep a finished collector alive.
         this.server.unref();
         this.logger.info('Prometheus sink listening', { url: this.url });
-        resolve();
-      });
-    });
+      },
+      (err: NodeJS.ErrnoException) => {
+        throw new Error(`Prometheus sink cannot listen on ${this.options.host ?? '*'}:${this.options.port}: ${err.code ?? err.message}; set PROMETHEUS_PORT to a free port`);
+      },
+    );
     return this.starting;
   }
 

@@ -4,35 +4,36 @@
  *   npm run soak                                   1,000 cycles (a few minutes at most)
  *   npm run soak -- --cycles 300 --seed 7 --sample-every 25
  *
- * The collector's own stages (discoverAwsNodePods, Scraper, ClusterAggregator, CloudWatchSink,
- * runCycle) run back to back with no sleep, against a loopback Kubernetes API server, an ipamd
- * fleet and a CloudWatch endpoint: the collector's code, its time compressed. Every cycle nodes
+ * The collector's own pipeline, built by createPipeline as main.ts builds it (discovery, the
+ * streaming collect stage, the CloudWatch sink, CycleRunner), runs cycles back to back with no sleep
+ * against a loopback Kubernetes API server, an ipamd fleet and a CloudWatch endpoint: the collector's
+ * code, its time compressed. Every cycle nodes
  * join and leave, and a node that leaves never comes back (each join is a new name), so any state
  * kept for a vanished node would pile up. ipamd restarts three ways (counter drop, new container
  * start time, replaced pod); some nodes fail (connection reset, 500, garbage, now and then a hang
  * or a trickling body); the API server throttles, expires continue tokens, and fails one cycle
  * outright; CloudWatch has two outage windows longer than the buffer (throttling and 5xx, then
- * refused connections).
+ * refused connections) and a window in which PutMetricData hangs (no answer until the client's
+ * 5 s request timeout): cycles must go on meanwhile.
  *
  * Checked, with exit code 1 when a check fails:
  * - every cycle's node counts, assigned IPs and addReqCount equal what a model of the cluster
  *   expects (per-node deltas, restarts from zero, joiners as baselines);
  * - the aggregator holds state for exactly the nodes the model says, never more than were listed;
  * - heap after GC stays flat (sampled every N cycles);
- * - datums produced = accepted by CloudWatch + dropped as reported to CloudWatch (collectorDatumsDropped).
+ * - datums produced = accepted by CloudWatch + dropped as reported to CloudWatch (collectorDatumsDropped);
+ * - while PutMetricData hangs, no cycle waits for it longer than the publish deadline.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import { KubeConfig } from '@kubernetes/client-node';
-import { ClusterAggregator } from '../runtime/aggregate';
-import { SCRAPED_FAMILIES, catalogMetric } from '../common/catalog';
-import { CloudWatchSink } from '../runtime/cloudwatch-sink';
-import { CycleStages, runCycle } from '../runtime/cycle';
-import { discoverAwsNodePods } from '../runtime/discover';
+import { catalogMetric } from '../common/catalog';
+import { DEFAULTS } from '../common/settings';
+import type { CollectorConfig } from '../runtime/config';
 import { createLogger } from '../runtime/log';
-import { Scraper } from '../runtime/scrape';
+import { createPipeline } from '../runtime/pipeline';
 import { CloudWatchServer, createTestCloudWatchClient, startCloudWatchServer } from '../test/support/cloudwatch-server';
 import { IpamdBehaviour, startIpamdFleet } from '../test/support/ipamd-fleet';
 import { KubePod, kubePod, startKubeApiServer } from '../test/support/kube-api-server';
@@ -71,6 +72,10 @@ const PAGE_SIZE = 16;
 const SCRAPE_TIMEOUT_MS = 2000;
 /** About 20 cycles of datums: both CloudWatch outages (a tenth and 8% of the run) outlast it. */
 const BUFFER_MAX_DATUMS = 500;
+/** How long a cycle waits for its publish; a hanging PutMetricData must cost no cycle more. */
+const PUBLISH_WAIT_MS = 250;
+/** Timer lateness allowed on a loaded machine when checking the publish wait. */
+const PUBLISH_WAIT_MARGIN_MS = 250;
 /** The whole soak, servers included, must end within this. */
 const SOAK_DEADLINE_MS = 5 * 60_000;
 /** Per cycle and node: chance to leave; per cycle and empty slot: chance that a new node joins. */
@@ -95,6 +100,15 @@ const ASSIGNED_PER_NODE = 17;
 const [PAYLOAD_HEAD, PAYLOAD_TAIL] = splitAt(NODE_A, /^awscni_add_ip_req_count (\d+)$/m);
 const DROPPED_METRIC = catalogMetric('collectorDatumsDropped').metricName;
 const OLD_START = '2026-01-01T00:00:00Z';
+
+/** The collector's settings for the soak; the loopback ports and bounds are filled in at start. */
+const SOAK_CONFIG: CollectorConfig = {
+  clusterId: 'soak', region: 'us-east-1', useCloudWatch: true, usePrometheus: false, intervalSeconds: 1, logLevel: 'INFO',
+  scrapeMode: 'direct', scrapeConcurrency: 16, scrapeTimeoutMs: SCRAPE_TIMEOUT_MS, scrapeMaxBytes: 1024 * 1024,
+  ipamdPort: DEFAULTS.ipamdPort, awsNodeNamespace: 'kube-system', awsNodeLabelSelector: 'k8s-app=aws-node', listPageSize: PAGE_SIZE,
+  cloudWatchNamespace: 'Kubernetes', bufferMaxDatums: BUFFER_MAX_DATUMS, prometheusPort: DEFAULTS.prometheusPort, healthPort: 0,
+  unreadyAfterPublishFailures: DEFAULTS.unreadyAfterPublishFailures,
+};
 
 function splitAt(text: string, line: RegExp): [string, string] {
   const match = line.exec(text);
@@ -138,7 +152,7 @@ interface ChurnCounts {
   restarts: { counterDrop: number; containerStart: number; podReplaced: number };
   failedScrapes: Record<FailBehaviour, number>;
   apiFaults: { throttled: number; expiredContinue: number; failedCycles: number };
-  cloudWatchFaultCycles: { errorAnswers: number; refused: number };
+  cloudWatchFaultCycles: { errorAnswers: number; refused: number; hanging: number };
 }
 
 class ClusterModel {
@@ -150,7 +164,7 @@ class ClusterModel {
     restarts: { counterDrop: 0, containerStart: 0, podReplaced: 0 },
     failedScrapes: { hang: 0, garbage: 0, reset: 0, 'slow-body': 0, http500: 0 },
     apiFaults: { throttled: 0, expiredContinue: 0, failedCycles: 0 },
-    cloudWatchFaultCycles: { errorAnswers: 0, refused: 0 },
+    cloudWatchFaultCycles: { errorAnswers: 0, refused: 0, hanging: 0 },
   };
 
   constructor(private readonly rand: () => number) {}
@@ -268,27 +282,31 @@ interface MemorySample {
 class CloudWatchTally {
   accepted = 0;
   reportedDropped = 0;
+  /** PutMetricData requests the server left hanging. */
+  hung = 0;
 
   take(server: CloudWatchServer): void {
     for (const d of server.datums) if (d.MetricName === DROPPED_METRIC) this.reportedDropped += d.Value ?? 0;
+    this.hung += server.requests.filter((r) => r.answer === 'hang').length;
     this.accepted += server.datums.length;
     server.datums.length = 0;
     server.requests.length = 0;
   }
 }
 
-/** Log lines counted by message, the drops the sink logged, and the current cycle's node failures. */
+/** Log lines counted by message, the drops the sink logged, and the failed nodes the cycle summaries counted. */
 class LogCounter {
   readonly byMessage = new Map<string, number>();
   droppedLogged = 0;
-  /** node name → error of the nodes that failed in the current cycle; cleared before each cycle. */
-  readonly nodeFailures = new Map<string, string>();
+  nodeFailuresLogged = 0;
+  longestLineBytes = 0;
 
   readonly logger = createLogger('info', (line) => {
-    const entry = JSON.parse(line) as { msg: string; dropped?: number; node?: string; error?: string };
+    const entry = JSON.parse(line) as { msg: string; dropped?: number; failed?: number };
     this.byMessage.set(entry.msg, (this.byMessage.get(entry.msg) ?? 0) + 1);
+    this.longestLineBytes = Math.max(this.longestLineBytes, Buffer.byteLength(line));
     if (entry.msg === 'CloudWatch sink: buffer full; dropped the oldest datums') this.droppedLogged += entry.dropped ?? 0;
-    if (entry.msg === 'node scrape failed') this.nodeFailures.set(String(entry.node), String(entry.error));
+    if (entry.msg === 'nodes failed this cycle') this.nodeFailuresLogged += entry.failed ?? 0;
   });
 }
 
@@ -316,6 +334,8 @@ async function soak(options: SoakOptions): Promise<number> {
   const { cycles } = options;
   const errorWindow = { from: Math.floor(cycles * 0.3), to: Math.floor(cycles * 0.4) };
   const refusedWindow = { from: Math.floor(cycles * 0.6), to: Math.floor(cycles * 0.68) };
+  const hangWindow = { from: Math.floor(cycles * 0.85), to: Math.floor(cycles * 0.87) };
+  let longestHangPublishMs = 0;
   const apiOutageCycle = Math.floor(cycles * 0.5);
 
   const fleet = await startIpamdFleet({ count: SLOTS, payload: () => NODE_A });
@@ -325,29 +345,17 @@ async function soak(options: SoakOptions): Promise<number> {
   let cloudWatchUp = true;
   const kc = new KubeConfig();
   kc.loadFromString(kube.kubeconfigYaml);
-  const scraper = new Scraper(kc, {
-    mode: 'direct', port: fleet.port, timeoutMs: SCRAPE_TIMEOUT_MS, concurrency: 16, maxBytes: 1024 * 1024,
-    keep: SCRAPED_FAMILIES, logger: logs.logger,
-  });
-  const aggregator = new ClusterAggregator();
   const { client } = createTestCloudWatchClient(cloudWatch.url, { maxAttempts: 1 });
-  // Backoff in milliseconds, not seconds: cycles here are milliseconds apart too.
-  const sink = new CloudWatchSink({
-    clusterId: 'soak', namespace: 'Kubernetes', bufferMaxDatums: BUFFER_MAX_DATUMS, client,
-    baseBackoffMs: 20, maxBackoffMs: 500, logger: logs.logger,
-  });
-  const stages: CycleStages = {
-    discover: () => discoverAwsNodePods(kc, {
-      namespace: 'kube-system', labelSelector: 'k8s-app=aws-node', pageSize: PAGE_SIZE, logger: logs.logger,
-      retry: { baseDelayMs: 5, maxDelayMs: 50 },
-    }),
-    scrape: (pods, signal) => scraper.scrapeAll(pods, signal),
-    aggregate: (results, cycleTime) => aggregator.aggregate(results, cycleTime),
-    // As main.ts wires it: drops, and the counts of drop reports dropped before CloudWatch took them.
-    takeDroppedCount: () => sink.takeDropsToReport(),
-    sinks: [sink],
-    logger: logs.logger,
+  const config: CollectorConfig = {
+    ...SOAK_CONFIG, ipamdPort: fleet.port, listPageSize: PAGE_SIZE, scrapeTimeoutMs: SCRAPE_TIMEOUT_MS, bufferMaxDatums: BUFFER_MAX_DATUMS,
   };
+  // Backoff in milliseconds, not seconds: cycles here are milliseconds apart too.
+  const pipeline = createPipeline(config, {
+    kubeConfig: kc, cloudWatchClient: client, logger: logs.logger,
+    tuning: { discoverRetry: { baseDelayMs: 5, maxDelayMs: 50 }, cloudWatchBaseBackoffMs: 20, cloudWatchMaxBackoffMs: 500, publishWaitMs: PUBLISH_WAIT_MS },
+  });
+  const { aggregator } = pipeline;
+  const sink = pipeline.cloudWatch!;
 
   let produced = 0;
   let cyclesChecked = 0;
@@ -398,11 +406,25 @@ async function soak(options: SoakOptions): Promise<number> {
         cloudWatchUp = true;
       }
       if (!cloudWatchUp) model.counts.cloudWatchFaultCycles.refused++;
+      const hanging = cycle >= hangWindow.from && cycle < hangWindow.to;
+      if (hanging) {
+        if (cloudWatch.faults.length === 0) cloudWatch.faults.push('hang');
+        model.counts.cloudWatchFaultCycles.hanging++;
+      } else if (cycle === hangWindow.to) {
+        cloudWatch.faults.length = 0;
+      }
 
-      logs.nodeFailures.clear();
       lastCycleStartMs = Date.now();
-      const report = await runCycle(stages);
+      const report = await pipeline.runner.run();
       produced += report.datums.length;
+      if (hanging) {
+        // Publishing is what is left of the cycle after its own work: at most the publish wait, not the hang.
+        const publishMs = Date.now() - lastCycleStartMs - report.durationMs;
+        longestHangPublishMs = Math.max(longestHangPublishMs, publishMs);
+        if (publishMs > PUBLISH_WAIT_MS + PUBLISH_WAIT_MARGIN_MS) {
+          mismatches.push(`cycle ${cycle}: waited ${publishMs} ms for a hanging PutMetricData (publish wait ${PUBLISH_WAIT_MS} ms)`);
+        }
+      }
 
       if (report.discoveryError !== undefined) {
         // The aggregator did not run: the model keeps its state too.
@@ -416,8 +438,8 @@ async function soak(options: SoakOptions): Promise<number> {
           if (values[metric] !== value) mismatches.push(`cycle ${cycle}: ${metric} = ${values[metric]}, expected ${value}`);
         }
         const expectedToFail = new Set([...failing.keys()].map((i) => model.slots[i]?.nodeName));
-        for (const [node, error] of logs.nodeFailures) {
-          if (!expectedToFail.has(node)) mismatches.push(`cycle ${cycle}: ${node} failed unexpectedly: ${error}`);
+        for (const outcome of report.failedNodes) {
+          if (!expectedToFail.has(outcome.nodeName)) mismatches.push(`cycle ${cycle}: ${outcome.nodeName} failed unexpectedly: ${outcome.error}`);
         }
         if (aggregator.trackedNodeCount !== model.expected.size || aggregator.trackedNodeCount > pods.length) {
           mismatches.push(`cycle ${cycle}: aggregator tracks ${aggregator.trackedNodeCount} nodes, expected ${model.expected.size} (listed ${pods.length})`);
@@ -439,17 +461,16 @@ async function soak(options: SoakOptions): Promise<number> {
     }
 
     // CloudWatch is up for the last cycles; what the sink still holds goes now.
-    await sink.flush(Date.now() + 30_000);
+    await pipeline.flush(Date.now() + 30_000);
     tally.take(cloudWatch);
   } finally {
-    scraper.close();
-    await sink.stop();
+    await pipeline.close();
     client.destroy();
     await Promise.all([fleet.close(), kube.close(), cloudWatch.close()]);
   }
 
   // ---- verdict --------------------------------------------------------------------------------
-  const lateDrops = sink.takeDropsToReport();
+  const lateDrops = pipeline.runner.outstanding().dropsUnreported;
   const drops = sink.droppedCounts;
   const droppedTotal = drops.bufferFull + drops.rejected + drops.expired + drops.invalid;
   const accounting = {
@@ -469,6 +490,7 @@ async function soak(options: SoakOptions): Promise<number> {
   }
   if (lateDrops !== 0 || sink.bufferedCount !== 0) failures.push(`after the flush: ${lateDrops} drops unreported, ${sink.bufferedCount} datums unsent`);
   if (sink.sentCount !== tally.accepted) failures.push(`the sink says it sent ${sink.sentCount}, CloudWatch stored ${tally.accepted}`);
+  if (tally.hung === 0) failures.push('no PutMetricData hung: the hang window was not tried');
   if (droppedTotal === 0) failures.push('no datum was dropped: the CloudWatch outages did not outlast the buffer, so the accounting was not tried');
 
   const firstHalf = samples.filter((s) => s.cycle > cycles / 5 && s.cycle <= cycles / 2).map((s) => s.heapUsedMb);
@@ -488,11 +510,15 @@ async function soak(options: SoakOptions): Promise<number> {
     distinctNodes: model.counts.joined,
     maxTrackedNodes: maxTracked,
     churn: model.counts,
-    cloudWatchWindows: { errorAnswers: errorWindow, refused: refusedWindow },
+    cloudWatchWindows: { errorAnswers: errorWindow, refused: refusedWindow, hanging: hangWindow },
+    putMetricDataHung: tally.hung,
+    longestPublishWaitWhilePutMetricDataHungMs: longestHangPublishMs,
     apiOutageCycle,
     cyclesWithFiguresChecked: cyclesChecked,
     accounting,
-    nodeScrapeFailuresLogged: logs.byMessage.get('node scrape failed') ?? 0,
+    nodeScrapeFailuresLogged: logs.nodeFailuresLogged,
+    nodeFailureSummaryLines: logs.byMessage.get('nodes failed this cycle') ?? 0,
+    longestLogLineBytes: logs.longestLineBytes,
     cycleFailuresLogged: logs.byMessage.get('cycle failed: could not list aws-node pods') ?? 0,
     heapGrowthAfterWarmupMb: Math.round(heapGrowthMb * 10) / 10,
     samples,

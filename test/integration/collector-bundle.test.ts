@@ -89,9 +89,11 @@ describe('bundled collector on loopback', () => {
       expect(d.Unit).toBe(CATALOG.find((m) => m.metricName === d.MetricName)!.unit);
     }
     // The bad nodes are named in the logs, the garbage one with its line number.
-    const failures = run.logs().filter((l) => l.msg === 'node scrape failed');
+    const summaries = run.logs().filter((l) => l.msg === 'nodes failed this cycle');
+    expect(summaries).toEqual([expect.objectContaining({ failed: 2 })]);
+    const failures = summaries[0].named as Array<{ error: string }>;
     expect(failures).toHaveLength(2);
-    expect(failures.map((f) => String(f.error)).join('\n')).toMatch(/line 1/);
+    expect(failures.map((f) => f.error).join('\n')).toMatch(/line 1/);
     expect(run.logs().find((l) => l.msg === 'cycle done')).toMatchObject({ nodes: 4, nodesOk: 2, nodesFailed: 2, datums: datums.length, datumsSent: datums.length });
   });
 

@@ -11,6 +11,7 @@ import { createTestCloudWatchClient, startCloudWatchServer, type CloudWatchServe
 import { startCollector } from '../support/collector-process';
 import {
   CLUSTER_ID, LoopbackCluster, NODE_A, NODE_B, asStored, logsNamed, printedDatums, startLoopbackCluster, waitForLogCount,
+  waitForPrintedCycles,
 } from '../support/loopback-cluster';
 
 const SEND_FAILED = 'CloudWatch sink: PutMetricData failed; datums kept for retry';
@@ -66,6 +67,41 @@ describe('bundled collector: CloudWatch outage', () => {
     expect(logsNamed(run, 'collector stopped')[0]).toMatchObject({ unsentDatums: 0, sentDatums: stored.length });
     expect(cluster.cloudWatch.protocolErrors).toEqual([]);
   }, 40_000);
+});
+
+describe('bundled collector: CloudWatch refuses one datum', () => {
+  let cluster: LoopbackCluster | undefined;
+  afterEach(async () => {
+    await cluster?.stop();
+    cluster = undefined;
+  });
+
+  test('every cycle the refused datum is isolated and dropped, every other datum is stored, and the drops are reported', async () => {
+    // GIVEN CloudWatch refuses any request that carries an eniAllocated datum (as it refuses a request for one bad datum)
+    cluster = await startLoopbackCluster([NODE_A, NODE_B]);
+    const bad = catalogMetric('eniAllocated').metricName;
+    cluster.cloudWatch.rejectDatum = (d) => d.MetricName === bad;
+
+    // WHEN the bundle runs three cycles
+    const run = startCollector(['--print'], cluster.env, 30_000);
+    await waitForPrintedCycles(run, 3);
+    await waitForLogCount(run, 'cycle done', 3);
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(0);
+
+    // THEN CloudWatch stored exactly the printed datums but the refused ones, in order
+    const produced = printedDatums(run);
+    const refused = produced.filter((d) => d.metric === bad);
+    expect(refused.length).toBeGreaterThanOrEqual(3);
+    expect(cluster.cloudWatch.datums).toEqual(produced.filter((d) => d.metric !== bad).map(asStored));
+    // AND each refusal was logged once with its count, and reported in the next cycle's drop figure
+    // (the last cycle's drop has no next cycle to report it before the exit)
+    const refusedLogs = run.logs().filter((l) => String(l.msg).startsWith('CloudWatch sink: PutMetricData refused datums'));
+    expect(refusedLogs.map((l) => [l.dropped, l.metrics])).toEqual(refused.map(() => [1, [bad]]));
+    const reported = cluster.cloudWatch.datums.filter((d) => d.MetricName === DROPPED_METRIC).reduce((sum, d) => sum + (d.Value ?? 0), 0);
+    expect(reported).toBe(refused.length - 1);
+    expect(cluster.cloudWatch.protocolErrors).toEqual([]);
+  }, 30_000);
 });
 
 describe('CloudWatchSink against a loopback CloudWatch: the bound under outage', () => {

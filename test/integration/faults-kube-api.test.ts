@@ -96,6 +96,43 @@ describe('bundled collector: Kubernetes API faults', () => {
     expect(storedCycleTimestamps(cluster.cloudWatch.datums).slice(0, 2)).toEqual(cycles.slice(0, 2).map((c) => c.timestampMs));
   }, 30_000);
 
+  test('continue tokens A, B, A end that cycle\'s list with the loop named, and the next cycle lists again and publishes', async () => {
+    // GIVEN an API server whose first three list calls answer continue tokens A, B, A (then it mends)
+    cluster = await startLoopbackCluster([NODE_A, NODE_B]);
+    cluster.kube.setListOverride((call) => (call.count <= 3 ? { kind: 'page', pods: [], continue: call.count === 2 ? 'B' : 'A' } : undefined));
+
+    // WHEN the bundle runs
+    const run = startCollector(['--print'], cluster.env, 30_000);
+
+    // THEN the first cycle fails after exactly three list calls, saying why
+    await waitForLogCount(run, 'cycle failed: could not list aws-node pods', 1);
+    const [failure] = logsNamed(run, 'cycle failed: could not list aws-node pods');
+    expect(String(failure.error)).toMatch(/returned a continue token it had returned before \(page 3\)/);
+    // AND the next cycle lists from the first page and publishes both nodes
+    const cycles = await waitForPrintedCycles(run, 1);
+    expect(cycles[0].values).toMatchObject({ ...GAUGES_A_PLUS_B, collectorNodesDiscovered: 2, collectorNodesScraped: 2 });
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(0);
+    const lists = cluster.kube.requests.filter((r) => r.kind === 'list');
+    expect(lists[3].url).not.toMatch(/[?&]continue=/);
+    expect(lists.slice(0, 3).map((r) => r.status)).toEqual([200, 200, 200]);
+  }, 30_000);
+
+  test('endless pages stop at the page cap (2 x ceil(110,000 / 500) + 8 = 448 calls), and the --once cycle exits 1', async () => {
+    // GIVEN an API server that answers every list call with an empty page and a fresh continue token
+    cluster = await startLoopbackCluster([NODE_A]);
+    cluster.kube.setListOverride((call) => ({ kind: 'page', pods: [], continue: `t${call.count}` }));
+
+    // WHEN the bundle runs one cycle with the default page size (500)
+    const run = startCollector(['--once'], cluster.env, 30_000);
+
+    // THEN the list ends after the cap, with an error naming it
+    expect(await run.exited).toBe(1);
+    expect(cluster.kube.counters.lists).toBe(448);
+    const [failure] = logsNamed(run, 'cycle failed: could not list aws-node pods');
+    expect(String(failure.error)).toMatch(/still had more pages after 448 pages of limit 500, more than 110000 pods could fill/);
+  }, 30_000);
+
   test('an API server that is not there fails the --once cycle with a message naming the refusal, and exits 1', async () => {
     // GIVEN a kubeconfig whose API server no longer listens
     cluster = await startLoopbackCluster([NODE_A]);

@@ -9,7 +9,7 @@ import { loopbackAddresses } from '../support/ipamd-fleet';
 import { kubePod, type KubePod } from '../support/kube-api-server';
 import {
   ADD_REQ, ASSIGNED, GAUGES_A_PLUS_B, LoopbackCluster, NODE_A, NODE_B, PrintedCycle, SCRAPE_TIMEOUT_MS, asStored, logsNamed,
-  printedDatums, startLoopbackCluster, storedCycleTimestamps, storedValuesAt, waitForPrintedCycles, withAddReq,
+  printedCycles as printedCyclesOf, printedDatums, startLoopbackCluster, storedCycleTimestamps, storedValuesAt, waitForPrintedCycles, withAddReq,
 } from '../support/loopback-cluster';
 
 const MAX_BYTES = 24_000;
@@ -17,6 +17,16 @@ const MAX_BYTES = 24_000;
 const OVERSIZE = NODE_A + '# padding line that ipamd would never write, here to pass the size cap\n'.repeat(200);
 /** Line of node-a that holds the `awscni_eni_allocated 2` sample. */
 const ENI_ALLOCATED_LINE = NODE_A.split('\n').indexOf('awscni_eni_allocated 2') + 1;
+
+/** A later process start than the fixtures' (process_start_time_seconds), for restarted ipamds. */
+const RESTARTED_SECONDS = 1.7671e9;
+
+/** A fixture payload served by an ipamd process started at `seconds`. */
+function withProcessStart(payload: string, seconds: number): string {
+  const changed = payload.replace(/^process_start_time_seconds .+$/m, `process_start_time_seconds ${seconds}`);
+  if (changed === payload) throw new Error('payload has no process_start_time_seconds line to change');
+  return changed;
+}
 
 /** `text` as UTF-8 with the first `search` replaced by raw `bytes`. */
 function withRawBytes(text: Buffer, search: string, bytes: Buffer): Buffer {
@@ -89,7 +99,8 @@ describe('bundled collector: node faults', () => {
     expect(cluster.cloudWatch.datums).toEqual(printedDatums(run).map(asStored));
 
     // AND each failed node is logged with its own cause
-    const errors = Object.fromEntries(logsNamed(run, 'node scrape failed').map((l) => [l.node, String(l.error)]));
+    const errors = Object.fromEntries(logsNamed(run, 'nodes failed this cycle')
+      .flatMap((l) => l.named as Array<{ node: string; error: string }>).map((n) => [n.node, n.error]));
     expect(Object.keys(errors).sort()).toEqual(['node-1', 'node-2', 'node-3', 'node-4', 'node-5', 'node-utf8-name']);
     expect(errors['node-1']).toMatch(new RegExp(`timed out after ${SCRAPE_TIMEOUT_MS} ms while connecting and waiting for response headers`));
     expect(errors['node-2']).toMatch(/connection reset by the peer while reading the body|connection closed after \d+ bytes, before the body was complete/);
@@ -97,6 +108,50 @@ describe('bundled collector: node faults', () => {
     expect(errors['node-4']).toMatch(new RegExp(`timed out after ${SCRAPE_TIMEOUT_MS} ms while reading the body`));
     expect(errors['node-5']).toMatch(/HTTP 500 Internal Server Error: ipamd: internal error collecting metrics/);
     expect(errors['node-utf8-name']).toMatch(new RegExp(`invalid exposition text at line ${ENI_ALLOCATED_LINE}: invalid metric name`));
+  }, 30_000);
+
+  test('direct mode never connects where a pod\'s podIP points when it is not an IP, and a failed body reaches the log only as a short printable excerpt', async () => {
+    // GIVEN node-a and node-b healthy, a "victim" listening at another loopback address on port 8080,
+    // pods whose podIP would steer a pasted URL to it, and a node answering 500 with a hostile body
+    cluster = await startLoopbackCluster([NODE_A, NODE_B]);
+    const { fleet, kube } = cluster;
+    const [victimHost, hostileHost] = loopbackAddresses(fleet.endpoints.length + 2).slice(-2);
+    let victimRequests = 0;
+    const victim = http.createServer((_req, res) => {
+      victimRequests++;
+      res.end('stolen');
+    });
+    await new Promise<void>((resolve) => victim.listen(8080, victimHost, resolve));
+    rawEndpoints.push(victim);
+    const secretBody = `\u001b]0;owned\u0007\u001b[2J${'A'.repeat(500)} SECRET-IN-BODY\n`;
+    const hostile = http.createServer((_req, res) => {
+      res.writeHead(500);
+      res.end(secretBody);
+    });
+    await new Promise<void>((resolve) => hostile.listen(fleet.port, hostileHost, resolve));
+    rawEndpoints.push(hostile);
+    kube.setPods([
+      ...fleet.endpoints.map((e) => kubePod({ name: e.podName, nodeName: e.nodeName, podIP: e.host })),
+      kubePod({ name: 'aws-node-steal', nodeName: 'node-steal', podIP: `${victimHost}:8080/steal?x=#`, hostIP: victimHost }),
+      kubePod({ name: 'aws-node-userinfo', nodeName: 'node-userinfo', podIP: `u:p@${victimHost}:8080` }),
+      kubePod({ name: 'aws-node-hostile', nodeName: 'node-hostile', podIP: hostileHost }),
+    ]);
+
+    // WHEN the bundle runs one cycle
+    const run = startCollector(['--once', '--print'], cluster.env, 30_000);
+    await run.exited;
+
+    // THEN node-a and node-b are counted exactly, nothing reached the victim
+    const [cycle] = printedCyclesOf(run);
+    expect(cycle.values).toMatchObject({ ...GAUGES_A_PLUS_B, collectorNodesScraped: 2 });
+    expect(victimRequests).toBe(0);
+    // AND the hostile body is quoted only as 160 printable characters: no escape sequence, no secret
+    const everything = run.logs().map((l) => JSON.stringify(l)).join('\n');
+    expect(everything).not.toContain('SECRET-IN-BODY');
+    expect(everything).not.toMatch(/\\u001b|\\u0007/);
+    const failed = logsNamed(run, 'nodes failed this cycle')
+      .flatMap((l) => l.named as Array<{ node: string; error: string }>).find((n) => n.node === 'node-hostile');
+    expect(String(failed?.error)).toMatch(/HTTP 500 Internal Server Error: \?\]0;owned\?\?\[2JA+\.\.\. \(GET /);
   }, 30_000);
 
   test('ipamd restarts count from zero, joining nodes start as baselines, and a node that left and came back is a baseline again', async () => {
@@ -123,9 +178,9 @@ describe('bundled collector: node faults', () => {
     expect(baseline.values.addReqCount).toBeUndefined();
 
     // WHEN node-0's ipamd restarts (its counter drops to 5), node-1's aws-node container restarts
-    // (a new start time; its counter reads 2200, above the old 2187) and node-2 joins
-    fleet.setPayload(0, withAddReq(NODE_A, 5));
-    fleet.setPayload(1, withAddReq(NODE_B, 2200));
+    // (a new process and container start time; its counter reads 2200, above the old 2187) and node-2 joins
+    fleet.setPayload(0, withProcessStart(withAddReq(NODE_A, 5), RESTARTED_SECONDS));
+    fleet.setPayload(1, withProcessStart(withAddReq(NODE_B, 2200), RESTARTED_SECONDS));
     const restartedAt = new Date().toISOString();
     kube.setPods([pod(0), pod(1, undefined, restartedAt), pod(2)]);
     // THEN both restarted nodes count from zero and node-2 only gives its baseline
@@ -134,15 +189,16 @@ describe('bundled collector: node faults', () => {
     // AND with nothing changed the next cycle reads 0 (the restart is not counted twice)
     expect((await nextCycle()).values).toMatchObject({ addReqCount: 0, assignIPAddresses: 2 * ASSIGNED.a + ASSIGNED.b });
 
-    // WHEN node-1 leaves, node-0 adds 20, and node-2's aws-node pod is replaced by a new one reading 1400
-    fleet.setPayload(0, withAddReq(NODE_A, 25));
-    fleet.setPayload(2, withAddReq(NODE_A, 1400));
+    // WHEN node-1 leaves, node-0 adds 20, and node-2's aws-node pod is replaced by a new one whose
+    // own ipamd (a new process) reads 1400
+    fleet.setPayload(0, withProcessStart(withAddReq(NODE_A, 25), RESTARTED_SECONDS));
+    fleet.setPayload(2, withProcessStart(withAddReq(NODE_A, 1400), RESTARTED_SECONDS + 60));
     kube.setPods([pod(0), pod(2, 'aws-node-2-replaced')]);
     // THEN the new pod counts from zero: 20 + 1400, not 20 + (1400 - 1342)
     expect((await nextCycle()).values).toMatchObject({ addReqCount: 20 + 1400, assignIPAddresses: 2 * ASSIGNED.a, collectorNodesDiscovered: 2 });
 
     // WHEN node-1 comes back with 2300 (100 more than when it left) and node-0 adds 1
-    fleet.setPayload(0, withAddReq(NODE_A, 26));
+    fleet.setPayload(0, withProcessStart(withAddReq(NODE_A, 26), RESTARTED_SECONDS));
     fleet.setPayload(1, withAddReq(NODE_B, 2300));
     kube.setPods([pod(0), pod(1, undefined, restartedAt), pod(2, 'aws-node-2-replaced')]);
     // THEN its state was released when it left: it is a baseline, and only node-0's 1 counts

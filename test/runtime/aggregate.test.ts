@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { ClusterAggregator } from '../../runtime/aggregate';
 import { CATALOG, catalogMetric, type CatalogMetric } from '../../common/catalog';
 import type { ClusterDatum, NodeScrapeResult } from '../../runtime/types';
-import { failedNode, metrics, okNode, POD_START_MS } from './parsed-metrics-builder';
+import { aggregateCycle } from './aggregator-cycle';
+import { awsNodePod, failedNode, metrics, okNode } from './parsed-metrics-builder';
 
 // Family names come from the catalog, the one place they are written.
 const familyOf = (metricName: string): string => catalogMetric(metricName).family as string;
@@ -35,33 +36,33 @@ describe('ClusterAggregator counters', () => {
   test('deltas are taken per node, not against one cluster-wide last value (upstream #3844, #1073)', () => {
     // GIVEN three nodes whose counters read 100/200/300
     const aggregator = new ClusterAggregator();
-    aggregator.aggregate([addReqNode('a', 100), addReqNode('b', 200), addReqNode('c', 300)], cycleAt(0));
+    aggregateCycle(aggregator, [addReqNode('a', 100), addReqNode('b', 200), addReqNode('c', 300)], cycleAt(0));
     // WHEN they read 110/220/330 a cycle later
-    const datums = aggregator.aggregate([addReqNode('a', 110), addReqNode('b', 220), addReqNode('c', 330)], cycleAt(1));
+    const datums = aggregateCycle(aggregator, [addReqNode('a', 110), addReqNode('b', 220), addReqNode('c', 330)], cycleAt(1));
     // THEN the cluster handled 10 + 20 + 30 requests (upstream's single last value gives garbage)
     expect(valueOf(datums, 'addReqCount')).toBe(60);
   });
 
   test('the first cycle is a baseline and publishes no counter', () => {
-    const datums = new ClusterAggregator().aggregate([addReqNode('a', 100), addReqNode('b', 7)], cycleAt(0));
+    const datums = aggregateCycle(new ClusterAggregator(), [addReqNode('a', 100), addReqNode('b', 7)], cycleAt(0));
     expect(valueOf(datums, 'addReqCount')).toBeUndefined();
     expect(datums.filter((d) => catalogMetric(d.metricName).aggregation === 'counterDelta')).toEqual([]);
   });
 
   test('a counter that dropped on one node counts from zero on that node only', () => {
     const aggregator = new ClusterAggregator();
-    aggregator.aggregate([addReqNode('a', 100), addReqNode('b', 200)], cycleAt(0));
+    aggregateCycle(aggregator, [addReqNode('a', 100), addReqNode('b', 200)], cycleAt(0));
     // a's ipamd reset its counter and has handled 5 requests since; b handled 10
-    const datums = aggregator.aggregate([addReqNode('a', 5), addReqNode('b', 210)], cycleAt(1));
+    const datums = aggregateCycle(aggregator, [addReqNode('a', 5), addReqNode('b', 210)], cycleAt(1));
     expect(valueOf(datums, 'addReqCount')).toBe(15);
   });
 
   test('a pod started after the node\'s last scrape counts every series from zero, even ones that grew', () => {
     const aggregator = new ClusterAggregator();
-    aggregator.aggregate([addReqNode('a', 100), addReqNode('b', 200)], cycleAt(0));
+    aggregateCycle(aggregator, [addReqNode('a', 100), addReqNode('b', 200)], cycleAt(0));
     // GIVEN a's pod restarted (same name) after cycle 0 and already counted 150 requests
     const restartedAt = cycleAt(0).getTime() + 30_000;
-    const datums = aggregator.aggregate(
+    const datums = aggregateCycle(aggregator, 
       [addReqNode('a', 150, { startTimeMs: restartedAt }), addReqNode('b', 201)],
       cycleAt(1),
     );
@@ -73,75 +74,75 @@ describe('ClusterAggregator counters', () => {
     // GIVEN a pod whose start time reads later than cycle 0's time (API server clock ahead)
     const aggregator = new ClusterAggregator();
     const startedAfterCycleTime = cycleAt(0).getTime() + 2_000;
-    aggregator.aggregate([addReqNode('a', 100, { startTimeMs: startedAfterCycleTime })], cycleAt(0));
+    aggregateCycle(aggregator, [addReqNode('a', 100, { startTimeMs: startedAfterCycleTime })], cycleAt(0));
     // WHEN the same pod is scraped again with the start time seen at cycle 0
-    const datums = aggregator.aggregate([addReqNode('a', 104, { startTimeMs: startedAfterCycleTime })], cycleAt(1));
+    const datums = aggregateCycle(aggregator, [addReqNode('a', 104, { startTimeMs: startedAfterCycleTime })], cycleAt(1));
     // THEN it is compared with cycle 0, not counted from zero
     expect(valueOf(datums, 'addReqCount')).toBe(4);
   });
 
   test('a replaced pod on a node counts from zero', () => {
     const aggregator = new ClusterAggregator();
-    aggregator.aggregate([addReqNode('a', 100, { podName: 'aws-node-x1y2z' })], cycleAt(0));
+    aggregateCycle(aggregator, [addReqNode('a', 100, { podName: 'aws-node-x1y2z' })], cycleAt(0));
     // The new pod's counter happens to be above the old one's: only the name tells it apart
-    const datums = aggregator.aggregate([addReqNode('a', 120, { podName: 'aws-node-q9w8e' })], cycleAt(1));
+    const datums = aggregateCycle(aggregator, [addReqNode('a', 120, { podName: 'aws-node-q9w8e' })], cycleAt(1));
     expect(valueOf(datums, 'addReqCount')).toBe(120);
   });
 
   test('a node seen for the first time gives a baseline, not its history', () => {
     const aggregator = new ClusterAggregator();
-    aggregator.aggregate([addReqNode('a', 100)], cycleAt(0));
-    const datums = aggregator.aggregate([addReqNode('a', 110), addReqNode('new', 5000)], cycleAt(1));
+    aggregateCycle(aggregator, [addReqNode('a', 100)], cycleAt(0));
+    const datums = aggregateCycle(aggregator, [addReqNode('a', 110), addReqNode('new', 5000)], cycleAt(1));
     expect(valueOf(datums, 'addReqCount')).toBe(10);
     expect(aggregator.trackedNodeCount).toBe(2);
     // AND from the next cycle on the new node counts
-    const next = aggregator.aggregate([addReqNode('a', 111), addReqNode('new', 5003)], cycleAt(2));
+    const next = aggregateCycle(aggregator, [addReqNode('a', 111), addReqNode('new', 5003)], cycleAt(2));
     expect(valueOf(next, 'addReqCount')).toBe(4);
   });
 
   test('a node that vanished from discovery is forgotten and is a baseline again when it returns', () => {
     const aggregator = new ClusterAggregator();
-    aggregator.aggregate([addReqNode('a', 100), addReqNode('b', 200)], cycleAt(0));
+    aggregateCycle(aggregator, [addReqNode('a', 100), addReqNode('b', 200)], cycleAt(0));
     // WHEN b is not discovered in cycle 1
-    aggregator.aggregate([addReqNode('a', 110)], cycleAt(1));
+    aggregateCycle(aggregator, [addReqNode('a', 110)], cycleAt(1));
     expect(aggregator.trackedNodeCount).toBe(1);
     // AND b comes back with a counter far above its old value
-    const datums = aggregator.aggregate([addReqNode('a', 120), addReqNode('b', 900)], cycleAt(2));
+    const datums = aggregateCycle(aggregator, [addReqNode('a', 120), addReqNode('b', 900)], cycleAt(2));
     // THEN b is a baseline: only a's 10 count
     expect(valueOf(datums, 'addReqCount')).toBe(10);
   });
 
   test('a failed scrape keeps the node\'s state, so recovery gives the increase across the gap', () => {
     const aggregator = new ClusterAggregator();
-    aggregator.aggregate([addReqNode('a', 100), addReqNode('b', 200)], cycleAt(0));
-    const duringFailure = aggregator.aggregate([failedNode('a'), addReqNode('b', 205)], cycleAt(1));
+    aggregateCycle(aggregator, [addReqNode('a', 100), addReqNode('b', 200)], cycleAt(0));
+    const duringFailure = aggregateCycle(aggregator, [failedNode('a'), addReqNode('b', 205)], cycleAt(1));
     expect(valueOf(duringFailure, 'addReqCount')).toBe(5);
     expect(aggregator.trackedNodeCount).toBe(2);
-    const recovered = aggregator.aggregate([addReqNode('a', 130), addReqNode('b', 206)], cycleAt(2));
+    const recovered = aggregateCycle(aggregator, [addReqNode('a', 130), addReqNode('b', 206)], cycleAt(2));
     expect(valueOf(recovered, 'addReqCount')).toBe(31);
   });
 
   test('an ipamd restart during a failed gap counts from zero on recovery', () => {
     const aggregator = new ClusterAggregator();
-    aggregator.aggregate([addReqNode('a', 100)], cycleAt(0));
-    aggregator.aggregate([failedNode('a')], cycleAt(1));
+    aggregateCycle(aggregator, [addReqNode('a', 100)], cycleAt(0));
+    aggregateCycle(aggregator, [failedNode('a')], cycleAt(1));
     const restartedAt = cycleAt(1).getTime() + 10_000;
-    const datums = aggregator.aggregate([addReqNode('a', 130, { startTimeMs: restartedAt })], cycleAt(2));
+    const datums = aggregateCycle(aggregator, [addReqNode('a', 130, { startTimeMs: restartedAt })], cycleAt(2));
     expect(valueOf(datums, 'addReqCount')).toBe(130);
   });
 
   test('a node whose only scrapes failed holds no state and is a baseline on its first success', () => {
     const aggregator = new ClusterAggregator();
-    aggregator.aggregate([addReqNode('a', 100), failedNode('b')], cycleAt(0));
+    aggregateCycle(aggregator, [addReqNode('a', 100), failedNode('b')], cycleAt(0));
     expect(aggregator.trackedNodeCount).toBe(1);
-    const datums = aggregator.aggregate([addReqNode('a', 101), addReqNode('b', 400)], cycleAt(1));
+    const datums = aggregateCycle(aggregator, [addReqNode('a', 101), addReqNode('b', 400)], cycleAt(1));
     expect(valueOf(datums, 'addReqCount')).toBe(1);
   });
 
   test('labeled series are tracked apart, and a series new on a known node counts whole', () => {
     const aggregator = new ClusterAggregator();
-    aggregator.aggregate([okNode('a', metrics().counter(EC2_REQ, 10, { fn: 'CreateTags' }))], cycleAt(0));
-    const datums = aggregator.aggregate(
+    aggregateCycle(aggregator, [okNode('a', metrics().counter(EC2_REQ, 10, { fn: 'CreateTags' }))], cycleAt(0));
+    const datums = aggregateCycle(aggregator, 
       [okNode('a', metrics().counter(EC2_REQ, 12, { fn: 'CreateTags' }).counter(EC2_REQ, 3, { fn: 'AttachNetworkInterface' }))],
       cycleAt(1),
     );
@@ -150,10 +151,10 @@ describe('ClusterAggregator counters', () => {
 
   test('series are matched by labels when the exposition order changes between scrapes', () => {
     const aggregator = new ClusterAggregator();
-    aggregator.aggregate([okNode('a', metrics()
+    aggregateCycle(aggregator, [okNode('a', metrics()
       .counter(EC2_REQ, 10, { fn: 'CreateTags' }).counter(EC2_REQ, 5, { fn: 'AttachNetworkInterface' }))], cycleAt(0));
     // A new series first shifts every position
-    const datums = aggregator.aggregate([okNode('a', metrics()
+    const datums = aggregateCycle(aggregator, [okNode('a', metrics()
       .counter(EC2_REQ, 1, { fn: 'AssignPrivateIpAddresses' })
       .counter(EC2_REQ, 5, { fn: 'AttachNetworkInterface' }).counter(EC2_REQ, 12, { fn: 'CreateTags' }))], cycleAt(1));
     expect(valueOf(datums, 'ec2ApiReqCount')).toBe(3);
@@ -161,11 +162,11 @@ describe('ClusterAggregator counters', () => {
 
   test('the order labels arrive in does not make a new series, in place or moved', () => {
     const aggregator = new ClusterAggregator();
-    aggregator.aggregate([
+    aggregateCycle(aggregator, [
       okNode('a', metrics().counter(AWS_API_ERR, 40, { api: 'CreateTags', error: 'Throttling' })),
       okNode('b', metrics().counter(AWS_API_ERR, 70, { api: 'CreateTags', error: 'Throttling' })),
     ], cycleAt(0));
-    const datums = aggregator.aggregate([
+    const datums = aggregateCycle(aggregator, [
       okNode('a', metrics().counter(AWS_API_ERR, 42, { error: 'Throttling', api: 'CreateTags' })),
       okNode('b', metrics()
         .counter(AWS_API_ERR, 1, { api: 'AttachNetworkInterface', error: 'Throttling' })
@@ -176,11 +177,11 @@ describe('ClusterAggregator counters', () => {
 
   test('a label set that gained or lost a label is a different series', () => {
     const aggregator = new ClusterAggregator();
-    aggregator.aggregate([
+    aggregateCycle(aggregator, [
       okNode('a', metrics().summary(LATENCY, { sum: 1000, count: 10, labels: { api: 'CreateTags', error: 'false' } })),
       okNode('b', metrics().counter(AWS_API_ERR, 40, { api: 'CreateTags', error: 'Throttling' })),
     ], cycleAt(0));
-    const datums = aggregator.aggregate([
+    const datums = aggregateCycle(aggregator, [
       okNode('a', metrics().summary(LATENCY, { sum: 1320, count: 12, labels: { api: 'CreateTags', error: 'false', status: '200' } })),
       okNode('b', metrics().counter(AWS_API_ERR, 42, { api: 'CreateTags' })),
     ], cycleAt(1));
@@ -192,8 +193,8 @@ describe('ClusterAggregator counters', () => {
   test('a counter family no node exposes reads 0 once nodes are compared', () => {
     // ipamd's labeled counters only appear on their first increment
     const aggregator = new ClusterAggregator();
-    aggregator.aggregate([addReqNode('a', 1)], cycleAt(0));
-    const datums = aggregator.aggregate([addReqNode('a', 1)], cycleAt(1));
+    aggregateCycle(aggregator, [addReqNode('a', 1)], cycleAt(0));
+    const datums = aggregateCycle(aggregator, [addReqNode('a', 1)], cycleAt(1));
     expect(valueOf(datums, 'awsAPIErr')).toBe(0);
     expect(valueOf(datums, 'delReqCount')).toBe(0);
     expect(valueOf(datums, 'addReqCount')).toBe(0);
@@ -201,17 +202,17 @@ describe('ClusterAggregator counters', () => {
 
   test('no counter is published when every compared node failed this cycle', () => {
     const aggregator = new ClusterAggregator();
-    aggregator.aggregate([addReqNode('a', 1)], cycleAt(0));
-    const datums = aggregator.aggregate([failedNode('a'), addReqNode('new', 50)], cycleAt(1));
+    aggregateCycle(aggregator, [addReqNode('a', 1)], cycleAt(0));
+    const datums = aggregateCycle(aggregator, [failedNode('a'), addReqNode('new', 50)], cycleAt(1));
     expect(valueOf(datums, 'addReqCount')).toBeUndefined();
   });
 
   test('a NaN counter sample is skipped and the series keeps its previous value', () => {
     const aggregator = new ClusterAggregator();
-    aggregator.aggregate([addReqNode('a', 100)], cycleAt(0));
-    const nanCycle = aggregator.aggregate([addReqNode('a', NaN)], cycleAt(1));
+    aggregateCycle(aggregator, [addReqNode('a', 100)], cycleAt(0));
+    const nanCycle = aggregateCycle(aggregator, [addReqNode('a', NaN)], cycleAt(1));
     expect(valueOf(nanCycle, 'addReqCount')).toBe(0);
-    const next = aggregator.aggregate([addReqNode('a', 104)], cycleAt(2));
+    const next = aggregateCycle(aggregator, [addReqNode('a', 104)], cycleAt(2));
     expect(valueOf(next, 'addReqCount')).toBe(4);
   });
 
@@ -223,8 +224,8 @@ describe('ClusterAggregator counters', () => {
       ],
     }]]));
     const aggregator = new ClusterAggregator();
-    aggregator.aggregate([withSuffixes(10, 1_767_225_600)], cycleAt(0));
-    const datums = aggregator.aggregate([withSuffixes(13, 1_767_229_200)], cycleAt(1));
+    aggregateCycle(aggregator, [withSuffixes(10, 1_767_225_600)], cycleAt(0));
+    const datums = aggregateCycle(aggregator, [withSuffixes(13, 1_767_229_200)], cycleAt(1));
     expect(valueOf(datums, 'delReqCount')).toBe(3);
   });
 
@@ -238,7 +239,7 @@ describe('ClusterAggregator counters', () => {
       const aggregator = new ClusterAggregator();
       const values = nodes.map((n) => n.start);
       const present = nodes.map(() => true);
-      aggregator.aggregate(nodes.map((_, i) => addReqNode(`n${i}`, values[i])), cycleAt(0));
+      aggregateCycle(aggregator, nodes.map((_, i) => addReqNode(`n${i}`, values[i])), cycleAt(0));
       for (let cycle = 1; cycle <= 4; cycle++) {
         const results: NodeScrapeResult[] = [];
         let expected = 0;
@@ -257,7 +258,7 @@ describe('ClusterAggregator counters', () => {
           present[i] = true;
           results.push(addReqNode(`n${i}`, values[i]));
         });
-        const datums = aggregator.aggregate(results, cycleAt(cycle));
+        const datums = aggregateCycle(aggregator, results, cycleAt(cycle));
         expect(valueOf(datums, 'addReqCount')).toBe(compared > 0 ? expected : undefined);
         expect(aggregator.trackedNodeCount).toBe(results.length);
       }
@@ -272,8 +273,8 @@ describe('ClusterAggregator gauges', () => {
   test('gauges are summed across nodes once per cycle, including the first', () => {
     const aggregator = new ClusterAggregator();
     const results = [capacityNode('a', 30, 10, 2), capacityNode('b', 45, 40, 3)];
-    const first = aggregator.aggregate(results, cycleAt(0));
-    const second = aggregator.aggregate(results, cycleAt(1));
+    const first = aggregateCycle(aggregator, results, cycleAt(0));
+    const second = aggregateCycle(aggregator, results, cycleAt(1));
     for (const datums of [first, second]) {
       // valueOf also fails if a metric appears twice in one cycle
       expect(valueOf(datums, 'totalIPAddresses')).toBe(75);
@@ -288,7 +289,7 @@ describe('ClusterAggregator gauges', () => {
       cidrs.forEach((assigned, i) => built.gauge(PER_CIDR, assigned, { cidr: `10.0.${name === 'a' ? 1 : 2}.${i * 16}/28` }));
       return okNode(name, built.gauge(IN_PROGRESS, 1, { fn: 'increaseIPPool' }).gauge(IN_PROGRESS, 0, { fn: 'decreaseIPPool' }));
     };
-    const datums = new ClusterAggregator().aggregate([node('a', [16, 7]), node('b', [3, 16, 16])], cycleAt(0));
+    const datums = aggregateCycle(new ClusterAggregator(), [node('a', [16, 7]), node('b', [3, 16, 16])], cycleAt(0));
     expect(valueOf(datums, 'totalAssignedIPv4sPerCidr')).toBe(58);
     expect(valueOf(datums, 'totalIPv4Prefixes')).toBe(5);
     expect(valueOf(datums, 'ipamdActionInProgress')).toBe(2);
@@ -296,22 +297,22 @@ describe('ClusterAggregator gauges', () => {
 
   test('failed nodes add nothing, and a cycle with no node scraped OK publishes no gauge', () => {
     const aggregator = new ClusterAggregator();
-    const partial = aggregator.aggregate([capacityNode('a', 30, 10, 2), failedNode('b')], cycleAt(0));
+    const partial = aggregateCycle(aggregator, [capacityNode('a', 30, 10, 2), failedNode('b')], cycleAt(0));
     expect(valueOf(partial, 'totalIPAddresses')).toBe(30);
-    const none = aggregator.aggregate([failedNode('a'), failedNode('b')], cycleAt(1));
+    const none = aggregateCycle(aggregator, [failedNode('a'), failedNode('b')], cycleAt(1));
     expect(none).toEqual([]);
-    expect(new ClusterAggregator().aggregate([], cycleAt(0))).toEqual([]);
+    expect(aggregateCycle(new ClusterAggregator(), [], cycleAt(0))).toEqual([]);
   });
 
   test('a gauge family no OK node exposes publishes nothing, not 0', () => {
     // A cluster without prefix delegation exposes no prefix families
-    const datums = new ClusterAggregator().aggregate([capacityNode('a', 30, 10, 2)], cycleAt(0));
+    const datums = aggregateCycle(new ClusterAggregator(), [capacityNode('a', 30, 10, 2)], cycleAt(0));
     expect(valueOf(datums, 'totalIPv4Prefixes')).toBeUndefined();
     expect(valueOf(datums, 'totalAssignedIPv4sPerCidr')).toBeUndefined();
   });
 
   test('non-finite gauge samples are skipped, and a family with only those publishes nothing', () => {
-    const datums = new ClusterAggregator().aggregate([
+    const datums = aggregateCycle(new ClusterAggregator(), [
       okNode('a', metrics().gauge(TOTAL_IPS, Infinity).gauge(ENI_ALLOCATED, NaN)),
       okNode('b', metrics().gauge(TOTAL_IPS, 12).gauge(TOTAL_IPS, -Infinity, { odd: 'series' }).gauge(ENI_ALLOCATED, NaN)),
     ], cycleAt(0));
@@ -320,7 +321,7 @@ describe('ClusterAggregator gauges', () => {
   });
 
   test('the fewest free IPs on any node exposing both total and assigned is published', () => {
-    const datums = new ClusterAggregator().aggregate([
+    const datums = aggregateCycle(new ClusterAggregator(), [
       capacityNode('roomy', 60, 10, 4),
       capacityNode('tight', 30, 27, 2),
       okNode('no-assigned-family', metrics().gauge(TOTAL_IPS, 5)),
@@ -331,7 +332,7 @@ describe('ClusterAggregator gauges', () => {
   });
 
   test('no free-IP minimum is published when no node exposes both families', () => {
-    const datums = new ClusterAggregator().aggregate([okNode('a', metrics().gauge(TOTAL_IPS, 5))], cycleAt(0));
+    const datums = aggregateCycle(new ClusterAggregator(), [okNode('a', metrics().gauge(TOTAL_IPS, 5))], cycleAt(0));
     expect(valueOf(datums, 'minAvailableIPsPerNode')).toBeUndefined();
     expect(valueOf(datums, 'totalIPAddresses')).toBe(5);
   });
@@ -346,11 +347,11 @@ describe('ClusterAggregator AWS API latency', () => {
 
   test('the mean is Σ Δsum / Σ Δcount across nodes and label sets, a reset counting from zero', () => {
     const aggregator = new ClusterAggregator();
-    aggregator.aggregate([
+    aggregateCycle(aggregator, [
       latencyNode('a', [['CreateTags', 1000, 10], ['AssignPrivateIpAddresses', 3000, 10]]),
       latencyNode('b', [['CreateTags', 500, 5]]),
     ], cycleAt(0));
-    const datums = aggregator.aggregate([
+    const datums = aggregateCycle(aggregator, [
       // a: CreateTags +2 calls / +300 ms; AssignPrivateIpAddresses unchanged
       latencyNode('a', [['CreateTags', 1300, 12], ['AssignPrivateIpAddresses', 3000, 10]]),
       // b: the summary reset; 1 call of 100 ms since
@@ -371,8 +372,8 @@ describe('ClusterAggregator AWS API latency', () => {
       ] }]]));
     };
     const aggregator = new ClusterAggregator();
-    aggregator.aggregate([countsFirst([100, 10], [5000, 5])], cycleAt(0));
-    const datums = aggregator.aggregate([countsFirst([130, 13], [5000, 5])], cycleAt(1));
+    aggregateCycle(aggregator, [countsFirst([100, 10], [5000, 5])], cycleAt(0));
+    const datums = aggregateCycle(aggregator, [countsFirst([130, 13], [5000, 5])], cycleAt(1));
     // THEN only CreateTags' 3 calls of 10 ms count
     expect(valueOf(datums, 'awsAPILatency')).toBe(10);
   });
@@ -380,8 +381,8 @@ describe('ClusterAggregator AWS API latency', () => {
   test('a cycle without API calls publishes no latency, never 0', () => {
     const aggregator = new ClusterAggregator();
     const idle = [latencyNode('a', [['CreateTags', 1000, 10]])];
-    const first = aggregator.aggregate(idle, cycleAt(0));
-    const second = aggregator.aggregate(idle, cycleAt(1));
+    const first = aggregateCycle(aggregator, idle, cycleAt(0));
+    const second = aggregateCycle(aggregator, idle, cycleAt(1));
     expect(valueOf(first, 'awsAPILatency')).toBeUndefined();
     expect(valueOf(second, 'awsAPILatency')).toBeUndefined();
     expect(valueOf(second, 'addReqCount')).toBe(0);
@@ -389,8 +390,8 @@ describe('ClusterAggregator AWS API latency', () => {
 
   test('a restarted ipamd counts its summary from zero', () => {
     const aggregator = new ClusterAggregator();
-    aggregator.aggregate([latencyNode('a', [['CreateTags', 1000, 10]])], cycleAt(0));
-    const datums = aggregator.aggregate(
+    aggregateCycle(aggregator, [latencyNode('a', [['CreateTags', 1000, 10]])], cycleAt(0));
+    const datums = aggregateCycle(aggregator, 
       [latencyNode('a', [['CreateTags', 1200, 11]], { podName: 'aws-node-replaced' })],
       cycleAt(1),
     );
@@ -399,21 +400,21 @@ describe('ClusterAggregator AWS API latency', () => {
 
   test('sum and count of one label set reset together when only the count went down', () => {
     const aggregator = new ClusterAggregator();
-    aggregator.aggregate([latencyNode('a', [['CreateTags', 1000, 10]])], cycleAt(0));
+    aggregateCycle(aggregator, [latencyNode('a', [['CreateTags', 1000, 10]])], cycleAt(0));
     // A restart undetected by the pod: 4 slow calls since, the sum already above the old one
-    const datums = aggregator.aggregate([latencyNode('a', [['CreateTags', 2000, 4]])], cycleAt(1));
+    const datums = aggregateCycle(aggregator, [latencyNode('a', [['CreateTags', 2000, 4]])], cycleAt(1));
     expect(valueOf(datums, 'awsAPILatency')).toBe(500);
   });
 
   test('NaN sums or counts are ignored and the label set resumes from its last good values', () => {
     const aggregator = new ClusterAggregator();
-    aggregator.aggregate([latencyNode('a', [['CreateTags', 1000, 10], ['CreateNetworkInterface', 900, 3]])], cycleAt(0));
-    const nanCycle = aggregator.aggregate(
+    aggregateCycle(aggregator, [latencyNode('a', [['CreateTags', 1000, 10], ['CreateNetworkInterface', 900, 3]])], cycleAt(0));
+    const nanCycle = aggregateCycle(aggregator, 
       [latencyNode('a', [['CreateTags', NaN, 12], ['CreateNetworkInterface', 1200, 4]])],
       cycleAt(1),
     );
     expect(valueOf(nanCycle, 'awsAPILatency')).toBe(300);
-    const next = aggregator.aggregate(
+    const next = aggregateCycle(aggregator, 
       [latencyNode('a', [['CreateTags', 1100, 12], ['CreateNetworkInterface', 1200, 4]])],
       cycleAt(2),
     );
@@ -426,8 +427,8 @@ describe('ClusterAggregator AWS API latency', () => {
       samples: samples.map(([suffix, api, value]) => ({ name: `${LATENCY}${suffix}`, labels: { api }, value })),
     }]]));
     const aggregator = new ClusterAggregator();
-    aggregator.aggregate([family([['_sum', 'CreateTags', 100], ['_count', 'CreateTags', 10], ['_count', 'DescribeInstances', NaN]])], cycleAt(0));
-    const datums = aggregator.aggregate([family([
+    aggregateCycle(aggregator, [family([['_sum', 'CreateTags', 100], ['_count', 'CreateTags', 10], ['_count', 'DescribeInstances', NaN]])], cycleAt(0));
+    const datums = aggregateCycle(aggregator, [family([
       ['_sum', 'CreateTags', 130], ['_count', 'CreateTags', 13], ['_sum', 'DescribeInstances', 70], ['_count', 'DescribeInstances', 1],
     ])], cycleAt(1));
     expect(valueOf(datums, 'awsAPILatency')).toBe(100 / 4);
@@ -441,7 +442,7 @@ describe('ClusterAggregator AWS API latency', () => {
       }));
       return okNode(name, built);
     };
-    const datums = new ClusterAggregator().aggregate(
+    const datums = aggregateCycle(new ClusterAggregator(), 
       [quantileNode('a', [NaN, 250]), quantileNode('b', [NaN, 400, Infinity]), quantileNode('c', [NaN])],
       cycleAt(0),
     );
@@ -449,7 +450,7 @@ describe('ClusterAggregator AWS API latency', () => {
   });
 
   test('no p99 is published when current ipamd emits only _sum and _count', () => {
-    const datums = new ClusterAggregator().aggregate([latencyNode('a', [['CreateTags', 10, 1]])], cycleAt(0));
+    const datums = aggregateCycle(new ClusterAggregator(), [latencyNode('a', [['CreateTags', 10, 1]])], cycleAt(0));
     expect(valueOf(datums, 'awsAPILatencyMaxP99')).toBeUndefined();
   });
 });
@@ -462,7 +463,8 @@ describe('ClusterAggregator datums', () => {
     for (const metric of CATALOG) {
       if (!metric.family || written.has(metric.family)) continue;
       written.add(metric.family);
-      if (metric.familyType === 'gauge') built.gauge(metric.family, 10);
+      if (metric.distinctLabel) built.gauge(metric.family, 1, { [metric.distinctLabel]: 'v1.20.1' });
+      else if (metric.familyType === 'gauge') built.gauge(metric.family, 10);
       if (metric.familyType === 'counter') built.counter(metric.family, counterValue);
     }
     built.summary(LATENCY, { sum: counterValue * 20, count: counterValue, labels: { api: 'CreateTags' }, quantiles: { '0.99': 35 } });
@@ -471,8 +473,8 @@ describe('ClusterAggregator datums', () => {
 
   test('every datum carries its catalog unit and the cycle time, and every ipamd metric is published', () => {
     const aggregator = new ClusterAggregator();
-    aggregator.aggregate([everyFamilyNode('a', 5)], cycleAt(0));
-    const datums = aggregator.aggregate([everyFamilyNode('a', 8)], cycleAt(1));
+    aggregateCycle(aggregator, [everyFamilyNode('a', 5)], cycleAt(0));
+    const datums = aggregateCycle(aggregator, [everyFamilyNode('a', 8)], cycleAt(1));
     const ipamdMetrics = CATALOG.filter((m) => m.aggregation !== 'health');
     expect(datums.map((d) => d.metricName)).toEqual(ipamdMetrics.map((m) => m.metricName));
     for (const datum of datums) {
@@ -486,13 +488,13 @@ describe('ClusterAggregator datums', () => {
 
   test('the timestamp is not the caller\'s Date object, so mutating it later changes no datum', () => {
     const cycleTime = cycleAt(0);
-    const [datum] = new ClusterAggregator().aggregate([everyFamilyNode('a', 1)], cycleTime);
+    const [datum] = aggregateCycle(new ClusterAggregator(), [everyFamilyNode('a', 1)], cycleTime);
     cycleTime.setUTCFullYear(2000);
     expect(datum.timestamp).toEqual(cycleAt(0));
   });
 
-  test('health metrics are left to the cycle runner', () => {
-    const datums = new ClusterAggregator().aggregate([everyFamilyNode('a', 1)], cycleAt(0));
+  test('health metrics are left to the cycle runner, but for the aggregator\'s own drop counts when non-zero', () => {
+    const datums = aggregateCycle(new ClusterAggregator(), [everyFamilyNode('a', 1)], cycleAt(0));
     expect(datums.some((d) => catalogMetric(d.metricName).aggregation === 'health')).toBe(false);
   });
 
@@ -506,7 +508,7 @@ describe('ClusterAggregator datums', () => {
           .gauge(TOTAL_IPS, n.gauge).gauge(ASSIGNED_IPS, n.gauge)
           .counter(ADD_REQ, n.counter)
           .summary(LATENCY, { sum: n.sum, count: n.count, quantiles: { '0.99': n.p99 } })));
-        for (const datum of aggregator.aggregate(results, cycleAt(cycle))) {
+        for (const datum of aggregateCycle(aggregator, results, cycleAt(cycle))) {
           expect(Number.isFinite(datum.value)).toBe(true);
         }
       });
@@ -514,7 +516,7 @@ describe('ClusterAggregator datums', () => {
   });
 
   test('an invalid cycle time fails with what to pass instead', () => {
-    expect(() => new ClusterAggregator().aggregate([], new Date('not a date'))).toThrow(/cycleTime is an invalid Date/);
+    expect(() => new ClusterAggregator().startCycle([], new Date('not a date'))).toThrow(/cycleTime is an invalid Date/);
   });
 });
 
@@ -524,27 +526,9 @@ describe('ClusterAggregator node state', () => {
     for (let cycle = 0; cycle < 50; cycle++) {
       // 20 nodes a cycle; 5 of them replaced by new names every cycle
       const names = Array.from({ length: 20 }, (_, i) => (i < 15 ? `stable-${i}` : `churn-${cycle}-${i}`));
-      aggregator.aggregate(names.map((n) => addReqNode(n, cycle)), cycleAt(cycle));
+      aggregateCycle(aggregator, names.map((n) => addReqNode(n, cycle)), cycleAt(cycle));
       expect(aggregator.trackedNodeCount).toBe(20);
     }
-  });
-
-  test('a node listed twice in one cycle is read once, preferring an OK result and then the newer pod', () => {
-    const aggregator = new ClusterAggregator();
-    const oldPod = { podName: 'aws-node-old', startTimeMs: POD_START_MS };
-    const newPod = { podName: 'aws-node-new', startTimeMs: POD_START_MS + 1000 };
-    aggregator.aggregate([
-      okNode('a', metrics().gauge(TOTAL_IPS, 30).counter(ADD_REQ, 100), oldPod),
-      failedNode('a', newPod),
-    ], cycleAt(0));
-    const datums = aggregator.aggregate([
-      okNode('a', metrics().gauge(TOTAL_IPS, 30).counter(ADD_REQ, 104), oldPod),
-      okNode('a', metrics().gauge(TOTAL_IPS, 30).counter(ADD_REQ, 2), newPod),
-    ], cycleAt(1));
-    expect(valueOf(datums, 'totalIPAddresses')).toBe(30);
-    // The new pod replaced the old one on the node: its 2 requests count from zero
-    expect(valueOf(datums, 'addReqCount')).toBe(2);
-    expect(aggregator.trackedNodeCount).toBe(1);
   });
 
   test('ten thousand nodes aggregate to exact cluster figures', () => {
@@ -554,8 +538,8 @@ describe('ClusterAggregator node state', () => {
       .counter(ADD_REQ, 1000 + n * i)
       .counter(EC2_REQ, n, { fn: 'CreateTags' }).counter(EC2_REQ, 2 * n, { fn: 'AssignPrivateIpAddresses' })
       .summary(LATENCY, { sum: n * 50, count: n, labels: { api: 'CreateTags', error: 'false', status: '200' } })));
-    aggregator.aggregate(cycle(1), cycleAt(0));
-    const datums = aggregator.aggregate(cycle(2), cycleAt(1));
+    aggregateCycle(aggregator, cycle(1), cycleAt(0));
+    const datums = aggregateCycle(aggregator, cycle(2), cycleAt(1));
     expect(valueOf(datums, 'totalIPAddresses')).toBe(300_000);
     expect(valueOf(datums, 'addReqCount')).toBe((9_999 * 10_000) / 2);
     expect(valueOf(datums, 'ec2ApiReqCount')).toBe(30_000);
@@ -568,7 +552,7 @@ describe('ClusterAggregator node state', () => {
 describe('ClusterAggregator catalog', () => {
   test('aggregates only the metrics of a custom catalog, in its order', () => {
     const catalog: CatalogMetric[] = [catalogMetric('eniAllocated'), catalogMetric('collectorNodesScraped'), catalogMetric('totalIPAddresses')];
-    const datums = new ClusterAggregator({ catalog }).aggregate(
+    const datums = aggregateCycle(new ClusterAggregator({ catalog }), 
       [okNode('a', metrics().gauge(TOTAL_IPS, 30).gauge(ENI_ALLOCATED, 2).counter(ADD_REQ, 1))],
       cycleAt(0),
     );
@@ -583,28 +567,54 @@ describe('ClusterAggregator catalog', () => {
   });
 });
 
-describe('ClusterAggregator folding results as they arrive', () => {
-  test('folding results in any arrival order gives the same datums as the whole cycle in pod order', () => {
+describe('ClusterAggregator cycles', () => {
+  test('adding results in any arrival order gives the same datums as in pod order', () => {
     // GIVEN the same three cycles for two aggregators
     const cycles: NodeScrapeResult[][] = [
       [addReqNode('a', 100), addReqNode('b', 200), addReqNode('c', 300)],
       [addReqNode('a', 110), failedNode('b'), addReqNode('c', 5)],
       [addReqNode('b', 260), addReqNode('a', 111), addReqNode('c', 9)],
     ];
-    const whole = new ClusterAggregator();
-    const streamed = new ClusterAggregator();
+    const inOrder = new ClusterAggregator();
+    const reversed = new ClusterAggregator();
+    const published: Array<number | undefined> = [];
     cycles.forEach((results, n) => {
-      // WHEN one takes the whole cycle and the other folds each result, arriving in reverse order
-      const expected = whole.aggregate(results, cycleAt(n));
-      streamed.begin(results.map((r) => r.pod), cycleAt(n).getTime());
-      for (const r of [...results].reverse()) streamed.fold(r);
+      // WHEN one adds the results in pod order and the other in reverse order
+      const expected = aggregateCycle(inOrder, results, cycleAt(n));
+      published.push(valueOf(expected, 'addReqCount'));
+      const cycle = reversed.startCycle(results.map((r) => r.pod), cycleAt(n));
+      for (const r of [...results].reverse()) cycle.add(r);
       // THEN both give the same datums and hold the same nodes
-      expect(streamed.finish(cycleAt(n))).toEqual(expected);
-      expect(streamed.trackedNodeCount).toBe(whole.trackedNodeCount);
+      expect(cycle.finish()).toEqual(expected);
+      expect(reversed.trackedNodeCount).toBe(inOrder.trackedNodeCount);
     });
+    // AND the figures are the hand-computed ones: a baseline; a +10 and c reset to 5; a +1, b +60 over the gap, c +4
+    expect(published).toEqual([undefined, 15, 65]);
   });
 
-  test('fold before begin is a programming error named as such', () => {
-    expect(() => new ClusterAggregator().fold(addReqNode('a', 1))).toThrow(/fold\(\) before begin\(\)/);
+  test('a second result for one node in a cycle is a programming error: discovery keeps one pod per node', () => {
+    const cycle = new ClusterAggregator().startCycle([awsNodePod('a')], cycleAt(0));
+    cycle.add(addReqNode('a', 1));
+    expect(() => cycle.add(addReqNode('a', 2, { podName: 'aws-node-a-new' }))).toThrow(
+      /add\(\) called twice for node 'a' in one cycle: discovery must keep one aws-node pod per node/,
+    );
+  });
+
+  test('add() or finish() after finish() is a programming error named as such', () => {
+    const cycle = new ClusterAggregator().startCycle([awsNodePod('a')], cycleAt(0));
+    cycle.finish();
+    expect(() => cycle.add(addReqNode('a', 1))).toThrow(/add\(\) for node 'a' on a cycle that is finished or superseded/);
+    expect(() => cycle.finish()).toThrow(/finish\(\) on a cycle that is finished or superseded/);
+  });
+
+  test('a cycle that is never finished changes no state: the next cycle compares with the last finished one', () => {
+    const aggregator = new ClusterAggregator();
+    aggregateCycle(aggregator, [addReqNode('a', 100)], cycleAt(0));
+    // GIVEN a cycle that read a at 150 and was abandoned (say, the collector was stopping)
+    aggregator.startCycle([awsNodePod('a')], cycleAt(1)).add(addReqNode('a', 150));
+    // WHEN the next cycle reads 160
+    const datums = aggregateCycle(aggregator, [addReqNode('a', 160)], cycleAt(2));
+    // THEN the whole 60 since the last finished cycle counts, not 10
+    expect(valueOf(datums, 'addReqCount')).toBe(60);
   });
 });

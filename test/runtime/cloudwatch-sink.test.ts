@@ -190,7 +190,7 @@ describe('CloudWatchSink', () => {
       // GIVEN room for 50 datums and CloudWatch down
       const { server, sink, logs } = await setUp({ bufferMaxDatums: 50 }, { maxAttempts: 1 });
       server.faults.push('serviceUnavailable');
-      const cycles = [cycle(0), cycle(1), cycle(2)];
+      const cycles = [cycle(0, 28), cycle(1, 28), cycle(2, 28)];
 
       // WHEN three cycles of 28 arrive (84 datums)
       for (const datums of cycles) await sink.publish(datums);
@@ -226,30 +226,78 @@ describe('CloudWatchSink', () => {
       expect(revived.datums).toEqual(expected(datums));
     });
 
-    test('a request CloudWatch refuses as invalid is dropped and counted, not retried', async () => {
-      // GIVEN CloudWatch refuses the next request with InvalidParameterValue
-      const { server, sink, sdkClient, logs } = await setUp({ baseBackoffMs: 5, maxBackoffMs: 5 }, { maxAttempts: 3 });
-      server.faults.push('invalidParameter');
+    test('one datum CloudWatch refuses is isolated by halving the batch: the others are sent, it is dropped, counted and logged once', async () => {
+      // GIVEN CloudWatch refuses any request that carries datum 5 of 8 (InvalidParameterValue, as for a bad datum)
+      const { server, sink, sdkClient, logs } = await setUp({}, { maxAttempts: 3 });
+      const datums = cycle(0, 8);
+      server.rejectDatum = (d) => d.Value === datums[5].value;
 
-      // WHEN a cycle is published
-      await sink.publish(cycle(0));
+      // WHEN the cycle is published
+      await sink.publish(datums);
 
-      // THEN one request was made (the SDK does not retry it either), the batch is counted and logged
-      expect(server.requests).toHaveLength(1);
-      expect(sdkClient.sdkErrorTypes).toEqual(['CLIENT_ERROR']);
+      // THEN [0..8) refused, [0..4) sent, [4,5] refused, [4] sent, [5] refused alone and dropped, [6,7] sent
+      expect(server.requests.map((r) => [r.input.MetricData.length, r.answer])).toEqual([
+        [8, 'invalidParameter'], [4, 'ok'], [2, 'invalidParameter'], [1, 'ok'], [1, 'invalidParameter'], [2, 'ok'],
+      ]);
+      expect(server.datums).toEqual(expected([...datums.slice(0, 5), ...datums.slice(6)]));
+      // the SDK does not retry a client error either
+      expect(sdkClient.sdkErrorTypes).toEqual(['CLIENT_ERROR', 'CLIENT_ERROR', 'CLIENT_ERROR']);
       expect(sink.bufferedCount).toBe(0);
-      expect(sink.droppedCounts.rejected).toBe(CATALOG.length);
-      // Rejected datums are counted in the published drop figure too, once.
-      expect(sink.takeDroppedCount()).toBe(CATALOG.length);
+      expect(sink.droppedCounts).toEqual({ bufferFull: 0, rejected: 1, expired: 0, invalid: 0 });
+      expect(sink.takeDroppedCount()).toBe(1);
       expect(sink.takeDroppedCount()).toBe(0);
-      expect(logs.some((l) => l.level === 'error' && String(l.error).includes('InvalidParameterValue'))).toBe(true);
+      const refusedLines = logs.filter((l) => l.level === 'error');
+      expect(refusedLines).toHaveLength(1);
+      expect(refusedLines[0]).toMatchObject({ dropped: 1, metrics: [datums[5].metricName] });
+      expect(String(refusedLines[0].error)).toContain('InvalidParameterValue');
 
-      // WHEN more cycles follow, THEN only they are sent: the refused batch never comes back
-      await new Promise((resolve) => setTimeout(resolve, 30));
-      await sink.publish(cycle(1));
+      // WHEN the next cycle is clean, THEN it goes in one request: the refused datum never comes back
+      server.rejectDatum = undefined;
+      await sink.publish(cycle(1, 8));
+      expect(server.requests).toHaveLength(7);
+      expect(server.datums.slice(7)).toEqual(expected(cycle(1, 8)));
+    });
+
+    test('two bad datums are each isolated; the six good ones arrive in order', async () => {
+      const { server, sink } = await setUp();
+      const datums = cycle(0, 8);
+      const bad = new Set([datums[1].value, datums[6].value]);
+      server.rejectDatum = (d) => bad.has(d.Value as number);
+
+      await sink.publish(datums);
+
+      // [0..8)R [0..4)R [0,1]R [0]ok [1]R, then [2..8)R [2..5)ok [5,6]R [5]ok [6]R [7]ok: hand-traced halving
+      expect(server.requests.map((r) => r.input.MetricData.length)).toEqual([8, 4, 2, 1, 1, 6, 3, 2, 1, 1, 1]);
+      expect(server.datums).toEqual(expected([0, 2, 3, 4, 5, 7].map((i) => datums[i])));
+      expect(sink.droppedCounts.rejected).toBe(2);
+    });
+
+    test('past the isolation budget a refused batch is dropped whole, still counted', async () => {
+      // GIVEN every datum refused and a budget of 3 isolation requests
+      const { server, sink, logs } = await setUp({ maxIsolationRequests: 3 });
+      server.rejectDatum = () => true;
+
+      await sink.publish(cycle(0, 8));
+
+      // THEN 8 R, 4 R, 2 R, 1 R (dropped alone; budget spent), then the other 7 R and dropped whole
+      expect(server.requests.map((r) => r.input.MetricData.length)).toEqual([8, 4, 2, 1, 7]);
+      expect(server.datums).toEqual([]);
+      expect(sink.droppedCounts.rejected).toBe(8);
+      expect(sink.bufferedCount).toBe(0);
+      expect(logs.filter((l) => l.level === 'error')).toEqual([expect.objectContaining({ dropped: 8, droppedWholeBatches: 1 })]);
+    });
+
+    test('throttling and 5xx keep the whole batch for retry: nothing is split or dropped', async () => {
+      const { server, sink } = await setUp({}, { maxAttempts: 1 });
+      server.faults.push('throttling', 'internalError');
+
+      await sink.publish(cycle(0, 8));
       await sink.flush();
-      expect(server.requests).toHaveLength(2);
-      expect(server.datums).toEqual(expected(cycle(1)));
+      await sink.flush();
+
+      expect(server.requests.map((r) => [r.input.MetricData.length, r.answer])).toEqual([[8, 'throttling'], [8, 'internalError'], [8, 'ok']]);
+      expect(server.datums).toEqual(expected(cycle(0, 8)));
+      expect(sink.droppedCounts).toEqual({ bufferFull: 0, rejected: 0, expired: 0, invalid: 0 });
     });
 
     test('flush returns by its deadline while CloudWatch keeps failing, keeping the datums', async () => {
@@ -289,6 +337,84 @@ describe('CloudWatchSink', () => {
     });
   });
 
+  describe('deadlines and the stop signal', () => {
+    test('a PutMetricData that never answers ends when the stop signal aborts the publish; the datums stay', async () => {
+      // GIVEN CloudWatch never answers, and the sink's own request deadline is far (10 s)
+      const { server, sink } = await setUp({ requestTimeoutMs: 10_000 });
+      server.faults.push('hang');
+      const stop = new AbortController();
+
+      // WHEN a publish is under way and the stop signal fires 200 ms in
+      const started = performance.now();
+      const publishing = sink.publish(cycle(0, 8), stop.signal);
+      setTimeout(() => stop.abort(), 200);
+      await publishing;
+
+      // THEN the publish returns soon after the abort (1 s of margin for a loaded machine), not at 10 s, the datums kept for the flush
+      const elapsedMs = performance.now() - started;
+      expect(elapsedMs).toBeGreaterThanOrEqual(190);
+      expect(elapsedMs).toBeLessThan(200 + 1000);
+      expect(sink.bufferedCount).toBe(8);
+      await sink.flush(Date.now() + 5000);
+      expect(server.datums).toEqual(expected(cycle(0, 8)));
+    });
+
+    test('an answer trickling one byte every 2 s is cut at requestTimeoutMs, counted as a failed send, and the datums are retried', async () => {
+      // GIVEN CloudWatch sends its 200 headers at once and the body a byte every 2 s (64 bytes: over 2 minutes)
+      const server = await startCloudWatchServer({ trickleMs: 2000 });
+      cleanups.push(() => server.close());
+      // the sink's own client, configured as in production but for its deadline
+      process.env.AWS_ENDPOINT_URL_CLOUDWATCH = server.url;
+      process.env.AWS_ACCESS_KEY_ID = 'AKIDFROMENV';
+      process.env.AWS_SECRET_ACCESS_KEY = 'env-secret';
+      process.env.AWS_REGION = 'us-east-1';
+      process.env.AWS_MAX_ATTEMPTS = '1';
+      cleanups.push(() => {
+        for (const name of ['AWS_ENDPOINT_URL_CLOUDWATCH', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_REGION', 'AWS_MAX_ATTEMPTS']) delete process.env[name];
+      });
+      const logs: LogLine[] = [];
+      const sink = new CloudWatchSink({
+        clusterId: CLUSTER_ID, namespace: NAMESPACE, bufferMaxDatums: 100, requestTimeoutMs: 600, ...NO_TIMER_BACKOFF,
+        logger: createLogger('debug', (line) => logs.push(JSON.parse(line))),
+      });
+      cleanups.push(() => sink.stop());
+      server.faults.push('trickle');
+
+      // WHEN a cycle is published
+      const started = performance.now();
+      await sink.publish(cycle(0, 4));
+
+      // THEN the publish ends at the 600 ms deadline, not after the trickle, with a warning and the datums kept
+      const elapsedMs = performance.now() - started;
+      expect(elapsedMs).toBeGreaterThanOrEqual(590);
+      expect(elapsedMs).toBeLessThan(600 + 1000);
+      expect(server.requests.map((r) => r.answer)).toEqual(['trickle']);
+      expect(sink.bufferedCount).toBe(4);
+      expect(logs.some((l) => l.level === 'warn' && String(l.error).includes('did not complete within 600 ms'))).toBe(true);
+
+      // AND the next attempt delivers them
+      await sink.flush();
+      expect(server.datums).toEqual(expected(cycle(0, 4)));
+    });
+
+    test('flush with a distant deadline ends when its signal aborts, a hung request included', async () => {
+      const { server, sink } = await setUp({ requestTimeoutMs: 10_000 }, { maxAttempts: 1 });
+      server.faults.push('serviceUnavailable', 'hang');
+      await sink.publish(cycle(0, 8));
+      const stop = new AbortController();
+
+      const started = performance.now();
+      const flushing = sink.flush(Date.now() + 10_000, stop.signal);
+      setTimeout(() => stop.abort(), 200);
+      await flushing;
+
+      const elapsedMs = performance.now() - started;
+      expect(elapsedMs).toBeLessThan(200 + 1000);
+      expect(server.requests.map((r) => r.answer)).toEqual(['serviceUnavailable', 'hang']);
+      expect(sink.bufferedCount).toBe(8);
+    });
+  });
+
   describe('datums CloudWatch would refuse', () => {
     test('datums older than two weeks are dropped and counted; newer ones are sent', async () => {
       const { server, sink } = await setUp();
@@ -303,8 +429,8 @@ describe('CloudWatchSink', () => {
       expect(server.protocolErrors).toEqual([]);
     });
 
-    test('non-finite values are dropped and counted; the rest of the cycle is sent', async () => {
-      const { server, sink } = await setUp();
+    test('non-finite values are dropped, counted and logged by metric; the rest of the cycle is sent', async () => {
+      const { server, sink, logs } = await setUp();
       const datums = cycle(0, 3);
       const bad: ClusterDatum[] = [{ ...datums[0], value: Number.NaN }, { ...datums[1], value: Number.POSITIVE_INFINITY }];
 
@@ -312,6 +438,10 @@ describe('CloudWatchSink', () => {
 
       expect(sink.droppedCounts.invalid).toBe(2);
       expect(server.datums).toEqual(expected([datums[2]]));
+      expect(server.requests).toHaveLength(1);
+      expect(logs.filter((l) => l.level === 'warn')).toEqual([
+        expect.objectContaining({ dropped: 2, metrics: [datums[0].metricName, datums[1].metricName] }),
+      ]);
     });
   });
 
@@ -381,6 +511,7 @@ describe('CloudWatchSink', () => {
       [{ namespace: '' }, /namespace must be 1 to 255 characters/],
       [{ bufferMaxDatums: 0 }, /bufferMaxDatums must be a positive integer, got 0/],
       [{ baseBackoffMs: 100, maxBackoffMs: 10 }, /baseBackoffMs <= maxBackoffMs/],
+      [{ requestTimeoutMs: 0 }, /requestTimeoutMs must be a positive integer, got 0/],
     ])('rejects bad options %p', (bad, message) => {
       const client = createTestCloudWatchClient('http://127.0.0.1:9').client;
       cleanups.push(() => client.destroy());

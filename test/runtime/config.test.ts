@@ -43,16 +43,19 @@ describe('loadConfig', () => {
       CLOUDWATCH_BUFFER_MAX_DATUMS: '100',
       PROMETHEUS_PORT: '9999',
       HEALTH_PORT: '0',
+      UNREADY_AFTER_PUBLISH_FAILURES: '5',
     });
     expect(config).toEqual({
       clusterId: 'prod-eu', region: 'eu-west-1', useCloudWatch: false, usePrometheus: true, intervalSeconds: 1,
       logLevel: 'DEBUG', scrapeMode: 'direct', scrapeConcurrency: 8, scrapeTimeoutMs: 250, scrapeMaxBytes: 65536,
       ipamdPort: 9100, awsNodeNamespace: 'cni', awsNodeLabelSelector: 'app=ipamd', listPageSize: 50,
       cloudWatchNamespace: 'Custom/CNI', bufferMaxDatums: 100, prometheusPort: 9999, healthPort: 0,
+      unreadyAfterPublishFailures: 5,
     });
   });
 
   test.each([
+    ['UNREADY_AFTER_PUBLISH_FAILURES', '0', /UNREADY_AFTER_PUBLISH_FAILURES="0" is invalid: use a whole number of consecutive cycles from 1 to 10000/],
     ['METRIC_UPDATE_INTERVAL', '0', /METRIC_UPDATE_INTERVAL="0" is invalid: use a whole number of whole seconds from 1/],
     ['METRIC_UPDATE_INTERVAL', 'abc', /METRIC_UPDATE_INTERVAL="abc" is invalid/],
     ['METRIC_UPDATE_INTERVAL', '1.5', /METRIC_UPDATE_INTERVAL="1.5" is invalid/],

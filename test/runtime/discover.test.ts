@@ -3,7 +3,7 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
-import { discoverAwsNodePods, type DiscoverOptions } from '../../runtime/discover';
+import { discoverAwsNodePods, discoverNodes, DiscoveryError, type DiscoverOptions } from '../../runtime/discover';
 import { loadKubeConfig } from '../../runtime/kube-config';
 import type { Logger } from '../../runtime/log';
 import { kubePod, startKubeApiServer, type KubeApiServer, type KubePod } from '../support/kube-api-server';
@@ -87,9 +87,9 @@ describe('discoverAwsNodePods', () => {
     expect(decodeURIComponent(server.requests[0].url)).toContain('labelSelector=k8s-app=aws-node');
   });
 
-  test('maps node name, pod IP and the aws-node container start, falling back to the pod start', async () => {
+  test('maps node name, pod IP, uid, the aws-node container start, restarts and id, falling back to the pod start', async () => {
     server.setPods([
-      kubePod({ name: 'aws-node-a', nodeName: 'node-a', podIP: '10.0.0.1',
+      kubePod({ name: 'aws-node-a', nodeName: 'node-a', podIP: '10.0.0.1', restartCount: 3, containerID: 'containerd://abc123',
         startTime: '2026-01-01T00:00:00Z', containerStartedAt: '2026-01-01T00:05:00Z' }),
       { ...kubePod({ name: 'aws-node-b', nodeName: 'node-b', podIP: '10.0.0.2', startTime: '2026-01-02T00:00:00Z' }),
         status: { phase: 'Running', podIP: '10.0.0.2', startTime: '2026-01-02T00:00:00Z' } },
@@ -98,8 +98,11 @@ describe('discoverAwsNodePods', () => {
     const pods = await discoverAwsNodePods(kc, options());
 
     expect(pods).toEqual([
-      { podName: 'aws-node-a', namespace: 'kube-system', nodeName: 'node-a', podIP: '10.0.0.1', startTimeMs: Date.parse('2026-01-01T00:05:00Z') },
-      { podName: 'aws-node-b', namespace: 'kube-system', nodeName: 'node-b', podIP: '10.0.0.2', startTimeMs: Date.parse('2026-01-02T00:00:00Z') },
+      { podName: 'aws-node-a', namespace: 'kube-system', nodeName: 'node-a', podIP: '10.0.0.1', startTimeMs: Date.parse('2026-01-01T00:05:00Z'),
+        podUid: 'uid-aws-node-a', restartCount: 3, containerID: 'containerd://abc123' },
+      // no container status: no restart count nor container id, and the pod's start stands in
+      { podName: 'aws-node-b', namespace: 'kube-system', nodeName: 'node-b', podIP: '10.0.0.2', startTimeMs: Date.parse('2026-01-02T00:00:00Z'),
+        podUid: 'uid-aws-node-b' },
     ]);
   });
 
@@ -128,9 +131,10 @@ describe('discoverAwsNodePods', () => {
       kubePod({ name: 'aws-node-new1', nodeName: 'node-1', podIP: '10.0.0.2', startTime: '2026-01-02T00:00:00Z' }),
     ]);
 
-    const pods = await discoverAwsNodePods(kc, options());
+    const discovery = await discoverNodes(kc, options());
 
-    expect(pods.map((p) => p.podName).sort()).toEqual(['aws-node-new0', 'aws-node-new1']);
+    expect(discovery.pods.map((p) => p.podName).sort()).toEqual(['aws-node-new0', 'aws-node-new1']);
+    expect(discovery.skipped).toEqual({ notRunning: 0, notHostNetwork: 0, podIPNotHostIP: 0, duplicateOnNode: 2 });
   });
 
   test('retries a 429 and succeeds', async () => {
@@ -241,6 +245,160 @@ describe('discoverAwsNodePods', () => {
 
     await expect(listing).rejects.toBe(reason);
     expect(server.counters.lists).toBe(1);
+  });
+
+  describe('direct mode keeps only pods it may connect to', () => {
+    test('skips pods off the host network, and podIPs that are not a valid IP equal to the hostIP, counting each', async () => {
+      // GIVEN good pods (IPv4, and IPv6 written two ways) and six that direct mode must not scrape
+      const logger = recordingLogger();
+      server.setPods([
+        kubePod({ name: 'aws-node-v4', nodeName: 'n-v4', podIP: '10.0.0.1' }),
+        kubePod({ name: 'aws-node-v6', nodeName: 'n-v6', podIP: 'fd00:0:0::a', hostIP: 'fd00::A' }),
+        kubePod({ name: 'aws-node-pod-net', nodeName: 'n1', podIP: '10.0.0.2', hostNetwork: false }),
+        kubePod({ name: 'aws-node-path', nodeName: 'n2', podIP: '127.0.0.5:8080/steal?x=#', hostIP: '127.0.0.5' }),
+        kubePod({ name: 'aws-node-userinfo', nodeName: 'n3', podIP: 'user@127.0.0.5', hostIP: 'user@127.0.0.5' }),
+        kubePod({ name: 'aws-node-other-ip', nodeName: 'n4', podIP: '10.0.0.4', hostIP: '10.0.0.40' }),
+        kubePod({ name: 'aws-node-zone', nodeName: 'n5', podIP: 'fe80::1%eth0' }),
+        kubePod({ name: 'aws-node-no-ip', nodeName: 'n6' }),
+      ]);
+
+      // WHEN discovered for direct scraping, and for proxy scraping
+      const direct = await discoverNodes(kc, options({ scrapeMode: 'direct', logger }));
+      const proxy = await discoverNodes(kc, options({ scrapeMode: 'proxy' }));
+
+      // THEN direct keeps the two good ones and counts the six by reason; proxy keeps all eight
+      expect(direct.pods.map((p) => p.podName).sort()).toEqual(['aws-node-v4', 'aws-node-v6']);
+      expect(direct.skipped).toEqual({ notRunning: 0, notHostNetwork: 1, podIPNotHostIP: 5, duplicateOnNode: 0 });
+      expect(proxy.pods).toHaveLength(8);
+      const debug = logger.lines.filter((l) => l.level === 'debug' && l.msg.startsWith('skipping aws-node pod'));
+      expect(debug.map((l) => l.fields?.pod).sort()).toEqual(
+        ['aws-node-no-ip', 'aws-node-other-ip', 'aws-node-path', 'aws-node-pod-net', 'aws-node-userinfo', 'aws-node-zone']);
+      expect(logger.lines.filter((l) => l.level !== 'debug')).toEqual([]);
+    });
+
+    test('a bad pod on a node does not hide a good one on the same node', async () => {
+      server.setPods([
+        kubePod({ name: 'aws-node-a-bad', nodeName: 'n', podIP: '10.0.0.9', hostNetwork: false, startTime: '2026-02-01T00:00:00Z' }),
+        kubePod({ name: 'aws-node-b-good', nodeName: 'n', podIP: '10.0.0.1', startTime: '2026-01-01T00:00:00Z' }),
+      ]);
+
+      const direct = await discoverNodes(kc, options({ scrapeMode: 'direct' }));
+
+      expect(direct.pods.map((p) => p.podName)).toEqual(['aws-node-b-good']);
+      expect(direct.skipped).toEqual({ notRunning: 0, notHostNetwork: 1, podIPNotHostIP: 0, duplicateOnNode: 0 });
+    });
+  });
+
+  describe('a list the API server never ends', () => {
+    /** A page of `n` new pods on new nodes, named from `from`. */
+    const freshPods = (from: number, n: number): KubePod[] =>
+      Array.from({ length: n }, (_, i) => kubePod({ name: `aws-node-f${from + i}`, nodeName: `node-f${from + i}`, podIP: '10.0.0.1' }));
+
+    test('continue tokens A, B, A end the list at the repeat, with an error naming the loop', async () => {
+      // GIVEN a server that answers continue tokens A, B, A, B, ... forever
+      server.setListOverride((call) => ({ kind: 'page', pods: freshPods(call.count * 2, 2), continue: call.count % 2 === 1 ? 'A' : 'B' }));
+
+      const listing = discoverNodes(kc, options({ pageSize: 2 }));
+
+      // THEN pages 1 (A), 2 (B), 3 (A again): three list calls, then a 'continue-loop' failure
+      await expect(listing).rejects.toThrow(/returned a continue token it had returned before \(page 3\).*next cycle lists again/);
+      await expect(listing).rejects.toMatchObject({ reason: 'continue-loop' });
+      expect(server.counters.lists).toBe(3);
+
+      // AND the next cycle retries from the first page, and succeeds once the server mends
+      server.setListOverride(undefined);
+      server.setPods(awsNodePods(3));
+      expect((await discoverNodes(kc, options({ pageSize: 2 }))).pods).toHaveLength(3);
+      expect(server.requests[3].url).not.toContain('continue=');
+    });
+
+    test('endless pages of new pods stop at maxPods, holding no more than that', async () => {
+      // GIVEN pages of 10 new pods, each with a fresh continue token, and a cap of 45 pods
+      server.setListOverride((call) => ({ kind: 'page', pods: freshPods(call.count * 10, 10), continue: `t${call.count}` }));
+
+      const listing = discoverNodes(kc, options({ pageSize: 10, maxPods: 45 }));
+
+      // THEN page 5 brings the count to 50 > 45: five calls, then 'too-many-pods'
+      await expect(listing).rejects.toMatchObject({ reason: 'too-many-pods' });
+      await expect(listing).rejects.toThrow(/returned more than 45 pods \(50 by page 5\)/);
+      expect(server.counters.lists).toBe(5);
+    });
+
+    test('endless empty pages stop at the page cap derived from maxPods and the page size', async () => {
+      // GIVEN empty pages with fresh tokens; maxPods 45 in pages of 10: cap 2 * ceil(45 / 10) + 8 = 18 pages
+      server.setListOverride((call) => ({ kind: 'page', pods: [], continue: `t${call.count}` }));
+
+      const listing = discoverNodes(kc, options({ pageSize: 10, maxPods: 45 }));
+
+      await expect(listing).rejects.toMatchObject({ reason: 'too-many-pages' });
+      await expect(listing).rejects.toThrow(/still had more pages after 18 pages of limit 10/);
+      expect(server.counters.lists).toBe(18);
+    });
+
+    test('a list longer than its deadline ends at the deadline, and the next cycle lists again', async () => {
+      // GIVEN 10 pages of 1 pod, each answered after 100 ms, and a deadline 350 ms away
+      server.setPods(awsNodePods(10));
+      server.setListDelay(100);
+      const started = performance.now();
+
+      const listing = discoverNodes(kc, options({ pageSize: 1, deadlineMs: Date.now() + 350 }));
+
+      // THEN it fails 'deadline' at about 350 ms (the margin is for a loaded machine; ten pages take 1 s
+      // or more), having asked for no more than four pages (four answers take 400 ms)
+      await expect(listing).rejects.toMatchObject({ reason: 'deadline' });
+      const elapsedMs = performance.now() - started;
+      expect(elapsedMs).toBeGreaterThanOrEqual(340);
+      expect(elapsedMs).toBeLessThan(350 + 500);
+      expect(server.counters.lists).toBeLessThanOrEqual(4);
+      server.setListDelay(0);
+      expect((await discoverNodes(kc, options({ pageSize: 5, deadlineMs: Date.now() + 5000 }))).pods).toHaveLength(10);
+    });
+  });
+
+  describe('a page that never arrives', () => {
+    test('a hanging page ends when the stop signal aborts, well inside its own timeout', async () => {
+      // GIVEN a list page that is accepted and never answered, and a page timeout of 10 s
+      server.setListOverride(() => ({ kind: 'hang' }));
+      const controller = new AbortController();
+      const reason = new Error('collector stopping');
+      const started = performance.now();
+
+      const listing = discoverNodes(kc, options({ signal: controller.signal, retry: { ...FAST_RETRY, requestTimeoutMs: 10_000 } }));
+      setTimeout(() => controller.abort(reason), 200);
+
+      // THEN it rejects with the stop reason soon after the abort (1 s of margin for a loaded machine), not at 10 s
+      await expect(listing).rejects.toBe(reason);
+      const elapsedMs = performance.now() - started;
+      expect(elapsedMs).toBeLessThan(200 + 1000);
+      expect(server.counters.lists).toBe(1);
+    });
+
+    test('a page whose body trickles a byte every 50 ms is cut at the list deadline', async () => {
+      // GIVEN a 200-byte-plus page sent one byte every 50 ms (10 s or more), a page timeout of 10 s, a deadline 400 ms away
+      server.setListOverride(() => ({ kind: 'trickle', pods: awsNodePods(1), everyMs: 50 }));
+      const started = performance.now();
+
+      const listing = discoverNodes(kc, options({ deadlineMs: Date.now() + 400, retry: { ...FAST_RETRY, requestTimeoutMs: 10_000 } }));
+
+      // THEN it fails 'deadline' at about 400 ms, headers having arrived long before
+      await expect(listing).rejects.toMatchObject({ reason: 'deadline' });
+      const elapsedMs = performance.now() - started;
+      expect(elapsedMs).toBeGreaterThanOrEqual(390);
+      expect(elapsedMs).toBeLessThan(400 + 1000);
+    });
+
+    test('a trickling page is cut at the page timeout and retried, ending within the attempts', async () => {
+      server.setListOverride(() => ({ kind: 'trickle', pods: awsNodePods(1), everyMs: 50 }));
+      const started = performance.now();
+
+      const listing = discoverNodes(kc, options({ retry: { ...FAST_RETRY, requestTimeoutMs: 200, maxAttempts: 2 } }));
+
+      await expect(listing).rejects.toThrow(/request timed out \(after 2 attempts\)/);
+      await expect(listing).rejects.toBeInstanceOf(DiscoveryError);
+      // two 200 ms attempts and a 5 ms backoff (the whole page would take over 30 s)
+      expect(performance.now() - started).toBeLessThan(405 + 1000);
+      expect(server.counters.lists).toBe(2);
+    });
   });
 
   test('rejects a page size that is not a positive integer', async () => {

@@ -25,6 +25,11 @@ export class ParsedMetricsBuilder {
     return this.add(family, 'counter', { name: family, labels, value });
   }
 
+  /** The process start time the default Prometheus registry serves, in seconds since the epoch. */
+  processStart(seconds: number): this {
+    return this.gauge('process_start_time_seconds', seconds);
+  }
+
   /** One label set of a summary: its quantile samples, then `_sum` and `_count`, as ipamd writes them. */
   summary(family: string, series: SummarySeries): this {
     const labels = series.labels ?? {};

@@ -72,6 +72,20 @@ describe('PrometheusSink', () => {
     return { status: response.status, contentType: response.headers.get('content-type'), text, families };
   }
 
+  test('without a host it listens on IPv6 and IPv4 alike, so an IPv6 cluster can scrape it', async () => {
+    // GIVEN the sink's default bind (every interface)
+    const sink = new PrometheusSink({ port: 0, clusterId: CLUSTER_ID });
+    started.push(sink);
+    await sink.start();
+    await sink.publish(cycle(T0));
+    const port = new URL(sink.url).port;
+    // THEN the same series are served over both loopbacks
+    const v4 = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const v6 = await (await fetch(`http://[::1]:${port}/metrics`)).text();
+    expect(v4).toContain(`cluster="${CLUSTER_ID}"`);
+    expect(v6).toBe(v4);
+  });
+
   test('serves every datum of the cycle as a gauge with HELP from the catalog and a cluster label', async () => {
     // GIVEN a sink that was handed one full cycle
     const sink = await startSink();

@@ -177,6 +177,65 @@ describe('Scraper in direct mode', () => {
     expect(errorOf(results[2])).toMatch(/^node node-y \(pod kube-system\/aws-node-y\): the pod has no podIP/);
   });
 
+  test('connects only to a podIP that is an IP address: a path, a port or userinfo in it fails the node unsent', async () => {
+    // GIVEN one good node and podIPs that would steer a URL elsewhere if pasted into it
+    const { pods, scraper } = await start({ count: 1 });
+    const host = pods[0].podIP as string;
+    const hostile = [`${host}:8080/steal?x=#`, `user@${host}`, `${host}/x`, 'fe80::1%eth0', 'localhost']
+      .map((podIP, i): AwsNodePod => ({ podName: `aws-node-h${i}`, namespace: 'kube-system', nodeName: `node-h${i}`, podIP }));
+
+    const results = await scraper.scrapeAll([...hostile, ...pods]);
+
+    // THEN each hostile one fails with a clear cause, no request reached any endpoint but the good one
+    expect(results.slice(0, hostile.length).map(errorOf)).toEqual(hostile.map((p) =>
+      expect.stringMatching(new RegExp(`^node ${p.nodeName} .*is not an IP address, so direct scraping does not connect to it$`))));
+    expect(results[hostile.length].ok).toBe(true);
+    expect(fleet!.counters.requests).toBe(1);
+  });
+
+  test('an IPv6 podIP is bracketed in the URL and scraped', async () => {
+    const server = http.createServer((req, res) => res.end(req.url === '/metrics' ? ipamdPayload(4) : ''));
+    await new Promise<void>((resolve) => server.listen(0, '::1', resolve));
+    try {
+      scraper = new Scraper(new KubeConfig(), scrapeOptions({ port: (server.address() as AddressInfo).port }));
+
+      // written long-hand: the URL carries the short form
+      const [result] = await scraper.scrapeAll([{ podName: 'p6', namespace: 'kube-system', nodeName: 'n6', podIP: '0:0:0:0:0:0:0:1' }]);
+
+      expect(valueOf(result, 'awscni_eni_allocated')).toBe(5);
+    } finally {
+      scraper?.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  test('a failed answer is quoted as a short printable excerpt, never the body whole', async () => {
+    // GIVEN a 500 whose 3 KB body has an escape sequence, a newline, non-ASCII text, and a secret past the excerpt
+    const body = `\u001b[31mboom\u001b[0m\nline two é ${'x'.repeat(3000)} SECRET-TOKEN`;
+    const server = http.createServer((_req, res) => {
+      res.writeHead(500);
+      res.end(body);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      scraper = new Scraper(new KubeConfig(), scrapeOptions({ port: (server.address() as AddressInfo).port }));
+
+      const [result] = await scraper.scrapeAll([{ podName: 'p', namespace: 'kube-system', nodeName: 'n', podIP: '127.0.0.1' }]);
+
+      const error = errorOf(result);
+      const quoted = /HTTP 500 Internal Server Error: (.*) \(GET /.exec(error)?.[1] ?? '';
+      expect(quoted.startsWith('?[31mboom?[0m line two ? xxx')).toBe(true);
+      expect(quoted.length).toBe(160 + '...'.length);
+      expect(error).not.toContain('SECRET');
+      expect(/^[\x20-\x7e]*$/.test(error)).toBe(true);
+    } finally {
+      scraper?.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
   test('decodes invalid UTF-8 as U+FFFD and leaves the verdict to the parser', async () => {
     // GIVEN an endpoint whose HELP text carries bytes that are not UTF-8
     const raw = Buffer.concat([

@@ -32,7 +32,9 @@ export type CloudWatchFault =
   /** The socket is destroyed without an answer (the client sees ECONNRESET). */
   | 'resetConnection'
   /** No answer at all until the server closes. */
-  | 'hang';
+  | 'hang'
+  /** 200 with a 64-byte body sent one byte every `trickleMs` (the body is whitespace and `{}`). */
+  | 'trickle';
 
 export interface ReceivedDimension {
   readonly Name: string;
@@ -74,6 +76,11 @@ export interface CloudWatchServer {
   readonly faults: CloudWatchFault[];
   /** Requests that broke the protocol (wrong target, content type, body) or a service limit; a passing test expects none. */
   readonly protocolErrors: string[];
+  /**
+   * Answers InvalidParameterValue to any request that carries a datum matching this, as CloudWatch
+   * refuses a whole request for one bad datum; undefined accepts everything. Checked after `faults`.
+   */
+  rejectDatum?: (datum: ReceivedDatum) => boolean;
   /** Resolves once `count` requests have arrived; rejects after `timeoutMs`. */
   waitForRequests(count: number, timeoutMs?: number): Promise<void>;
   /** Stops listening and drops open connections (hanging requests included). */
@@ -83,6 +90,8 @@ export interface CloudWatchServer {
 export interface CloudWatchServerOptions {
   /** Port to bind on 127.0.0.1; pass a closed server's port to bring "CloudWatch" back at the same endpoint. */
   readonly port?: number;
+  /** Milliseconds between the bytes of a 'trickle' answer. @default 2000 */
+  readonly trickleMs?: number;
 }
 
 // Service limits this fake enforces as CloudWatch does (API_PutMetricData.html): 1000 datums and 1 MB
@@ -116,6 +125,8 @@ export async function startCloudWatchServer(options: CloudWatchServerOptions = {
   const protocolErrors: string[] = [];
   const arrivalWaiters = new Set<() => void>();
   let requestCounter = 0;
+  const trickles = new Set<NodeJS.Timeout>();
+  const state: { rejectDatum?: (datum: ReceivedDatum) => boolean } = {};
 
   const answerError = (res: http.ServerResponse, answer: ErrorAnswer): void => {
     res.writeHead(answer.status, {
@@ -166,6 +177,7 @@ export async function startCloudWatchServer(options: CloudWatchServerOptions = {
       protocolErrors.push(limitBroken);
       answer = 'invalidParameter';
     }
+    if (answer === 'ok' && state.rejectDatum && input.MetricData.some(state.rejectDatum)) answer = 'invalidParameter';
     requests.push({ headers: req.headers, input, bodyBytes, gzipped, signedFor: parseCredentialScope(req.headers.authorization), answer });
     for (const wake of arrivalWaiters) wake();
 
@@ -180,6 +192,26 @@ export async function startCloudWatchServer(options: CloudWatchServerOptions = {
         return;
       case 'hang':
         return;
+      case 'trickle': {
+        const body = Buffer.from(`${' '.repeat(62)}{}`);
+        res.writeHead(200, { 'content-type': JSON_1_0, 'content-length': body.length, 'x-amzn-requestid': `fake-${++requestCounter}` });
+        res.flushHeaders();
+        let sent = 0;
+        const timer = setInterval(() => {
+          res.write(body.subarray(sent, sent + 1));
+          if (++sent >= body.length) {
+            clearInterval(timer);
+            trickles.delete(timer);
+            res.end();
+          }
+        }, options.trickleMs ?? 2000);
+        trickles.add(timer);
+        res.on('close', () => {
+          clearInterval(timer);
+          trickles.delete(timer);
+        });
+        return;
+      }
       default:
         answerError(res, ERROR_ANSWERS[answer]);
     }
@@ -207,6 +239,12 @@ export async function startCloudWatchServer(options: CloudWatchServerOptions = {
     datums,
     faults,
     protocolErrors,
+    get rejectDatum() {
+      return state.rejectDatum;
+    },
+    set rejectDatum(predicate) {
+      state.rejectDatum = predicate;
+    },
     waitForRequests(count, timeoutMs = 5000) {
       if (requests.length >= count) return Promise.resolve();
       return new Promise<void>((resolve, reject) => {
@@ -224,6 +262,7 @@ export async function startCloudWatchServer(options: CloudWatchServerOptions = {
       });
     },
     close() {
+      for (const timer of trickles) clearInterval(timer);
       return new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

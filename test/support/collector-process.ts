@@ -39,12 +39,15 @@ export function loopbackCollectorEnv(overrides: Record<string, string>): Record<
   };
 }
 
-/** Starts the bundle; the process is killed with SIGKILL after `hardTimeoutMs` whatever happens. */
-export function startCollector(args: string[], env: Record<string, string>, hardTimeoutMs = 60_000): CollectorRun {
-  if (!fs.existsSync(COLLECTOR_BUNDLE)) {
-    throw new Error(`${COLLECTOR_BUNDLE} is missing: run \`npm run build:collector\` (npm test does it first)`);
+/**
+ * Starts the bundle (`bundle`, by default dist/collector.js); the process is killed with SIGKILL
+ * after `hardTimeoutMs` whatever happens.
+ */
+export function startCollector(args: string[], env: Record<string, string>, hardTimeoutMs = 60_000, bundle = COLLECTOR_BUNDLE): CollectorRun {
+  if (!fs.existsSync(bundle)) {
+    throw new Error(`${bundle} is missing: run \`npm run build:collector\` (npm test does it first)`);
   }
-  const child = spawn(process.execPath, [COLLECTOR_BUNDLE, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [bundle, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   const waiters: Array<{ match: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }> = [];

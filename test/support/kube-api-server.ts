@@ -12,7 +12,9 @@
  *   ipamd fleet in-process, which needs no socket per node: the choice for 10,000-node benchmarks).
  *
  * Binds 127.0.0.1 on an ephemeral port; plain HTTP with an optional bearer token. Errors are
- * Kubernetes Status objects. Faults (429, 5xx, 410, delay) are injected on the next list calls.
+ * Kubernetes Status objects. Faults (429, 5xx, 410, delay) are injected on the next list calls;
+ * a list override plays a hostile or broken server (looping continue tokens, endless pages, a page
+ * that hangs or trickles).
  * No Kubernetes client import, so benchmarks can use it without the ESM-only client.
  */
 import * as fs from 'node:fs';
@@ -44,6 +46,7 @@ export interface KubePod {
       readonly name: string;
       readonly ready?: boolean;
       readonly restartCount?: number;
+      readonly containerID?: string;
       readonly state?: { readonly running?: { readonly startedAt?: string }; readonly waiting?: { readonly reason?: string } };
     }[];
   };
@@ -61,6 +64,14 @@ export interface KubePodFields {
   /** The aws-node container's running.startedAt, ISO 8601; omitted means not running yet. */
   readonly containerStartedAt?: string;
   readonly deletionTimestamp?: string;
+  /** @default true */
+  readonly hostNetwork?: boolean;
+  /** @default - the podIP */
+  readonly hostIP?: string;
+  /** The aws-node container's restartCount. @default 0 */
+  readonly restartCount?: number;
+  /** The aws-node container's containerID. @default - `containerd://<name>` while running, none before */
+  readonly containerID?: string;
 }
 
 /** An aws-node DaemonSet pod as the API server would return it; defaults are a running pod. */
@@ -78,17 +89,19 @@ export function kubePod(fields: KubePodFields): KubePod {
     },
     spec: {
       ...(fields.nodeName ? { nodeName: fields.nodeName } : {}),
-      hostNetwork: true,
+      hostNetwork: fields.hostNetwork ?? true,
       containers: [{ name: 'aws-node', image: 'amazon-k8s-cni' }],
     },
     status: {
       phase,
-      ...(fields.podIP ? { podIP: fields.podIP, hostIP: fields.podIP } : {}),
+      ...(fields.podIP ? { podIP: fields.podIP } : {}),
+      ...(fields.hostIP ?? fields.podIP ? { hostIP: fields.hostIP ?? fields.podIP } : {}),
       startTime,
       containerStatuses: [{
         name: 'aws-node',
         ready: phase === 'Running',
-        restartCount: 0,
+        restartCount: fields.restartCount ?? 0,
+        ...(fields.containerID ?? startedAt ? { containerID: fields.containerID ?? `containerd://${fields.name}` } : {}),
         state: startedAt ? { running: { startedAt } } : { waiting: { reason: 'ContainerCreating' } },
       }],
     },
@@ -137,6 +150,28 @@ export interface ListFault {
   readonly onlyContinued?: boolean;
 }
 
+/** What a list call asked for, as the list override sees it. */
+export interface ListCall {
+  readonly namespace: string;
+  /** The continue token sent, '' on a first page. */
+  readonly continueToken: string;
+  readonly limit: number;
+  /** List calls served so far, this one included. */
+  readonly count: number;
+}
+
+/** An answer a list override gives instead of the pod store's page. */
+export type ListAnswer =
+  /** A PodList page with these items and, when set, this continue token. */
+  | { readonly kind: 'page'; readonly pods: readonly KubePod[]; readonly continue?: string }
+  /** Accept the request and never answer (until the client or the server closes). */
+  | { readonly kind: 'hang' }
+  /** Send the status line and headers of a page, then its body one byte every `everyMs`. */
+  | { readonly kind: 'trickle'; readonly pods: readonly KubePod[]; readonly everyMs: number };
+
+/** A hostile or broken API server's list: return an answer, or undefined for the normal page. */
+export type ListOverride = (call: ListCall) => ListAnswer | undefined;
+
 export interface KubeApiServer {
   /** http://127.0.0.1:PORT */
   readonly url: string;
@@ -150,6 +185,8 @@ export interface KubeApiServer {
   failNextLists(count: number, fault: ListFault): void;
   /** Delays every list answer by `ms` (0 to stop). */
   setListDelay(ms: number): void;
+  /** Answers list calls with `override` (undefined restores the normal pages). */
+  setListOverride(override: ListOverride | undefined): void;
   /** Drops every snapshot: continue tokens issued so far get 410 Gone. */
   expireContinueTokens(): void;
   /** The most recent requests, oldest first. */
@@ -183,6 +220,8 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
   let resourceVersion = 0;
   const faults: { remaining: number; fault: ListFault }[] = [];
   let listDelayMs = 0;
+  let listOverride: ListOverride | undefined;
+  const trickles = new Set<NodeJS.Timeout>();
   const requests: KubeApiRequestRecord[] = [];
   const counters = { lists: 0, proxies: 0, unauthorized: 0, connections: 0 };
   const forwardAgent = new http.Agent({ keepAlive: true, maxFreeSockets: 1, timeout: 2000 });
@@ -215,8 +254,39 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
     return entry.fault;
   };
 
+  const answerOverride = (answer: ListAnswer, res: http.ServerResponse): void => {
+    if (answer.kind === 'hang') return;
+    const metadata = answer.kind === 'page' && answer.continue !== undefined ? { continue: answer.continue } : {};
+    const body = Buffer.from(JSON.stringify({ kind: 'PodList', apiVersion: 'v1', metadata, items: answer.pods }));
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length });
+    if (answer.kind === 'page') {
+      res.end(body);
+      return;
+    }
+    res.flushHeaders();
+    let sent = 0;
+    const timer = setInterval(() => {
+      res.write(body.subarray(sent, sent + 1));
+      if (++sent >= body.length) {
+        clearInterval(timer);
+        trickles.delete(timer);
+        res.end();
+      }
+    }, answer.everyMs);
+    trickles.add(timer);
+    res.on('close', () => {
+      clearInterval(timer);
+      trickles.delete(timer);
+    });
+  };
+
   const handleList = (namespace: string, query: URLSearchParams, res: http.ServerResponse): void => {
     const continueToken = query.get('continue') ?? '';
+    const overridden = listOverride?.({ namespace, continueToken, limit: Number(query.get('limit') ?? 0), count: counters.lists });
+    if (overridden) {
+      answerOverride(overridden, res);
+      return;
+    }
     const fault = takeFault(continueToken !== '');
     if (fault) {
       const headers = fault.retryAfterSeconds !== undefined ? { 'retry-after': String(fault.retryAfterSeconds) } : undefined;
@@ -418,6 +488,7 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
       if (count > 0) faults.push({ remaining: count, fault });
     },
     setListDelay: (ms) => { listDelayMs = ms; },
+    setListOverride: (override) => { listOverride = override; },
     expireContinueTokens: () => {
       // Tokens name a resource version: the same pods under a fresh one leave every token unknown.
       const entries = current().entries;
@@ -431,6 +502,7 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
       if (closed) return;
       closed = true;
       forwardAgent.destroy();
+      for (const timer of trickles) clearInterval(timer);
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       if (tempDir) fs.rmSync(tempDir, { recursive: true, force: true });

@@ -28,6 +28,8 @@ export const GAUGES_A_PLUS_B = {
   totalAssignedIPv4sPerCidr: 41,
   ipamdActionInProgress: 1,
   minAvailableIPsPerNode: 3,
+  // both fixtures serve awscni_build_info{version="v1.20.1"}
+  cniVersionCount: 1,
 };
 /** awscni_assigned_ip_addresses of each fixture node. */
 export const ASSIGNED = { a: 17, b: 24 };

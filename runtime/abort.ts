@@ -1,0 +1,62 @@
+/**
+ * Joining the stop signal with a deadline for one outside call, without leaving anything behind.
+ *
+ * AbortSignal.any would do the joining, but Node 20 keeps every signal it makes in a set on each
+ * source signal for as long as the source lives (measured on 20.20.2: a million calls on one
+ * long-lived signal leave a million entries, about 40 MiB). The stop signal lives as long as the
+ * collector and every list page and PutMetricData joins it, so calls join through listeners that
+ * dispose() removes instead.
+ */
+
+/** A signal that aborts when any source aborts or the timeout passes, until dispose(). */
+export interface JoinedAbort {
+  readonly signal: AbortSignal;
+  /** True when the timeout, not a source, aborted it. */
+  readonly timedOut: boolean;
+  /** Removes its listeners from the sources and clears the timer; harmless twice. */
+  dispose(): void;
+}
+
+/**
+ * Joins `sources` (undefined ones ignored) and, when given, a timeout of `timeoutMs` (its reason a
+ * TimeoutError, as AbortSignal.timeout's). An already aborted source aborts it at once.
+ */
+export function joinAbort(sources: readonly (AbortSignal | undefined)[], timeoutMs?: number): JoinedAbort {
+  const controller = new AbortController();
+  const present = sources.filter((s): s is AbortSignal => s !== undefined);
+  let timedOut = false;
+  let timer: NodeJS.Timeout | undefined;
+  const listeners: [AbortSignal, () => void][] = [];
+  const dispose = (): void => {
+    clearTimeout(timer);
+    for (const [source, listener] of listeners.splice(0)) source.removeEventListener('abort', listener);
+  };
+  const abortWith = (reason: unknown): void => {
+    dispose();
+    controller.abort(reason);
+  };
+  for (const source of present) {
+    if (source.aborted) {
+      abortWith(source.reason);
+      break;
+    }
+    const listener = (): void => abortWith(source.reason);
+    source.addEventListener('abort', listener, { once: true });
+    listeners.push([source, listener]);
+  }
+  if (timeoutMs !== undefined && !controller.signal.aborted) {
+    timer = setTimeout(() => {
+      timedOut = true;
+      abortWith(new DOMException(`timed out after ${timeoutMs} ms`, 'TimeoutError'));
+    }, Math.max(0, timeoutMs));
+    // A deadline alone must not keep a finished process alive.
+    timer.unref();
+  }
+  return {
+    signal: controller.signal,
+    get timedOut() {
+      return timedOut;
+    },
+    dispose,
+  };
+}

@@ -1,0 +1,199 @@
+/**
+ * The one place the collector's pipeline is wired: discovery, the streaming collect stage
+ * (scrape each node → fold it into the aggregator as it arrives → finish) and the sinks.
+ * main.ts, the soak and the tests all build it here, so what they run is what production runs.
+ */
+import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { SCRAPED_FAMILIES } from '../common/catalog';
+import { ClusterAggregator } from './aggregate';
+import { CloudWatchSink } from './cloudwatch-sink';
+import type { CollectorConfig } from './config';
+import { CycleRunner, CycleStages, errorMessage } from './cycle';
+import { discoverNodes, type RetryPolicy } from './discover';
+import type { Logger } from './log';
+import { PrometheusSink } from './prometheus-sink';
+import { Scraper } from './scrape';
+import { StdoutSink } from './stdout-sink';
+import type { ClusterDatum, NodeOutcome, ParsedMetrics, Sink, SinkReport } from './types';
+
+/** A cycle waits for its sinks half the interval, and never longer than this. */
+const MAX_PUBLISH_WAIT_MS = 5_000;
+/** Longest a sink's stop() may take at exit. */
+const SINK_STOP_DEADLINE_MS = 2_000;
+/**
+ * A pod list is abandoned after one interval, but never sooner than this: with a short interval
+ * (tests, or 1 s by choice) the list's own retries (about 2 s of backoff) must still fit.
+ */
+const MIN_LIST_DEADLINE_MS = 10_000;
+
+export interface PipelineDeps {
+  readonly kubeConfig: KubeConfig;
+  /** A CloudWatch client to use (tests point it at a loopback server). @default - the sink makes one from the SDK's settings */
+  readonly cloudWatchClient?: CloudWatchClient;
+  readonly logger: Logger;
+  /** Also write each cycle's datums to stdout as JSON lines (`--print`). @default false */
+  readonly print?: boolean;
+  /** Timings the soak compresses (its cycles are milliseconds apart). @default - production timings */
+  readonly tuning?: PipelineTuning;
+}
+
+export interface PipelineTuning {
+  readonly discoverRetry?: Partial<RetryPolicy>;
+  readonly cloudWatchBaseBackoffMs?: number;
+  readonly cloudWatchMaxBackoffMs?: number;
+  /** @default - half the interval, at most 5 s */
+  readonly publishWaitMs?: number;
+}
+
+export interface Pipeline {
+  /** Runs cycles; `run(signal)` is one cycle. */
+  readonly runner: CycleRunner;
+  readonly sinks: readonly Sink[];
+  /** For the soak's memory checks (tracked nodes). */
+  readonly aggregator: ClusterAggregator;
+  /** The CloudWatch sink when enabled (its buffer and counters), for the soak and the exit line. */
+  readonly cloudWatch?: CloudWatchSink;
+  /** Starts the sinks that listen (Prometheus); rejects with the port and the fix when one cannot. */
+  open(): Promise<void>;
+  /** Sends what the sinks hold until done or `deadlineMs` (ms since the epoch). Never rejects. */
+  flush(deadlineMs: number): Promise<void>;
+  /** Closes the scraper's connections and stops every sink, each within a short deadline. */
+  close(): Promise<void>;
+}
+
+export function createPipeline(config: CollectorConfig, deps: PipelineDeps): Pipeline {
+  const { kubeConfig, logger } = deps;
+  const tuning = deps.tuning ?? {};
+  const scraper = new Scraper(kubeConfig, {
+    mode: config.scrapeMode,
+    port: config.ipamdPort,
+    timeoutMs: config.scrapeTimeoutMs,
+    concurrency: config.scrapeConcurrency,
+    maxBytes: config.scrapeMaxBytes,
+    keep: SCRAPED_FAMILIES,
+    logger,
+  });
+  const aggregator = new ClusterAggregator({ logger });
+
+  const sinks: Sink[] = [];
+  let cloudWatch: CloudWatchSink | undefined;
+  if (config.useCloudWatch) {
+    cloudWatch = new CloudWatchSink({
+      clusterId: config.clusterId,
+      namespace: config.cloudWatchNamespace,
+      region: config.region,
+      bufferMaxDatums: config.bufferMaxDatums,
+      logger,
+      ...(deps.cloudWatchClient ? { client: deps.cloudWatchClient } : {}),
+      ...(tuning.cloudWatchBaseBackoffMs !== undefined ? { baseBackoffMs: tuning.cloudWatchBaseBackoffMs } : {}),
+      ...(tuning.cloudWatchMaxBackoffMs !== undefined ? { maxBackoffMs: tuning.cloudWatchMaxBackoffMs } : {}),
+    });
+    sinks.push(new ReportingCloudWatchSink(cloudWatch));
+  }
+  if (deps.print) sinks.push(new StdoutSink(config.clusterId));
+  const prometheus = config.usePrometheus
+    ? new PrometheusSink({ port: config.prometheusPort, clusterId: config.clusterId, logger })
+    : undefined;
+  if (prometheus) sinks.push(prometheus);
+
+  const stages: CycleStages = {
+    discover: async (signal) => {
+      const discovery = await discoverNodes(kubeConfig, {
+        namespace: config.awsNodeNamespace,
+        labelSelector: config.awsNodeLabelSelector,
+        pageSize: config.listPageSize,
+        scrapeMode: config.scrapeMode,
+        // A list that outlasts the interval is abandoned; the next cycle lists again.
+        deadlineMs: Date.now() + Math.max(config.intervalSeconds * 1000, MIN_LIST_DEADLINE_MS),
+        logger,
+        signal,
+        ...(tuning.discoverRetry ? { retry: tuning.discoverRetry } : {}),
+      });
+      const { notRunning, notHostNetwork, podIPNotHostIP, duplicateOnNode } = discovery.skipped;
+      if (notRunning + notHostNetwork + podIPNotHostIP + duplicateOnNode > 0) {
+        // One line a cycle, whatever the number of pods skipped (each is also logged at debug).
+        logger.debug('aws-node pods skipped', { ...discovery.skipped, kept: discovery.pods.length });
+      }
+      return discovery.pods;
+    },
+    collect: async (pods, cycleTime, signal) => {
+      const cycle = aggregator.startCycle(pods, cycleTime);
+      const outcomes: NodeOutcome[] = [];
+      // Each node is added as it arrives and its payload dropped, so no cycle holds every payload at once.
+      await scraper.scrapeAll(pods, signal, (result) => {
+        outcomes.push(cycle.add(result));
+        return result.ok ? { ...result, metrics: NO_METRICS } : result;
+      });
+      return { datums: cycle.finish(), outcomes };
+    },
+    sinks,
+    publishWaitMs: tuning.publishWaitMs ?? Math.min(MAX_PUBLISH_WAIT_MS, (config.intervalSeconds * 1000) / 2),
+    logger,
+  };
+
+  const runner = new CycleRunner(stages);
+
+  return {
+    runner,
+    sinks,
+    aggregator,
+    cloudWatch,
+    open: async () => {
+      await prometheus?.start();
+    },
+    flush: async (deadlineMs) => {
+      await Promise.allSettled(sinks.map((s) => s.flush(deadlineMs)));
+    },
+    close: async () => {
+      scraper.close();
+      await Promise.all(sinks.map((sink) => within(sink.stop(), SINK_STOP_DEADLINE_MS).then((done) => {
+        if (!done) logger.warn('sink did not stop in time; exiting anyway', { sink: sink.name, deadlineMs: SINK_STOP_DEADLINE_MS });
+      }, (err: unknown) => {
+        logger.error('sink failed to stop', { sink: sink.name, error: errorMessage(err) });
+      })));
+    },
+  };
+}
+
+const NO_METRICS: ParsedMetrics = new Map();
+
+/**
+ * The CloudWatch sink behind the generic Sink interface, its counters included (its own report()
+ * can replace this adapter once the sink is reworked).
+ */
+class ReportingCloudWatchSink implements Sink {
+  readonly name: string;
+  /** Running total of takeDropsToReport(): drops, plus the counts of drop reports dropped themselves. */
+  private droppedTotal = 0;
+
+  constructor(private readonly sink: CloudWatchSink) {
+    this.name = sink.name;
+  }
+
+  publish(datums: readonly ClusterDatum[]): Promise<void> {
+    return this.sink.publish(datums);
+  }
+
+  flush(deadlineMs?: number): Promise<void> {
+    return this.sink.flush(deadlineMs);
+  }
+
+  stop(): Promise<void> {
+    return this.sink.stop();
+  }
+
+  report(): SinkReport {
+    this.droppedTotal += this.sink.takeDropsToReport();
+    return { sent: this.sink.sentCount, dropped: this.droppedTotal, held: this.sink.bufferedCount };
+  }
+}
+
+/** Whether `promise` settles within `ms` (true) or not (false); rejections pass through. */
+function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  return Promise.race([promise.then(() => true), timeout]).finally(() => clearTimeout(timer));
+}
