@@ -8,7 +8,6 @@
  * Cluster (its roles, VPC, providers) are not ours: this test acknowledges them, each with a
  * reason, on the cluster and its provider stacks only.
  */
-import { KubectlV33Layer } from '@aws-cdk/lambda-layer-kubectl-v33';
 import { App, PolicyViolation, Stack, Validations } from 'aws-cdk-lib';
 import * as eks from 'aws-cdk-lib/aws-eks';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -16,13 +15,10 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { IConstruct } from 'constructs';
 import { ExampleStack } from '../../bin/example-stack';
 import { CniMetricsHelper, CollectorIdentity } from '../../lib';
+import { inAppCluster, newApp } from './util';
 
 const ENV = { account: '111122223333', region: 'us-west-2' };
 
-/** A fresh app; asset staging off, so that synthesis is fast and touches no machine path. */
-function newApp(): App {
-  return new App({ context: { 'aws:cdk:disable-asset-staging': true }, analyticsReporting: false });
-}
 
 /** Synthesizes the app (aspects attach the policy to node roles then) and runs the AwsSolutions pack on it. */
 function awsSolutionsFindings(app: App): PolicyViolation[] {
@@ -119,10 +115,7 @@ describe('cdk-nag AwsSolutions on a stack with an in-app aws-eks cluster and the
     // collector image built as an asset), and a second helper with Pod Identity
     const app = newApp();
     const stack = new Stack(app, 'InApp', { env: ENV });
-    const cluster = new eks.Cluster(stack, 'Cluster', {
-      version: eks.KubernetesVersion.V1_33,
-      kubectlLayer: new KubectlV33Layer(stack, 'Kubectl'),
-    });
+    const cluster = inAppCluster(stack, { defaultCapacity: undefined });
     const helper = new CniMetricsHelper(stack, 'Helper', { cluster });
     const podIdentityHelper = new CniMetricsHelper(stack, 'PodIdentityHelper', {
       cluster,

@@ -6,7 +6,7 @@ import * as eks from 'aws-cdk-lib/aws-eks';
 import * as eksv2 from 'aws-cdk-lib/aws-eks-v2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { CollectorIdentity, CollectorIdentityType } from '../../lib/collector-identity';
-import { importedCluster, inAppV2Cluster, newStack as newAppStack } from './util';
+import { importedCluster, inAppCluster, inAppV2Cluster, newStack as newAppStack } from './util';
 
 /** The annotation the EKS pod identity webhook reads. */
 const IRSA_ROLE_ANNOTATION = 'eks.amazonaws.com/role-arn';
@@ -45,11 +45,7 @@ describe('CollectorIdentity.irsa', () => {
   test('makes a role only the collector ServiceAccount can assume through the OIDC provider, with the policy', () => {
     // GIVEN
     const stack = newStack();
-    const cluster = new eks.Cluster(stack, 'Cluster', {
-      version: eks.KubernetesVersion.V1_33,
-      kubectlLayer: new KubectlV33Layer(stack, 'kubectl'),
-      defaultCapacity: 0,
-    });
+    const cluster = inAppCluster(stack);
     const policy = new CniMetricsPolicy(stack, 'Policy');
 
     // WHEN
@@ -203,12 +199,7 @@ describe('CollectorIdentity.podIdentity', () => {
 
   test('works with an aws-eks cluster too', () => {
     const stack = newStack();
-    const cluster = new eks.Cluster(stack, 'Cluster', {
-      version: eks.KubernetesVersion.V1_33,
-      kubectlLayer: new KubectlV33Layer(stack, 'kubectl'),
-      defaultCapacity: 1,
-      defaultCapacityInstance: new ec2.InstanceType('m5.large'),
-    });
+    const cluster = inAppCluster(stack, { defaultCapacity: 1, defaultCapacityInstance: new ec2.InstanceType('m5.large') });
     const policy = new CniMetricsPolicy(stack, 'Policy');
 
     const binding = CollectorIdentity.podIdentity().bind(stack, 'Identity', { ...SERVICE_ACCOUNT, cluster, policy });

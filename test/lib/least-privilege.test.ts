@@ -18,14 +18,15 @@ import { SAMPLE_AWS_AUTH } from '../../bin/sample-aws-auth';
 import type { ScrapeMode } from '../../common/settings';
 import { ScrapeMode as ScrapeModeChoice } from '../../lib/collector-settings';
 import { tempDirMaker } from './temp-app';
+import { newApp } from './util';
 
 const ENV = { account: '111122223333', region: 'us-west-2' };
 const GUIDE_NODE_ROLE = 'eksctl-my-cluster-nodegroup-my-node-NodeInstanceRole-1XLS7754U3ZPA';
 
 const tempDir = tempDirMaker('least-privilege-');
 
-function newApp(): App {
-  return new App({ outdir: tempDir(), analyticsReporting: false, context: { 'aws:cdk:disable-asset-staging': true } });
+function newTempApp(): App {
+  return newApp(tempDir());
 }
 
 type ImageKind = 'bundle' | 'asset';
@@ -35,7 +36,7 @@ const manifests = new Map<string, any[]>();
 function manifestOf(image: ImageKind, scrapeMode: ScrapeMode): any[] {
   const key = `${image}/${scrapeMode}`;
   if (!manifests.has(key)) {
-    const app = newApp();
+    const app = newTempApp();
     const stack = new Stack(app, 'Stack', { env: ENV });
     const helper = new CniMetricsHelper(stack, 'Helper', {
       clusterName: 'my-cluster',
@@ -239,7 +240,7 @@ function dockerInstructions(text: string): { keyword: string; args: string }[] {
 }
 
 describe('the IAM of the example stack', () => {
-  const app = newApp();
+  const app = newTempApp();
   const template = Template.fromStack(new ExampleStack(app, 'CniMetricsHelperExample', { env: ENV }));
 
   test('is one managed policy and nothing else: no role, user, group or inline policy', () => {

@@ -22,16 +22,17 @@ export interface NewStackOptions {
   readonly outdir?: string;
 }
 
+/** A fresh app with asset staging off (`outdir` for tests that read the cloud assembly). */
+export function newApp(outdir?: string): App {
+  return new App({ context: { 'aws:cdk:disable-asset-staging': true }, analyticsReporting: false, ...(outdir ? { outdir } : {}) });
+}
+
 /**
  * A fresh app and stack. Asset staging is off: cluster syntheses stay fast, and nothing depends on
  * the machine's paths. `env: false` gives an environment-agnostic stack.
  */
 export function newStack(options: NewStackOptions = {}): { app: App; stack: Stack } {
-  const app = options.app ?? new App({
-    context: { 'aws:cdk:disable-asset-staging': true },
-    analyticsReporting: false,
-    ...(options.outdir ? { outdir: options.outdir } : {}),
-  });
+  const app = options.app ?? newApp(options.outdir);
   const env = options.env === false ? undefined : options.env ?? ENV;
   return { app, stack: new Stack(app, options.id ?? 'Stack', env ? { env } : {}) };
 }
