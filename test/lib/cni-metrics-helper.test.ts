@@ -249,6 +249,30 @@ describe('CniMetricsHelper', () => {
       expect(helper.manifestFileName).toBeUndefined();
     });
 
+    test('an imported aws-eks-v2 cluster with an existing kubectl provider gets the chart through it', () => {
+      const { stack } = newStack();
+      const kubectlProvider = eksv2.KubectlProvider.fromKubectlProviderAttributes(stack, 'Provider', {
+        serviceToken: 'arn:aws:lambda:us-west-2:111122223333:function:prod-kubectl-provider',
+      });
+      const cluster = eksv2.Cluster.fromClusterAttributes(stack, 'ProdV2', { clusterName: 'prod-v2', kubectlProvider });
+      new CniMetricsHelper(stack, 'Helper', {
+        cluster, awsAuth: SAMPLE_AWS_AUTH, collector: { image: CollectorImage.fromRegistry('example.com/cni:1') },
+      });
+      const template = Template.fromStack(stack);
+      template.hasResource('Custom::AWSCDK-EKS-KubernetesResource', {
+        Properties: Match.objectLike({ ServiceToken: 'arn:aws:lambda:us-west-2:111122223333:function:prod-kubectl-provider', ClusterName: 'prod-v2' }),
+      });
+      expect(clusterManifestText(template)).toContain('"name":"AWS_CLUSTER_ID","value":"prod-v2"');
+    });
+
+    test('an imported aws-eks-v2 cluster without a kubectl provider fails naming kubectlProvider', () => {
+      const { stack } = newStack();
+      const cluster = eksv2.Cluster.fromClusterAttributes(stack, 'ProdV2', { clusterName: 'prod-v2' });
+      expect(() => new CniMetricsHelper(stack, 'Helper', { cluster, awsAuth: SAMPLE_AWS_AUTH })).toThrow(
+        /^cni-metrics-helper: cluster: cluster Test\/ProdV2 has no kubectl provider.* — give the aws-eks-v2 Cluster `kubectlProviderOptions`.*or import it with `kubectlProvider`/,
+      );
+    });
+
     test('without a node role source, synthesis fails naming awsAuth and nodeRoles', () => {
       const { stack } = newStack();
       new CniMetricsHelper(stack, 'Helper', { cluster: importedCluster(stack), collector: { enabled: false } });
