@@ -14,7 +14,7 @@ import { CycleReport, CycleStages, errorMessage, runCycle } from './cycle';
 import { discoverAwsNodePods } from './discover';
 import { HealthServer, HealthState } from './health-server';
 import { loadKubeConfig } from './kube-config';
-import { createLogger, Logger } from './log';
+import { createLogger, Logger, routeProcessWarnings } from './log';
 import { PrometheusSink } from './prometheus-sink';
 import { Scraper } from './scrape';
 import { StdoutSink } from './stdout-sink';
@@ -69,6 +69,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     throw err;
   }
   const logger = createLogger(config.logLevel.toLowerCase() as 'debug' | 'info' | 'warn' | 'error');
+  routeProcessWarnings(logger);
   return new Collector(config, args, logger).run();
 }
 
