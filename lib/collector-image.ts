@@ -50,6 +50,7 @@ export class CollectorImagePlatform {
   }
 }
 
+/** Options of `CollectorImage.fromAsset()`. */
 export interface CollectorAssetImageOptions {
   /**
    * The platform to build the image for. The collector's pod is pinned to nodes of that
@@ -68,6 +69,7 @@ export interface CollectorAssetImageOptions {
   readonly bundlePath?: string;
 }
 
+/** Options of `CollectorImage.fromBundle()`. */
 export interface CollectorBundleImageOptions {
   /**
    * The Node.js image that runs the bundle: Node 20 or later, with `node` on its PATH, for every
