@@ -13,7 +13,7 @@ import { InAppCluster, NodeRoles } from './node-roles';
 
 /** How the in-cluster collector is deployed: every chart setting except what the helper decides. */
 export interface CollectorOptions
-  extends Omit<CollectorChartProps, 'clusterName' | 'image' | 'bundle' | 'serviceAccountAnnotations' | 'cloudWatchNamespace' | 'useCloudWatch' | 'labels' | 'disableResourceNameHashes'> {
+  extends Omit<CollectorChartProps, 'clusterName' | 'image' | 'bundle' | 'nodeArchitecture' | 'serviceAccountAnnotations' | 'cloudWatchNamespace' | 'useCloudWatch' | 'labels' | 'disableResourceNameHashes'> {
   /**
    * Where the collector's image comes from.
    *
@@ -200,7 +200,7 @@ export class CniMetricsHelper extends Construct {
     if (collector) {
       const { image: imageOption, manifestFileName, ...chartOptions } = collector;
       const image = imageOption ?? (props.cluster ? CollectorImage.fromAsset() : CollectorImage.fromBundle());
-      const { imageUri, bundle } = image.bind(this);
+      const { imageUri, bundle, nodeArchitecture } = image.bind(this);
       // The chart lives in a cdk8s app of its own: the cluster's cdk8s support (or the YAML
       // writer) synthesizes it, not the CDK app.
       this.chart = new CollectorChart(new cdk8s.App(), 'CniMetricsHelper', {
@@ -209,6 +209,7 @@ export class CniMetricsHelper extends Construct {
         clusterName: this.clusterName,
         image: imageUri,
         bundle,
+        nodeArchitecture,
         cloudWatchNamespace: namespace,
         serviceAccountAnnotations,
       });
