@@ -259,7 +259,7 @@ export class CniMetricsHelper extends Construct {
     if (!collectorEnabled) return;
     const { enabled: _enabled, image: imageOption, manifestFileName, ...chartOptions } = collector;
     const image = imageOption ?? (props.cluster ? CollectorImage.fromAsset() : CollectorImage.fromBundle());
-    const { imageUri, bundle } = image.bind(this);
+    const { imageUri, bundle, nodeArchitecture } = image.bind(this);
     // The chart lives in a cdk8s app of its own: the cluster's kubectl provider (or the YAML
     // writer) applies it, not the CDK app.
     const chart = new CollectorChart(new cdk8s.App(), 'CniMetricsHelper', {
@@ -268,6 +268,7 @@ export class CniMetricsHelper extends Construct {
       clusterName: this.clusterName,
       image: imageUri,
       bundle,
+      nodeArchitecture,
       cloudWatchNamespace,
       serviceAccountAnnotations,
     });

@@ -1,6 +1,9 @@
 /**
  * The collector bundle: where its one-file build (dist/collector.js) is, building it from source on
  * a fresh clone, and packing it into ConfigMap-sized parts for clusters that run it without an image.
+ *
+ * Public API: only the two interfaces (CollectorBundleMount, CollectorBundlePart), which
+ * CollectorImage.bind() returns; the functions and constants here are the package's own.
  */
 import * as crypto from 'crypto';
 import * as fs from 'fs';
@@ -12,6 +15,8 @@ const PACKAGE_NAME = 'cdk-cni-metrics-helper';
 
 /** The bundle's place in the package, relative to its root (written by runtime/build.js). */
 const BUNDLE_RELATIVE_PATH = path.join('dist', 'collector.js');
+/** The third-party notices runtime/build.js writes beside the bundle (its NOTICES_FILE). */
+export const NOTICES_FILE_NAME = 'THIRD-PARTY-NOTICES.txt';
 const ENTRY_RELATIVE_PATH = path.join('runtime', 'main.ts');
 
 /**
@@ -88,8 +93,8 @@ const UNPACK_SCRIPT = [
 /**
  * Path of this package's collector bundle, dist/collector.js.
  *
- * When it is missing and the collector's sources are present (a fresh clone after `npm ci`), it is
- * built first, with the options of runtime/build.js, so that `npx cdk synth` works without a
+ * When it (or the THIRD-PARTY-NOTICES.txt beside it) is missing and the collector's sources are
+ * present (a fresh clone after `npm ci`), it is built first, with the options of runtime/build.js, so that `npx cdk synth` works without a
  * separate build step. An existing bundle is used as it is: run `npm run build:collector` after
  * changing runtime/.
  */
@@ -128,7 +133,9 @@ function readPackageName(manifestPath: string): string | undefined {
  */
 export function ensureCollectorBundle(root: string): string {
   const bundle = path.join(root, BUNDLE_RELATIVE_PATH);
-  if (fs.existsSync(bundle)) return bundle;
+  // A bundle without its notices is from a build before they existed: built again when it can be.
+  const notices = path.join(path.dirname(bundle), NOTICES_FILE_NAME);
+  if (fs.existsSync(bundle) && (fs.existsSync(notices) || !fs.existsSync(path.join(root, ENTRY_RELATIVE_PATH)))) return bundle;
   const entry = path.join(root, ENTRY_RELATIVE_PATH);
   if (!fs.existsSync(entry)) {
     throw new Error(

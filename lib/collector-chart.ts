@@ -188,6 +188,14 @@ export interface CollectorChartProps extends CollectorChartOptions {
   readonly bundle?: CollectorBundleMount;
 
   /**
+   * The `kubernetes.io/arch` the image runs on, when it holds one platform (`CollectorImage.fromAsset()`):
+   * the pod is scheduled on nodes with that label only.
+   *
+   * @default - any node architecture
+   */
+  readonly nodeArchitecture?: string;
+
+  /**
    * Labels on every object of the chart, besides the chart's own `app.kubernetes.io` labels.
    *
    * @default - only the chart's own labels
@@ -278,6 +286,10 @@ export class CollectorChart extends cdk8s.Chart {
       securityContext: { user: COLLECTOR_UID, group: COLLECTOR_UID, ensureNonRoot: true },
     });
     deployment.select(kplus.LabelSelector.of({ labels: { ...COLLECTOR_SELECTOR } }));
+    if (props.nodeArchitecture !== undefined) {
+      // A one-platform image would fail with "exec format error" on a node of another architecture.
+      deployment.scheduling.attract(kplus.Node.labeled(kplus.NodeLabelQuery.is('kubernetes.io/arch', props.nodeArchitecture)));
+    }
 
     const ports: kplus.ContainerPort[] = [{ number: DEFAULTS.healthPort, name: 'health' }];
     if (usePrometheus) ports.push({ number: DEFAULTS.prometheusPort, name: 'metrics' });

@@ -3,21 +3,12 @@
  * asset (the default), an image the user names, or no image of our own at all (the bundle in
  * ConfigMaps, run by a stock Node image).
  */
-import * as crypto from 'crypto';
 import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
 import { Token } from 'aws-cdk-lib';
 import { DockerImageAsset, Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import { Construct, IConstruct } from 'constructs';
-import { CollectorBundleMount, collectorBundlePath, packCollectorBundle, packageRoot } from './collector-bundle';
-
-/**
- * The Node 20 image the collector runs on: the FROM of runtime/Dockerfile (a test keeps the two
- * equal) and fromBundle's default. Pinned by version tag on the ECR Public mirror of Docker
- * Official Images, which EKS nodes pull from without Docker Hub limits.
- */
-export const DEFAULT_NODE_IMAGE = 'public.ecr.aws/docker/library/node:20.20.2-alpine3.23';
+import { CollectorBundleMount, collectorBundlePath, packCollectorBundle } from './collector-bundle';
+import { stageImageContext } from './private/image-context';
 
 /** What the chart needs to know about the chosen image. */
 export interface CollectorImageConfig {
@@ -29,32 +20,62 @@ export interface CollectorImageConfig {
    * @default - none: the image runs the collector by itself
    */
   readonly bundle?: CollectorBundleMount;
+  /**
+   * The node architecture the image runs on (the `kubernetes.io/arch` node label: `amd64` or
+   * `arm64`), when it holds one platform only; the chart pins the pod to nodes with that label.
+   *
+   * @default - any: the image runs on every architecture of its nodes
+   */
+  readonly nodeArchitecture?: string;
 }
 
-/** CPU architectures the collector image can be built for. */
-export type CollectorImagePlatform = 'linux/amd64' | 'linux/arm64';
+/**
+ * A CPU architecture the collector image can be built for (a CDK Docker image asset builds one
+ * platform).
+ */
+export class CollectorImagePlatform {
+  /** x86-64 nodes (`kubernetes.io/arch=amd64`). */
+  public static readonly LINUX_AMD64 = new CollectorImagePlatform('linux/amd64', 'amd64');
+  /** Graviton and other 64-bit Arm nodes (`kubernetes.io/arch=arm64`). */
+  public static readonly LINUX_ARM64 = new CollectorImagePlatform('linux/arm64', 'arm64');
 
+  /** The Docker platform built, e.g. `linux/arm64`. */
+  public readonly platform: string;
+  /** The `kubernetes.io/arch` label of the nodes it runs on, e.g. `arm64`. */
+  public readonly architecture: string;
+
+  private constructor(platform: string, architecture: string) {
+    this.platform = platform;
+    this.architecture = architecture;
+  }
+}
+
+/** Options of `CollectorImage.fromAsset()`. */
 export interface CollectorAssetImageOptions {
   /**
-   * The platform to build the image for; match your nodes' architecture.
+   * The platform to build the image for. The collector's pod is pinned to nodes of that
+   * architecture (`kubernetes.io/arch`): pick the one your cluster has nodes of, or use
+   * `CollectorImage.fromBundle()`, whose public Node image runs on both.
    *
-   * @default 'linux/amd64'
+   * @default CollectorImagePlatform.LINUX_AMD64
    */
   readonly platform?: CollectorImagePlatform;
 
   /**
-   * The collector bundle to put in the image.
+   * The collector bundle to put in the image (the THIRD-PARTY-NOTICES.txt beside it goes in too).
    *
    * @default - this package's dist/collector.js
    */
   readonly bundlePath?: string;
 }
 
+/** Options of `CollectorImage.fromBundle()`. */
 export interface CollectorBundleImageOptions {
   /**
-   * The Node.js 20 (or later) image that runs the bundle; it needs `node` on its PATH.
+   * The Node.js image that runs the bundle: Node 20 or later, with `node` on its PATH, for every
+   * architecture of your nodes.
    *
-   * @default DEFAULT_NODE_IMAGE
+   * @default CollectorImage.DEFAULT_NODE_IMAGE
    */
   readonly nodeImage?: string;
 
@@ -69,12 +90,26 @@ export interface CollectorBundleImageOptions {
 /** The collector's container image. Choose one with a static factory. */
 export abstract class CollectorImage {
   /**
+   * The Node image the collector runs on: node 24 (LTS) on Alpine, from the ECR Public mirror of
+   * Docker Official Images (EKS nodes pull it without Docker Hub limits), pinned by the digest of
+   * its multi-arch index (linux/amd64 and linux/arm64), with the tag beside it for people. It is
+   * the FROM of runtime/Dockerfile (a test keeps the two equal; that file says how to refresh it)
+   * and fromBundle's default.
+   */
+  public static readonly DEFAULT_NODE_IMAGE =
+    'public.ecr.aws/docker/library/node:24.18.0-alpine3.23@sha256:595398b0081eacda8e1c4c5b97b76cd1020e4d58a8ebcb4843b9bca1e79e7436';
+
+  /**
    * Builds the image from runtime/Dockerfile as a CDK Docker image asset: `cdk deploy` builds it
    * (Docker or a compatible builder is needed) and pushes it to the CDK bootstrap ECR repository.
    *
-   * The build context is a directory holding only the Dockerfile and collector.js, keyed by their
-   * content hash, so the asset hash is the same on every machine and nothing else (node_modules,
-   * cdk.out) is ever sent to the builder.
+   * A CDK image asset holds one platform, so the image is built for `options.platform` (amd64 by
+   * default) and the collector's pod is pinned to nodes of that architecture. The build has no RUN
+   * step, so either platform builds on any machine without emulation.
+   *
+   * The build context is a directory holding only the Dockerfile, collector.js and its
+   * THIRD-PARTY-NOTICES.txt, keyed by their content hash, so the asset hash is the same on every
+   * machine and nothing else (node_modules, cdk.out) is ever sent to the builder.
    */
   public static fromAsset(options: CollectorAssetImageOptions = {}): CollectorImage {
     return new AssetCollectorImage(options);
@@ -87,7 +122,8 @@ export abstract class CollectorImage {
 
   /**
    * No image build and no registry of your own: the bundled collector, gzipped, travels in
-   * ConfigMaps (binaryData) and a stock Node image unpacks and runs it.
+   * ConfigMaps (binaryData) and a stock Node image unpacks and runs it. The default image is
+   * multi-arch, so the pod runs on amd64 and arm64 nodes alike.
    *
    * The manifest then holds a few ConfigMaps of up to about 171 KiB each. In a cluster managed
    * elsewhere, `kubectl apply --server-side -f` is the most robust way to apply it (no
@@ -104,11 +140,18 @@ export abstract class CollectorImage {
 
 class AssetCollectorImage extends CollectorImage {
   private readonly assets = new WeakMap<IConstruct, DockerImageAsset>();
-  private readonly platform: Platform;
+  private readonly platform: CollectorImagePlatform;
 
   constructor(private readonly options: CollectorAssetImageOptions) {
     super();
-    this.platform = toAssetPlatform(options.platform ?? 'linux/amd64');
+    this.platform = options.platform ?? CollectorImagePlatform.LINUX_AMD64;
+    // A caller without types (JavaScript, or a string where the class belongs) gets a clear error.
+    if (!(this.platform instanceof CollectorImagePlatform)) {
+      throw new Error(
+        "CollectorImage.fromAsset(): 'platform' must be CollectorImagePlatform.LINUX_AMD64 or CollectorImagePlatform.LINUX_ARM64, " +
+          `got ${JSON.stringify(this.platform)}`,
+      );
+    }
   }
 
   public bind(scope: Construct): CollectorImageConfig {
@@ -116,22 +159,11 @@ class AssetCollectorImage extends CollectorImage {
     if (!asset) {
       asset = new DockerImageAsset(scope, 'CollectorImage', {
         directory: stageImageContext(bundleFile('CollectorImage.fromAsset()', this.options.bundlePath)),
-        platform: this.platform,
+        platform: this.platform === CollectorImagePlatform.LINUX_ARM64 ? Platform.LINUX_ARM64 : Platform.LINUX_AMD64,
       });
       this.assets.set(scope, asset);
     }
-    return { imageUri: asset.imageUri };
-  }
-}
-
-function toAssetPlatform(platform: string): Platform {
-  switch (platform) {
-    case 'linux/amd64':
-      return Platform.LINUX_AMD64;
-    case 'linux/arm64':
-      return Platform.LINUX_ARM64;
-    default:
-      throw new Error(`CollectorImage.fromAsset(): 'platform' must be 'linux/amd64' or 'linux/arm64', got ${JSON.stringify(platform)}`);
+    return { imageUri: asset.imageUri, nodeArchitecture: this.platform.architecture };
   }
 }
 
@@ -157,9 +189,9 @@ class BundleCollectorImage extends CollectorImage {
 
   constructor(private readonly options: CollectorBundleImageOptions) {
     super();
-    this.nodeImage = options.nodeImage ?? DEFAULT_NODE_IMAGE;
+    this.nodeImage = options.nodeImage ?? CollectorImage.DEFAULT_NODE_IMAGE;
     if (!Token.isUnresolved(this.nodeImage) && this.nodeImage.trim() === '') {
-      throw new Error(`CollectorImage.fromBundle(): 'nodeImage' must be a Node.js image reference such as ${DEFAULT_NODE_IMAGE}, got ""`);
+      throw new Error(`CollectorImage.fromBundle(): 'nodeImage' must be a Node.js image reference such as ${CollectorImage.DEFAULT_NODE_IMAGE}, got ""`);
     }
   }
 
@@ -180,65 +212,4 @@ function bundleFile(factory: string, bundlePath: string | undefined): string {
     );
   }
   return bundlePath;
-}
-
-/** Path of the Dockerfile the image is built from. */
-export function collectorDockerfilePath(): string {
-  return path.join(packageRoot(), 'runtime', 'Dockerfile');
-}
-
-/** The two files of the image's build context, by name. */
-const CONTEXT_FILES = { dockerfile: 'Dockerfile', bundle: 'collector.js' } as const;
-
-/**
- * Writes the image's build context, the Dockerfile and the bundle and nothing else, to a directory
- * under `stagingRoot` named by their content hash, and returns that directory. An existing
- * directory with the same content is reused; a new one appears whole (written aside, then renamed).
- *
- * Why not build from runtime/ with a .dockerignore: the bundle lives in dist/, so that context would
- * be the package root, whose fingerprint walks node_modules on every synth; and an installed copy
- * of this package ships neither a .dockerignore nor runtime sources.
- */
-export function stageImageContext(bundlePath: string, stagingRoot: string = os.tmpdir()): string {
-  const dockerfilePath = collectorDockerfilePath();
-  if (!fs.existsSync(dockerfilePath)) {
-    throw new Error(
-      `CollectorImage.fromAsset(): ${dockerfilePath} is missing from this installation of the package; ` +
-        'use CollectorImage.fromRegistry(uri) or CollectorImage.fromBundle() instead.',
-    );
-  }
-  const contents: Record<string, Buffer> = {
-    [CONTEXT_FILES.dockerfile]: fs.readFileSync(dockerfilePath),
-    [CONTEXT_FILES.bundle]: fs.readFileSync(bundlePath),
-  };
-  const hash = crypto.createHash('sha256');
-  for (const [name, data] of Object.entries(contents)) {
-    hash.update(`${name}\0${data.length}\0`).update(data);
-  }
-  const parent = path.join(stagingRoot, 'cdk-cni-metrics-helper');
-  const dir = path.join(parent, `image-context-${hash.digest('hex').slice(0, 32)}`);
-  if (hasExactly(dir, contents)) return dir;
-
-  fs.mkdirSync(parent, { recursive: true });
-  const aside = fs.mkdtempSync(path.join(parent, 'staging-'));
-  for (const [name, data] of Object.entries(contents)) {
-    fs.writeFileSync(path.join(aside, name), data);
-  }
-  fs.rmSync(dir, { recursive: true, force: true });
-  try {
-    fs.renameSync(aside, dir);
-  } catch (err) {
-    // Another synth staged the same content at the same moment: use theirs.
-    fs.rmSync(aside, { recursive: true, force: true });
-    if (!hasExactly(dir, contents)) throw err;
-  }
-  return dir;
-}
-
-function hasExactly(dir: string, contents: Record<string, Buffer>): boolean {
-  if (!fs.existsSync(dir)) return false;
-  const names = fs.readdirSync(dir).sort();
-  const expected = Object.keys(contents).sort();
-  if (names.join('\0') !== expected.join('\0')) return false;
-  return expected.every((name) => fs.readFileSync(path.join(dir, name)).equals(contents[name]));
 }

@@ -26,6 +26,7 @@ export { ScrapeMode, CollectorLogLevel } from './collector-settings';
 export { CollectorManifest, type CollectorManifestYamlOptions } from './collector-manifest';
 export {
   CollectorImage,
+  CollectorImagePlatform,
   type CollectorImageConfig,
   type CollectorAssetImageOptions,
   type CollectorBundleImageOptions,

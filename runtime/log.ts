@@ -29,3 +29,27 @@ export function createLogger(level: LogLevel = 'info', write: (line: string) => 
 
 /** A logger that drops everything, for tests that do not read logs. */
 export const silentLogger: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
+
+/**
+ * Sends every `process` warning (deprecations, experimental features, the AWS SDK's multi-line
+ * NodeVersionSupportWarning, ...) to `logger` as one `warn` line, and removes Node's default
+ * printer, which writes them to stderr as plain, often multi-line, text. Call once at start-up,
+ * before the AWS SDK and the Kubernetes client are created.
+ */
+export function routeProcessWarnings(logger: Logger, target: NodeJS.Process = process): void {
+  // Node's printer is the one 'warning' listener it installs at boot; ours replaces it.
+  target.removeAllListeners('warning');
+  target.on('warning', (warning: Error & { code?: string; detail?: string }) => {
+    logger.warn('process warning', {
+      warning: warning.name,
+      code: warning.code,
+      // Multi-line text read as one sentence: lines trimmed, blank lines dropped.
+      detail: [warning.message, warning.detail]
+        .filter((text): text is string => typeof text === 'string')
+        .flatMap((text) => text.split('\n'))
+        .map((line) => line.trim())
+        .filter((line) => line !== '')
+        .join(' '),
+    });
+  });
+}

@@ -11,7 +11,7 @@ import { ConfigError, CollectorConfig, loadConfig } from './config';
 import { CycleReport, errorMessage } from './cycle';
 import { HealthServer, HealthState } from './health-server';
 import { loadKubeConfig } from './kube-config';
-import { createLogger, Logger } from './log';
+import { createLogger, Logger, routeProcessWarnings } from './log';
 import { createPipeline, Pipeline } from './pipeline';
 
 // The stop budget, from the signal: Kubernetes sends SIGKILL 30 s after SIGTERM by default.
@@ -67,6 +67,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     throw err;
   }
   const logger = createLogger(config.logLevel.toLowerCase() as 'debug' | 'info' | 'warn' | 'error');
+  routeProcessWarnings(logger);
   return new Collector(config, args, logger).run();
 }
 

@@ -80,7 +80,7 @@ describe('CniMetricsHelper', () => {
       const env = Object.fromEntries(deployment.spec.template.spec.containers[0].env.map((e: any) => [e.name, e.value]));
       expect(env).toMatchObject({ AWS_CLUSTER_ID: 'my-cluster', AWS_REGION: 'us-west-2', CLOUDWATCH_NAMESPACE: 'Kubernetes' });
       // The default for a cluster elsewhere needs no Docker: the bundle runs on a public Node image.
-      expect(deployment.spec.template.spec.containers[0].image).toMatch(/^public\.ecr\.aws\/docker\/library\/node:20/);
+      expect(deployment.spec.template.spec.containers[0].image).toBe(CollectorImage.DEFAULT_NODE_IMAGE);
     });
 
     test('a custom namespace narrows the policy and reaches the collector', () => {

@@ -4,6 +4,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import { App, Stack } from 'aws-cdk-lib';
+import { Testing } from 'cdk8s';
 import { DockerImageAsset } from 'aws-cdk-lib/aws-ecr-assets';
 import {
   BUNDLE_PART_BYTES,
@@ -12,10 +13,13 @@ import {
   ensureCollectorBundle,
   packCollectorBundle,
 } from '../../lib/collector-bundle';
-import { CollectorImage, DEFAULT_NODE_IMAGE, collectorDockerfilePath, stageImageContext } from '../../lib/collector-image';
+import { CollectorChart } from '../../lib/collector-chart';
+import { CollectorImage, CollectorImagePlatform } from '../../lib/collector-image';
+import { collectorDockerfilePath, stageImageContext } from '../../lib/private/image-context';
 import { appStackIn, tempDirMaker } from './temp-app';
 
 const tempDir = tempDirMaker('collector-image-test-');
+const DEFAULT_NODE_IMAGE = CollectorImage.DEFAULT_NODE_IMAGE;
 
 /** A stack in an app writing to a temporary cloud assembly, with one resource so that it validates. */
 function appStack(): { app: App; stack: Stack } {
@@ -63,7 +67,7 @@ describe('CollectorImage.fromRegistry', () => {
 });
 
 describe('CollectorImage.fromAsset', () => {
-  test('builds from a context holding exactly the Dockerfile and collector.js', () => {
+  test('builds from a context holding exactly the Dockerfile, collector.js and its notices', () => {
     // GIVEN
     const { app, stack } = appStack();
 
@@ -77,24 +81,30 @@ describe('CollectorImage.fromAsset', () => {
     const assetDirs = fs.readdirSync(assembly.directory).filter((name) => name.startsWith('asset.'));
     expect(assetDirs).toHaveLength(1);
     const context = path.join(assembly.directory, assetDirs[0]);
-    expect(fs.readdirSync(context).sort()).toEqual(['Dockerfile', 'collector.js']);
+    expect(fs.readdirSync(context).sort()).toEqual(['Dockerfile', 'THIRD-PARTY-NOTICES.txt', 'collector.js']);
     expect(fs.readFileSync(path.join(context, 'collector.js'))).toEqual(fs.readFileSync(collectorBundlePath()));
+    expect(fs.readFileSync(path.join(context, 'THIRD-PARTY-NOTICES.txt'))).toEqual(
+      fs.readFileSync(path.join(path.dirname(collectorBundlePath()), 'THIRD-PARTY-NOTICES.txt')),
+    );
     expect(fs.readFileSync(path.join(context, 'Dockerfile'))).toEqual(fs.readFileSync(collectorDockerfilePath()));
   });
 
-  test('builds for linux/amd64 by default and for linux/arm64 when asked', () => {
-    const platformOf = (image: CollectorImage) => {
+  test('builds for linux/amd64 by default and for linux/arm64 when asked, pinning the pod to that architecture', () => {
+    const built = (image: CollectorImage) => {
       const { app, stack } = appStack();
-      image.bind(stack);
+      const { nodeArchitecture } = image.bind(stack);
       const assets = JSON.parse(fs.readFileSync(path.join(app.synth().directory, 'Stack.assets.json'), 'utf8'));
-      return Object.values<any>(assets.dockerImages).map((asset) => asset.source.platform);
+      return { platforms: Object.values<any>(assets.dockerImages).map((asset) => asset.source.platform), nodeArchitecture };
     };
-    expect(platformOf(CollectorImage.fromAsset())).toEqual(['linux/amd64']);
-    expect(platformOf(CollectorImage.fromAsset({ platform: 'linux/arm64' }))).toEqual(['linux/arm64']);
+    expect(built(CollectorImage.fromAsset())).toEqual({ platforms: ['linux/amd64'], nodeArchitecture: 'amd64' });
+    expect(built(CollectorImage.fromAsset({ platform: CollectorImagePlatform.LINUX_AMD64 }))).toEqual({ platforms: ['linux/amd64'], nodeArchitecture: 'amd64' });
+    expect(built(CollectorImage.fromAsset({ platform: CollectorImagePlatform.LINUX_ARM64 }))).toEqual({ platforms: ['linux/arm64'], nodeArchitecture: 'arm64' });
   });
 
-  test('rejects a platform it cannot build', () => {
-    expect(() => CollectorImage.fromAsset({ platform: 'windows/amd64' as any })).toThrow(/'platform' must be 'linux\/amd64' or 'linux\/arm64', got "windows\/amd64"/);
+  test('rejects a platform that is not a CollectorImagePlatform (a string from untyped code)', () => {
+    expect(() => CollectorImage.fromAsset({ platform: 'linux/arm64' as any })).toThrow(
+      /^CollectorImage\.fromAsset\(\): 'platform' must be CollectorImagePlatform\.LINUX_AMD64 or CollectorImagePlatform\.LINUX_ARM64, got "linux\/arm64"$/,
+    );
   });
 
   test('has the same asset hash wherever the context is staged (another machine, another temp dir)', () => {
@@ -128,7 +138,7 @@ describe('CollectorImage.fromAsset', () => {
     fs.writeFileSync(path.join(dir, 'collector.js'), 'tampered');
     fs.writeFileSync(path.join(dir, 'extra.txt'), 'x');
     expect(stageImageContext(bundleFile('one'), root)).toBe(dir);
-    expect(fs.readdirSync(dir).sort()).toEqual(['Dockerfile', 'collector.js']);
+    expect(fs.readdirSync(dir).sort()).toEqual(['Dockerfile', 'THIRD-PARTY-NOTICES.txt', 'collector.js']);
     expect(fs.readFileSync(path.join(dir, 'collector.js'), 'utf8')).toBe('one');
   });
 
@@ -140,6 +150,31 @@ describe('CollectorImage.fromAsset', () => {
   });
 });
 
+describe('the collector pod and the image architecture', () => {
+  /** The pod spec of the chart for what `image` binds to. */
+  const podSpecFor = (image: CollectorImage, stack: Stack) => {
+    const { imageUri, bundle, nodeArchitecture } = image.bind(stack);
+    const chart = new CollectorChart(Testing.app(), 'Collector', { clusterName: 'c', region: 'eu-west-1', image: stack.resolve(imageUri)['Fn::Sub'] ?? imageUri, bundle, nodeArchitecture });
+    return Testing.synth(chart).find((doc: any) => doc.kind === 'Deployment').spec.template.spec;
+  };
+  const requiredArch = (spec: any) =>
+    spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms?.flatMap((term: any) => term.matchExpressions);
+
+  test('is pinned to the architecture fromAsset built', () => {
+    expect(requiredArch(podSpecFor(CollectorImage.fromAsset({ platform: CollectorImagePlatform.LINUX_ARM64 }), new Stack()))).toEqual([
+      { key: 'kubernetes.io/arch', operator: 'In', values: ['arm64'] },
+    ]);
+    expect(requiredArch(podSpecFor(CollectorImage.fromAsset(), new Stack()))).toEqual([
+      { key: 'kubernetes.io/arch', operator: 'In', values: ['amd64'] },
+    ]);
+  });
+
+  test('is free to run on any architecture with fromBundle and fromRegistry', () => {
+    expect(podSpecFor(CollectorImage.fromBundle(), new Stack()).affinity).toBeUndefined();
+    expect(podSpecFor(CollectorImage.fromRegistry('example.com/collector:1'), new Stack()).affinity).toBeUndefined();
+  });
+});
+
 describe('runtime/Dockerfile', () => {
   const dockerfile = fs.readFileSync(collectorDockerfilePath(), 'utf8');
   const instructions = dockerfile
@@ -147,13 +182,17 @@ describe('runtime/Dockerfile', () => {
     .map((line) => line.trim())
     .filter((line) => line !== '' && !line.startsWith('#'));
 
-  test('is one stage from the pinned Node image that fromBundle runs too', () => {
+  test('is one stage from the Node LTS image that fromBundle runs too, pinned by digest with its tag', () => {
     expect(instructions.filter((line) => line.startsWith('FROM '))).toEqual([`FROM ${DEFAULT_NODE_IMAGE}`]);
-    expect(DEFAULT_NODE_IMAGE).toMatch(/:20\.\d+\.\d+-alpine3\.\d+$/);
+    // Node 22 or 24 (the LTS lines in support), the exact version and Alpine release in the tag, and the index digest.
+    expect(DEFAULT_NODE_IMAGE).toMatch(/^public\.ecr\.aws\/docker\/library\/node:2[24]\.\d+\.\d+-alpine3\.\d+@sha256:[0-9a-f]{64}$/);
   });
 
-  test('copies only the bundle, runs nothing at build time, and runs as a non-root user', () => {
-    expect(instructions.filter((line) => line.startsWith('COPY '))).toEqual(['COPY collector.js /app/collector.js']);
+  test('copies only the bundle and its notices, runs nothing at build time, and runs as a non-root user', () => {
+    expect(instructions.filter((line) => line.startsWith('COPY '))).toEqual([
+      'COPY collector.js /app/collector.js',
+      'COPY THIRD-PARTY-NOTICES.txt /app/THIRD-PARTY-NOTICES.txt',
+    ]);
     expect(instructions.some((line) => line.startsWith('RUN '))).toBe(false);
     expect(instructions).toContain('USER 65532:65532');
     expect(instructions[instructions.length - 1]).toBe('ENTRYPOINT ["node", "/app/collector.js"]');
@@ -161,10 +200,10 @@ describe('runtime/Dockerfile', () => {
 });
 
 describe('CollectorImage.fromBundle', () => {
-  test('runs a pinned public Node 20 image by default, or the one given', () => {
+  test('runs the pinned multi-arch public Node image by default, or the one given, on any node architecture', () => {
     const bundlePath = bundleFile('console.log(1)');
     expect(CollectorImage.fromBundle({ bundlePath }).bind(new Stack()).imageUri).toBe(DEFAULT_NODE_IMAGE);
-    expect(DEFAULT_NODE_IMAGE).toMatch(/^public\.ecr\.aws\/docker\/library\/node:20\./);
+    expect(CollectorImage.fromBundle({ bundlePath }).bind(new Stack()).nodeArchitecture).toBeUndefined();
     expect(CollectorImage.fromBundle({ bundlePath, nodeImage: 'node:20.20.2-slim' }).bind(new Stack()).imageUri).toBe('node:20.20.2-slim');
     expect(() => CollectorImage.fromBundle({ nodeImage: ' ' })).toThrow(/'nodeImage' must be a Node.js image reference/);
   });
@@ -294,7 +333,72 @@ describe('collectorBundlePath', () => {
     expect(bundles).toEqual(clones.map((root) => path.join(root, 'dist', 'collector.js')));
     expect(fs.readFileSync(bundles[0])).toEqual(fs.readFileSync(bundles[1]));
     expect(execFileSync(process.execPath, [bundles[0]], { encoding: 'utf8' })).toBe('hello collector\n');
-    expect(fs.readdirSync(path.join(clones[0], 'dist'))).toEqual(['collector.js']);
+    expect(fs.readdirSync(path.join(clones[0], 'dist')).sort()).toEqual(['THIRD-PARTY-NOTICES.txt', 'collector.js']);
+    // No package from node_modules in these sources: the notices list none, and name no machine path.
+    const notices = fs.readFileSync(path.join(clones[0], 'dist', 'THIRD-PARTY-NOTICES.txt'), 'utf8');
+    expect(notices).toContain('from these 0 packages');
+    expect(notices).toBe(fs.readFileSync(path.join(clones[1], 'dist', 'THIRD-PARTY-NOTICES.txt'), 'utf8'));
+  });
+
+  test('lists in the notices each package that put code in the bundle, with its version, licence and licence text', () => {
+    // GIVEN a checkout whose collector uses one package, a scoped one under another package
+    // (a second copy), and imports a third only for a type (no code reaches the bundle)
+    const root = tempDir();
+    const pkg = (dir: string, manifest: object, files: Record<string, string>) => {
+      fs.mkdirSync(dir, { recursive: true });
+      fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify(manifest));
+      for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), text);
+    };
+    const modules = path.join(root, 'node_modules');
+    pkg(path.join(modules, 'left-pad'), { name: 'left-pad', version: '1.3.0', license: 'WTFPL', main: 'index.js' }, {
+      'index.js': "module.exports = (s) => ' ' + s + require('@acme/util').tag;",
+      LICENSE: 'left-pad licence text',
+    });
+    pkg(path.join(modules, 'left-pad', 'node_modules', '@acme', 'util'), { name: '@acme/util', version: '2.0.0', licenses: [{ type: 'MIT' }], main: 'u.js' }, {
+      'u.js': "exports.tag = '!';",
+    });
+    pkg(path.join(modules, 'types-only'), { name: 'types-only', version: '9.9.9', license: 'ISC', types: 'index.d.ts', main: 'index.js' }, {
+      'index.js': '',
+      'index.d.ts': 'export interface Shape { readonly side: number }',
+    });
+    fs.mkdirSync(path.join(root, 'runtime'));
+    fs.writeFileSync(
+      path.join(root, 'runtime', 'main.ts'),
+      "import type { Shape } from 'types-only';\nimport leftPad = require('left-pad');\nconst s: Shape = { side: 1 };\nconsole.log(leftPad('x' + s.side));\n",
+    );
+
+    // WHEN
+    const bundle = ensureCollectorBundle(root);
+
+    // THEN the bundle runs, and the notices name exactly the two packages whose code is in it
+    expect(execFileSync(process.execPath, [bundle], { encoding: 'utf8' })).toBe(' x1!\n');
+    const notices = fs.readFileSync(path.join(root, 'dist', 'THIRD-PARTY-NOTICES.txt'), 'utf8');
+    expect(notices).toContain('from these 2 packages');
+    expect(notices).toMatch(/^@acme\/util@2\.0\.0 +MIT$/m);
+    expect(notices).toMatch(/^left-pad@1\.3\.0 +WTFPL$/m);
+    expect(notices).not.toContain('types-only');
+    expect(notices).toContain('Licence text of: left-pad@1.3.0');
+    expect(notices).toContain('left-pad licence text');
+    expect(notices).toMatch(/ship no licence file[^\n]*\n {2}@acme\/util@2\.0\.0 \(MIT\)\n/);
+    expect(notices).not.toContain(root);
+  });
+
+  test('lists the real bundle\'s packages at the versions installed here', () => {
+    const notices = fs.readFileSync(path.join(path.dirname(collectorBundlePath()), 'THIRD-PARTY-NOTICES.txt'), 'utf8');
+    for (const name of ['@kubernetes/client-node', '@aws-sdk/client-cloudwatch']) {
+      const { version } = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'node_modules', name, 'package.json'), 'utf8'));
+      expect(notices).toMatch(new RegExp(`^${name.replace('/', '\\/')}@${version.replace(/\./g, '\\.')} +Apache-2\\.0 `, 'm'));
+    }
+  });
+
+  test('builds again a bundle that has no notices beside it, when its sources are there', () => {
+    const root = tempDir();
+    fs.mkdirSync(path.join(root, 'dist'));
+    fs.writeFileSync(path.join(root, 'dist', 'collector.js'), 'built before notices existed');
+    fs.mkdirSync(path.join(root, 'runtime'));
+    fs.writeFileSync(path.join(root, 'runtime', 'main.ts'), "console.log('rebuilt');\n");
+    expect(execFileSync(process.execPath, [ensureCollectorBundle(root)], { encoding: 'utf8' })).toBe('rebuilt\n');
+    expect(fs.existsSync(path.join(root, 'dist', 'THIRD-PARTY-NOTICES.txt'))).toBe(true);
   });
 
   test('uses an existing bundle as it is', () => {

@@ -148,6 +148,7 @@ describeWithBrowser('npm run preview in headless chromium', () => {
       totalIPAddresses: '103', // awscni_total_ip_addresses 28 + 27 + 48
       assignIPAddresses: '79', // awscni_assigned_ip_addresses 20 + 26 + 33
       ipamdErr: '2', // Sum of the last cycle's delta: node-b's increaseIPPoolAllocIPAddressesFailed 5 -> 7
+      cniVersionCount: '1', // awscni_build_info version="v1.20.1" on all three nodes: one distinct version
     });
     // And they are what CloudWatch stored for the last cycle.
     const lastCycle = result.run.cycleTimestamps[result.run.cycleTimestamps.length - 1];
