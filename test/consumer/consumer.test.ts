@@ -18,6 +18,8 @@ const FIXTURE = path.join(__dirname, 'fixture');
 const PACKAGE = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
 /** The TypeScript most CDK apps compile with today (the package itself builds with 6). */
 const CONSUMER_TYPESCRIPT = '~5.9.0';
+/** The packages the app brings and the package shares (peerDependencies). */
+const PEERS = Object.keys(PACKAGE.peerDependencies ?? {});
 
 const tempDir = tempDirMaker('cni-consumer-');
 
@@ -86,15 +88,17 @@ describe('the packed package in a CDK app of its own', () => {
   beforeAll(() => {
     // GIVEN the tarball `npm pack` makes, and an app that depends on it and on the lowest peers
     const packDir = tempDir();
-    const packed = JSON.parse(timed('npm pack', () => run('npm', ['pack', '--json', '--pack-destination', packDir], ROOT)));
+    // `npm pack` runs `prepare` (the build) first: its output comes before the JSON report.
+    const report = timed('npm pack (with prepare)', () => run('npm', ['pack', '--json', '--pack-destination', packDir], ROOT));
+    const packed = JSON.parse(report.slice(report.startsWith('[') ? 0 : report.lastIndexOf('\n[') + 1));
     const tarball = path.join(packDir, packed[packed.length - 1].filename);
     app = tempDir();
     fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'consumer-app', version: '1.0.0', private: true }, null, 2));
     timed('npm install', () => run('npm', [
       'install', '--no-save', '--prefer-offline', '--loglevel=error',
       tarball,
-      `aws-cdk-lib@${lowestOf('aws-cdk-lib')}`,
-      `constructs@${lowestOf('constructs')}`,
+      // Every peer at the lowest version the package declares.
+      ...PEERS.map((name) => `${name}@${lowestOf(name)}`),
       `typescript@${CONSUMER_TYPESCRIPT}`,
       '@types/node@20',
       // The README's in-app cluster recipe uses it, as users do.
@@ -116,15 +120,17 @@ describe('the packed package in a CDK app of its own', () => {
     outdir = path.join(app, 'cdk.out');
   }, 600_000);
 
-  test('installs the versions it pins: the lowest declared aws-cdk-lib and constructs, TypeScript 5.9', () => {
+  test('installs the versions it pins: the lowest declared peers (aws-cdk-lib, constructs, ...), TypeScript 5.9', () => {
     const version = (name: string) => JSON.parse(fs.readFileSync(path.join(app, 'node_modules', name, 'package.json'), 'utf8')).version;
-    expect(version('aws-cdk-lib')).toBe(lowestOf('aws-cdk-lib'));
-    expect(version('constructs')).toBe(lowestOf('constructs'));
+    expect(PEERS).toEqual(expect.arrayContaining(['aws-cdk-lib', 'constructs']));
+    for (const peer of PEERS) expect(`${peer}@${version(peer)}`).toBe(`${peer}@${lowestOf(peer)}`);
     expect(version('typescript')).toMatch(/^5\.9\./);
     // One copy of each: the package brings none of its own.
     expect(fs.existsSync(path.join(app, 'node_modules', 'cdk-cni-metrics-helper', 'node_modules', 'aws-cdk-lib'))).toBe(false);
-    // The jsii assembly travels with the package.
-    expect(fs.existsSync(path.join(app, 'node_modules', 'cdk-cni-metrics-helper', '.jsii'))).toBe(true);
+    // The jsii assembly travels with the package, and so does yaml (bundled: it is no jsii library).
+    const installed = path.join(app, 'node_modules', 'cdk-cni-metrics-helper');
+    expect(fs.existsSync(path.join(installed, '.jsii'))).toBe(true);
+    expect(fs.existsSync(path.join(installed, 'node_modules', 'yaml', 'package.json'))).toBe(true);
   });
 
   test('type-checks and compiles with TypeScript 5.9, the README blocks included', () => {
