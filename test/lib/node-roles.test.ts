@@ -316,7 +316,7 @@ describe('NodeRoles with an imported cluster', () => {
 
   test('takes the roles of its aws-auth text, and of node groups the app adds to it', () => {
     const stack = newStack();
-    const vpc = ec2.Vpc.fromVpcAttributes(stack, 'Vpc', { vpcId: 'vpc-1234', availabilityZones: ['us-west-2a'], privateSubnetIds: ['subnet-1234'] });
+    const vpc = ec2.Vpc.fromVpcAttributes(stack, 'Vpc', { vpcId: 'vpc-0123456789abcdef0', availabilityZones: ['us-west-2a'], privateSubnetIds: ['subnet-0123456789abcdef0'] });
     const cluster = importedCluster(stack, { vpc });
     const nodegroup = new eks.Nodegroup(stack, 'Added', { cluster, minSize: 1 });
 
