@@ -15,7 +15,7 @@ import { CollectorIdentity, CollectorIdentityType } from './collector-identity';
 import { CollectorImage } from './collector-image';
 import { NodeRoles } from './node-roles';
 import { validateAlarmsOptions } from './private/alarm-options';
-import { AnyCluster, hasKubectl, isEksV2Cluster, warnAboutAutoMode } from './private/cluster';
+import { AnyCluster, WARNING_IDS, hasKubectl, isEksV2Cluster, warnAboutAutoMode } from './private/cluster';
 import { DEFAULT_COLLECTOR_NAME, DEFAULT_COLLECTOR_NAMESPACE, validateCollectorChartOptions } from './private/collector-chart-validation';
 import { validateDashboardName } from './private/dashboard-name';
 import { ValidationError, withValue } from './private/errors';
@@ -208,7 +208,7 @@ export class CniMetricsHelper extends Construct {
     const alarmOptions = props.alarms ?? {};
     const alarmsEnabled = alarmOptions.enabled ?? true;
     if (alarmsEnabled) {
-      checkAlarmsRegion(stack, collector.region);
+      checkAlarmsRegion(this, stack, collector.region);
       validateAlarmsOptions(this, this.alarmsProps(alarmOptions, collectorEnabled, props.period, cloudWatchNamespace), 'alarms');
     }
     validateRoleSources(props, identity);
@@ -326,13 +326,26 @@ function validateCloudWatchNamespace(namespace: string): void {
   }
 }
 
-/** Alarms watch metrics of their own region only: a collector publishing elsewhere cannot be alarmed on here. */
-function checkAlarmsRegion(stack: Stack, collectorRegion: string | undefined): void {
-  if (collectorRegion === undefined || Token.isUnresolved(collectorRegion) || Token.isUnresolved(stack.region) || collectorRegion === stack.region) return;
+/**
+ * Alarms watch metrics of their own region only: a collector publishing elsewhere cannot be alarmed
+ * on here. An environment-agnostic stack's region is known only at deploy time: a warning then.
+ */
+function checkAlarmsRegion(scope: Construct, stack: Stack, collectorRegion: string | undefined): void {
+  if (collectorRegion === undefined || Token.isUnresolved(collectorRegion) || collectorRegion === stack.region) return;
+  const fix = `put the helper in a stack of region ${collectorRegion}, leave collector.region out, or set alarms: { enabled: false } (the dashboard reads ${collectorRegion} either way)`;
+  if (Token.isUnresolved(stack.region)) {
+    Annotations.of(scope).addWarningV2(
+      WARNING_IDS.regionUnknown,
+      `collector.region is ${collectorRegion}, but the alarms go to the stack's region, known only at deploy time, and CloudWatch ` +
+        `alarms can only watch metrics of their own region: unless the stack deploys to ${collectorRegion}, they stay in ` +
+        `INSUFFICIENT_DATA or ALARM — ${fix}`,
+    );
+    return;
+  }
   throw new ValidationError(
     'collector.region',
     `is ${collectorRegion}, but the alarms are created in ${stack.region} (the stack's region), and CloudWatch alarms can only watch metrics of their own region`,
-    `put the helper in a stack of region ${collectorRegion}, leave collector.region out, or set alarms: { enabled: false } (the dashboard reads ${collectorRegion} either way)`,
+    fix,
   );
 }
 

@@ -359,6 +359,18 @@ describe('CniMetricsHelper', () => {
       );
     });
 
+    test('in an environment-agnostic stack, a collector region with alarms on is a warning: the stack region is unknown', () => {
+      const { stack } = sharedNewStack({ id: 'Agnostic', env: false });
+      new CniMetricsHelper(stack, 'Helper', {
+        clusterName: 'c1',
+        nodeRoles: [iam.Role.fromRoleName(stack, 'Nodes', 'nodes')],
+        collector: { region: 'us-east-1', image: CollectorImage.fromRegistry('example.com/cni:1') },
+      });
+      const warnings = Annotations.fromStack(stack).findWarning('/Agnostic/Helper', Match.stringLikeRegexp('collector.region is us-east-1'));
+      expect(warnings).toHaveLength(1);
+      expect(JSON.stringify(warnings[0].entry.data)).toMatch(/known only at deploy time.* — put the helper in a stack of region us-east-1/);
+    });
+
     test('with alarms off, the dashboard reads the region the collector publishes to', () => {
       const { stack } = newStack();
       new CniMetricsHelper(stack, 'Helper', {
