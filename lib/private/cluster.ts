@@ -6,6 +6,7 @@
 import { Annotations, CfnResource, Token } from 'aws-cdk-lib';
 import type * as eks from 'aws-cdk-lib/aws-eks';
 import type * as eksv2 from 'aws-cdk-lib/aws-eks-v2';
+import type * as iam from 'aws-cdk-lib/aws-iam';
 import { IConstruct } from 'constructs';
 
 /** An EKS cluster of either module, in-app or imported. */
@@ -49,7 +50,7 @@ export function isFargateCluster(cluster: AnyCluster): boolean {
 }
 
 /** Whether a construct is an EC2 node group (aws-eks or aws-eks-v2 Nodegroup) of `cluster`. */
-export function isNodegroupOf(construct: IConstruct, cluster: AnyCluster): construct is IConstruct & { role: import('aws-cdk-lib/aws-iam').IRole } {
+export function isNodegroupOf(construct: IConstruct, cluster: AnyCluster): construct is IConstruct & { role: iam.IRole } {
   const candidate = construct as { nodegroupArn?: unknown; role?: unknown; cluster?: unknown };
   return typeof candidate.nodegroupArn === 'string' && candidate.role !== undefined && candidate.cluster === cluster;
 }
