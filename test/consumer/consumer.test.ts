@@ -175,4 +175,46 @@ describe('the packed package in a CDK app of its own', () => {
       expect(resources).toMatchSnapshot();
     });
   });
+
+  describe('with a second copy of aws-cdk-lib under the package (an app on another version)', () => {
+    let secondOutdir: string;
+    let copies: { twoCopies: boolean } | undefined;
+
+    beforeAll(() => {
+      // GIVEN the package resolving its own aws-cdk-lib (today's devDependency version, from npm's
+      // cache), while the app keeps the floor: the two-copy layout the issue saw
+      const second = tempDir();
+      fs.writeFileSync(path.join(second, 'package.json'), JSON.stringify({ name: 'second-copy', version: '1.0.0', private: true }));
+      timed('npm install (second copy)', () => run('npm', [
+        'install', '--no-save', '--prefer-offline', '--loglevel=error', `aws-cdk-lib@${lowestOfDev('aws-cdk-lib')}`, `constructs@${lowestOfDev('constructs')}`,
+      ], second));
+      // Compiled (by the test above, or here) against one copy; two copies' types would not mix.
+      if (!fs.existsSync(path.join(app, 'build', 'second-copy-main.js'))) run(path.join(app, 'node_modules', '.bin', 'tsc'), ['-p', '.'], app);
+      const nested = path.join(app, 'node_modules', 'cdk-cni-metrics-helper', 'node_modules');
+      fs.symlinkSync(path.join(second, 'node_modules', 'aws-cdk-lib'), path.join(nested, 'aws-cdk-lib'), 'dir');
+      secondOutdir = path.join(app, 'cdk.out.second-copy');
+      try {
+        // --preserve-symlinks: the linked copy resolves constructs from the app, as a nested install would.
+        const output = timed('synth (second copy)', () => run('node', ['--preserve-symlinks', path.join(app, 'build', 'second-copy-main.js')], app, { CDK_OUTDIR: secondOutdir }));
+        copies = JSON.parse(output.trim().split('\n').pop()!);
+      } finally {
+        // The other tests use the package with the app's own copy.
+        fs.unlinkSync(path.join(nested, 'aws-cdk-lib'));
+      }
+    }, 300_000);
+
+    test('the node group role gets the policy and the Fargate role does not: no instanceof across copies', () => {
+      // The app and the package did load two copies (two Stack classes).
+      expect(copies).toEqual({ twoCopies: true });
+      const whole = JSON.parse(fs.readFileSync(path.join(secondOutdir, 'SecondCopy.template.json'), 'utf8'));
+      const rolesTrusting = (service: string) => Object.entries<any>(whole.Resources)
+        .filter(([, r]) => r.Type === 'AWS::IAM::Role' && JSON.stringify(r.Properties.AssumeRolePolicyDocument).includes(service))
+        .map(([logicalId]) => ({ Ref: logicalId }));
+      const policy = Object.values<any>(whole.Resources).find((r) => r.Type === 'AWS::IAM::ManagedPolicy');
+      expect(rolesTrusting('eks-fargate-pods.amazonaws.com')).toHaveLength(1);
+      expect(policy.Properties.Roles).toEqual(rolesTrusting('ec2.amazonaws.com'));
+      expect(policy.Properties.Roles).toHaveLength(1);
+      expect(JSON.stringify(whole.Resources)).toContain('cni-metrics-helper');
+    });
+  });
 });
