@@ -353,7 +353,8 @@ function checkAlarmsRegion(scope: Construct, stack: Stack, collectorRegion: stri
 function checkKubectl(cluster: AnyCluster): void {
   if (hasKubectl(cluster)) return;
   const fix = isEksV2Cluster(cluster)
-    ? 'give the aws-eks-v2 Cluster `kubectlProviderOptions` (with a kubectlLayer), or import it with `kubectlProvider` or `kubectlProviderOptions` in fromClusterAttributes'
+    ? 'give the aws-eks-v2 Cluster `kubectlProviderOptions` (with a kubectlLayer), or import it with `kubectlProvider` ' +
+      '(KubectlProvider.fromKubectlProviderAttributes) in fromClusterAttributes'
     : 'import the cluster with `kubectlRoleArn` (a role mapped to system:masters) or `kubectlProvider` in fromClusterAttributes';
   throw new ValidationError(
     'cluster',

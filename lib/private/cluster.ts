@@ -15,11 +15,12 @@ export type AnyCluster = eks.ICluster | eksv2.ICluster;
 /**
  * Whether manifests can be applied to the cluster from CloudFormation: it has a kubectl provider,
  * or (aws-eks) a kubectl role one can be made with. aws-eks clusters of this app always have one;
- * aws-eks-v2 clusters only with `kubectlProviderOptions`; imported ones only when told.
+ * aws-eks-v2 clusters only with `kubectlProviderOptions`; imported ones only when told
+ * (aws-eks: `kubectlRoleArn` or `kubectlProvider`; aws-eks-v2: `kubectlProvider`).
  */
 export function hasKubectl(cluster: AnyCluster): boolean {
-  const fields = cluster as { kubectlProvider?: unknown; kubectlRole?: unknown; kubectlProviderOptions?: unknown };
-  return fields.kubectlProvider !== undefined || fields.kubectlRole !== undefined || fields.kubectlProviderOptions !== undefined;
+  const fields = cluster as { kubectlProvider?: unknown; kubectlRole?: unknown };
+  return fields.kubectlProvider !== undefined || fields.kubectlRole !== undefined;
 }
 
 /** Whether the cluster is aws-eks-v2's: aws-eks's clusters (in-app and imported) carry the kubectl Lambda's settings. */
