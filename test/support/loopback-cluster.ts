@@ -90,6 +90,8 @@ export interface PrintedDatum {
   readonly metric: string;
   readonly value: number;
   readonly unit: string;
+  /** Dimensions after CLUSTER_ID, when the datum has any. */
+  readonly dimensions?: Readonly<Record<string, string>>;
 }
 
 /** One cycle's printed datums (they share the cycle's timestamp), in print order. */
@@ -166,7 +168,10 @@ export function asStored(d: PrintedDatum): ReceivedDatum {
     Unit: d.unit,
     Value: d.value,
     Timestamp: new Date(d.timestamp),
-    Dimensions: [{ Name: 'CLUSTER_ID', Value: d.cluster }],
+    Dimensions: [
+      { Name: 'CLUSTER_ID', Value: d.cluster },
+      ...Object.entries(d.dimensions ?? {}).map(([Name, Value]) => ({ Name, Value })),
+    ],
   };
 }
 
