@@ -198,6 +198,18 @@ export class ClusterAggregator {
   }
 
   /**
+   * Forgets every node's state and the shared layouts, and abandons a cycle still open: the next
+   * cycle is a baseline for every node, as after a start. A replica that becomes the leader calls
+   * it, so counters it last saw minutes ago (or never) do not come out as one cycle's increase.
+   */
+  reset(): void {
+    if (this.open) this.open.closed = true;
+    this.open = undefined;
+    this.nodes.clear();
+    this.layouts.clear();
+  }
+
+  /**
    * Starts a cycle. `pods` are the cycle's discovered pods: at finish() the state of every node
    * they do not name is released. A cycle still open is abandoned and changes nothing.
    */
@@ -606,6 +618,11 @@ class LayoutCache {
   private evicted = 0;
 
   constructor(private readonly maxPerFamily: number) {}
+
+  clear(): void {
+    this.byFamily.clear();
+    this.evicted = 0;
+  }
 
   get size(): number {
     let size = 0;
