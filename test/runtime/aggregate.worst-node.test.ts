@@ -19,6 +19,31 @@ function worst(datums: readonly ClusterDatum[]): Record<string, number> {
   return Object.fromEntries(datums.filter((d) => WORST.includes(d.metricName)).map((d) => [d.metricName, d.value]));
 }
 
+describe('ClusterAggregator reset', () => {
+  test('after reset every node is a baseline again: no increase from counters seen before it', () => {
+    // GIVEN a node seen at 100, then at 130 (an increase of 30 published)
+    const ADD_REQ = catalogMetric('addReqCount').family as string;
+    const aggregator = new ClusterAggregator();
+    const addReq = (value: number) => okNode('a', metrics().counter(ADD_REQ, value));
+    aggregateCycle(aggregator, [addReq(100)], CYCLE);
+    expect(aggregateCycle(aggregator, [addReq(130)], CYCLE).find((d) => d.metricName === 'addReqCount')?.value).toBe(30);
+    // WHEN the aggregator is reset (this replica became the leader again) and the node reads 180
+    aggregator.reset();
+    expect(aggregator.trackedNodeCount).toBe(0);
+    const afterReset = aggregateCycle(aggregator, [addReq(180)], CYCLE);
+    // THEN no addReqCount (a baseline, not 50), and the next cycle counts from 180
+    expect(afterReset.some((d) => d.metricName === 'addReqCount')).toBe(false);
+    expect(aggregateCycle(aggregator, [addReq(185)], CYCLE).find((d) => d.metricName === 'addReqCount')?.value).toBe(5);
+  });
+
+  test('a cycle open at reset is abandoned: finishing it throws', () => {
+    const aggregator = new ClusterAggregator();
+    const cycle = aggregator.startCycle([], CYCLE);
+    aggregator.reset();
+    expect(() => cycle.finish()).toThrow(/finished or superseded/);
+  });
+});
+
 describe('ClusterAggregator worst node', () => {
   test('reads the fullest node, the full nodes and the least headroom, not the sums', () => {
     // GIVEN three nodes: 10 of 29 IPs, 29 of 29 (full), 50 of 58
