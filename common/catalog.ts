@@ -155,7 +155,8 @@ const ENTRIES = [
     metricName: 'maxNodeIPUtilization', family: 'awscni_assigned_ip_addresses', familyType: 'gauge', aggregation: 'maxNodeUtilization',
     capacityFamily: 'awscni_ip_max', unit: 'Percent', statistic: 'Maximum',
     description: 'Largest share of a node\'s maximum IPs assigned to pods (100 × assigned / max) on any scraped node: the fullest node.',
-    dashboard: ['number', 'capacityGraph'], upstream: false,
+    // A percentage: beside the cluster's IP utilization, not on the counts of the capacity graph.
+    dashboard: ['number'], upstream: false,
   },
   {
     metricName: 'nodesAtIPCapacity', family: 'awscni_assigned_ip_addresses', familyType: 'gauge', aggregation: 'nodesAtCapacity',
