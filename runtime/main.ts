@@ -17,6 +17,7 @@ import { CycleReport, errorMessage } from './cycle';
 import { HealthServer, HealthState } from './health-server';
 import { loadKubeConfig } from './kube-config';
 import { createLogger, Logger, routeProcessWarnings } from './log';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { LeaderElector, leaderElectorOptions } from './leader-election';
 import { createPipeline, Pipeline } from './pipeline';
 
@@ -215,7 +216,7 @@ class Collector {
   }
 
   /** Starts the Lease election and ties its events to the loop. */
-  private startElection(pipeline: Pipeline, kubeConfig: Parameters<typeof leaderElectorOptions>[1]): void {
+  private startElection(pipeline: Pipeline, kubeConfig: KubeConfig): void {
     const settings = this.config.leaderElection;
     if (!settings) return;
     const elector = new LeaderElector(leaderElectorOptions(settings, kubeConfig, this.logger));
