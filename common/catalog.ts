@@ -30,6 +30,14 @@ export type CloudWatchStatistic = 'Average' | 'Maximum' | 'Minimum' | 'Sum';
  * - `minAvailableIps`: the smallest (family - `subtractsFamily`) over the scraped nodes: the node
  *   closest to running out.
  * - `distinctCount`: how many distinct values of the label `distinctLabel` the scraped nodes carry.
+ * - `maxNodeUtilization`: the largest 100 × family / `capacityFamily` over the scraped nodes (the
+ *   fullest node); nodes without a positive capacity are left out.
+ * - `nodesAtCapacity`: how many scraped nodes have family ≥ `capacityFamily` (nodes without a
+ *   positive capacity left out); published, 0 included, when at least one node had both families.
+ * - `minNodeHeadroom`: the smallest `capacityFamily` − family over the scraped nodes (nodes without a
+ *   positive capacity left out): how many more pod IPs the fullest node can ever hold.
+ * - `ec2Subnet`: read from EC2 DescribeSubnets by the subnet watcher (runtime/subnets.ts), not from
+ *   ipamd; the aggregator skips these.
  * - `health`: the collector's own figures about the cycle, not read from ipamd.
  */
 export type Aggregation =
@@ -39,6 +47,10 @@ export type Aggregation =
   | 'latencyMaxP99'
   | 'minAvailableIps'
   | 'distinctCount'
+  | 'maxNodeUtilization'
+  | 'nodesAtCapacity'
+  | 'minNodeHeadroom'
+  | 'ec2Subnet'
   | 'health';
 
 /** Where a metric appears on the dashboard. */
@@ -78,7 +90,17 @@ export interface CatalogMetric {
   readonly seriesMatch?: Readonly<Record<string, string>>;
   /** `distinctCount`: the label whose distinct values are counted. */
   readonly distinctLabel?: string;
+  /** `maxNodeUtilization`, `nodesAtCapacity`, `minNodeHeadroom`: the family that holds each node's capacity. */
+  readonly capacityFamily?: string;
+  /**
+   * Dimensions the metric's datums carry after CLUSTER_ID, in order (`ec2Subnet`'s per-subnet
+   * figure); a metric without it carries CLUSTER_ID alone.
+   */
+  readonly extraDimensions?: readonly string[];
 }
+
+/** Extra dimensions of the per-subnet figure, after CLUSTER_ID. */
+export const SUBNET_DIMENSIONS = { subnetId: 'SubnetId', availabilityZone: 'AvailabilityZone' } as const;
 
 /** The entries with their literal types, so that the names form a type (CatalogMetricName). */
 const ENTRIES = [
@@ -127,6 +149,44 @@ const ENTRIES = [
     metricName: 'minAvailableIPsPerNode', family: 'awscni_total_ip_addresses', familyType: 'gauge', aggregation: 'minAvailableIps', subtractsFamily: 'awscni_assigned_ip_addresses', unit: 'Count', statistic: 'Minimum',
     description: 'Fewest free IPs (total minus assigned) on any scraped node: the node closest to running out.',
     dashboard: ['capacityGraph'], upstream: false,
+  },
+  // The worst node: one node's figure, not the sum (no per-node dimension: one datum per cycle).
+  {
+    metricName: 'maxNodeIPUtilization', family: 'awscni_assigned_ip_addresses', familyType: 'gauge', aggregation: 'maxNodeUtilization',
+    capacityFamily: 'awscni_ip_max', unit: 'Percent', statistic: 'Maximum',
+    description: 'Largest share of a node\'s maximum IPs assigned to pods (100 × assigned / max) on any scraped node: the fullest node.',
+    // A percentage: beside the cluster's IP utilization, not on the counts of the capacity graph.
+    dashboard: ['number'], upstream: false,
+  },
+  {
+    metricName: 'nodesAtIPCapacity', family: 'awscni_assigned_ip_addresses', familyType: 'gauge', aggregation: 'nodesAtCapacity',
+    capacityFamily: 'awscni_ip_max', unit: 'Count', statistic: 'Maximum',
+    description: 'Scraped nodes whose assigned IPs reached their maximum IPs: no new pod gets an IP there.',
+    dashboard: ['number', 'capacityGraph'], upstream: false,
+  },
+  {
+    metricName: 'minFreeIPCapacityPerNode', family: 'awscni_assigned_ip_addresses', familyType: 'gauge', aggregation: 'minNodeHeadroom',
+    capacityFamily: 'awscni_ip_max', unit: 'Count', statistic: 'Minimum',
+    description: 'Fewest IPs a node can still assign (maximum IPs minus assigned) on any scraped node: headroom, where minAvailableIPsPerNode is warm-pool slack.',
+    dashboard: ['capacityGraph'], upstream: false,
+  },
+  // Subnets: EC2 DescribeSubnets, read every SUBNET_REFRESH_SECONDS, only when SUBNET_IDS is set.
+  {
+    metricName: 'subnetAvailableIPs', aggregation: 'ec2Subnet', unit: 'Count', statistic: 'Minimum',
+    extraDimensions: [SUBNET_DIMENSIONS.subnetId, SUBNET_DIMENSIONS.availabilityZone],
+    description: 'Free IPv4 addresses in one watched subnet, per SubnetId and AvailabilityZone (EC2 DescribeSubnets).',
+    // No generic role: a graph keyed by CLUSTER_ID alone would find none of its per-subnet series.
+    dashboard: [], upstream: false,
+  },
+  {
+    metricName: 'minSubnetAvailableIPs', aggregation: 'ec2Subnet', unit: 'Count', statistic: 'Minimum',
+    description: 'Fewest free IPv4 addresses in any watched subnet: the subnet closest to exhaustion.',
+    dashboard: ['number', 'capacityGraph'], upstream: false,
+  },
+  {
+    metricName: 'subnetRefreshErrors', aggregation: 'ec2Subnet', unit: 'Count', statistic: 'Sum',
+    description: 'DescribeSubnets refreshes that failed since the previous cycle; published only when non-zero.',
+    dashboard: ['healthGraph'], upstream: false,
   },
   // Counters: per-node deltas per cycle, summed.
   {
@@ -278,9 +338,9 @@ export function catalogMetric<N extends string>(metricName: CheckedMetricName<N>
  */
 export const PROCESS_START_FAMILY = 'process_start_time_seconds';
 
-/** Every ipamd family a catalog metric reads (its own and the one it subtracts). */
+/** Every ipamd family a catalog metric reads (its own, the one it subtracts, and its capacity). */
 export const IPAMD_FAMILIES: ReadonlySet<string> = new Set(
-  CATALOG.flatMap((m) => [m.family, m.subtractsFamily].filter((f): f is string => f !== undefined)),
+  CATALOG.flatMap((m) => [m.family, m.subtractsFamily, m.capacityFamily].filter((f): f is string => f !== undefined)),
 );
 
 /** Every family the collector reads; the parser keeps only these. */

@@ -23,7 +23,16 @@ export const INTEGER_LIMITS = {
   prometheusPort: { min: 1, max: 65_535, unit: 'a TCP port' },
   healthPort: { min: 0, max: 65_535, unit: 'a TCP port, or 0 for none' },
   unreadyAfterPublishFailures: { min: 1, max: 10_000, unit: 'consecutive cycles' },
+  subnetRefreshSeconds: { min: 30, max: 86_400, unit: 'whole seconds' },
+  leaseDurationSeconds: { min: 2, max: 3_600, unit: 'whole seconds' },
+  leaseRenewDeadlineSeconds: { min: 1, max: 3_600, unit: 'whole seconds' },
+  leaseRetryPeriodSeconds: { min: 1, max: 3_600, unit: 'whole seconds' },
 } as const satisfies Record<string, IntegerRange>;
+
+/** Subnets SUBNET_IDS may list: each costs one CloudWatch datum per cycle; a VPC holds 200 unless its quota is raised. */
+export const MAX_SUBNET_IDS = 1_000;
+/** `subnet-` and 8 (older) or 17 (current) lowercase hex digits, as EC2 issues them. */
+export const SUBNET_ID_PATTERN = /^subnet-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
 
 export const LOG_LEVELS: readonly CniLogLevel[] = ['DEBUG', 'INFO', 'WARN', 'ERROR'];
 export const SCRAPE_MODES: readonly ScrapeMode[] = ['proxy', 'direct'];

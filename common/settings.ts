@@ -27,6 +27,17 @@ export const ENV = {
   prometheusPort: 'PROMETHEUS_PORT',
   healthPort: 'HEALTH_PORT',
   unreadyAfterPublishFailures: 'UNREADY_AFTER_PUBLISH_FAILURES',
+  // Subnet metrics: on when SUBNET_IDS lists subnets (the chart fills it).
+  subnetIds: 'SUBNET_IDS',
+  subnetRefreshSeconds: 'SUBNET_REFRESH_SECONDS',
+  // High availability: Lease leader election among replicas (the chart sets these when replicas > 1).
+  leaderElection: 'LEADER_ELECTION',
+  podName: 'POD_NAME',
+  podNamespace: 'POD_NAMESPACE',
+  leaseName: 'LEASE_NAME',
+  leaseDurationSeconds: 'LEASE_DURATION_SECONDS',
+  leaseRenewDeadlineSeconds: 'LEASE_RENEW_DEADLINE_SECONDS',
+  leaseRetryPeriodSeconds: 'LEASE_RETRY_PERIOD_SECONDS',
 } as const;
 
 export type ScrapeMode = 'proxy' | 'direct';
@@ -54,4 +65,12 @@ export const DEFAULTS = {
   healthPort: 61682,
   /** Three cycles (1.5 minutes at the default interval) in which CloudWatch took nothing it was given. */
   unreadyAfterPublishFailures: 3,
+  /** Five minutes: subnet free space moves slowly, and DescribeSubnets shares the account's EC2 API quota. */
+  subnetRefreshSeconds: 300,
+  leaderElection: false,
+  leaseName: 'cni-metrics-helper',
+  /** client-go's defaults (15 s / 10 s / 2 s), as kube-controller-manager and most controllers run. */
+  leaseDurationSeconds: 15,
+  leaseRenewDeadlineSeconds: 10,
+  leaseRetryPeriodSeconds: 2,
 } as const;

@@ -46,10 +46,15 @@ const PROCESS_START_TOLERANCE_SECONDS = 1;
 const NODES_NAMED_IN_LOG = 5;
 /** The quantile label value `latencyMaxP99` reads. */
 const P99 = 0.99;
+/** Catalog aggregations the aggregator does not compute: the cycle's health and EC2's subnet figures. */
+const NOT_FROM_IPAMD: ReadonlySet<CatalogMetric['aggregation']> = new Set(['health', 'ec2Subnet']);
+/** Aggregations that read each node's family against its `capacityFamily`. */
+const WORST_NODE: ReadonlySet<CatalogMetric['aggregation']> = new Set(['maxNodeUtilization', 'nodesAtCapacity', 'minNodeHeadroom']);
 
 export interface AggregatorOptions {
   /**
-   * The metrics to aggregate. Entries with aggregation 'health' are skipped: the cycle runner adds those.
+   * The metrics to aggregate. Entries with aggregation 'health' (the cycle runner adds those) and
+   * 'ec2Subnet' (the subnet watcher's) are skipped.
    * @default CATALOG
    */
   readonly catalog?: readonly CatalogMetric[];
@@ -149,6 +154,8 @@ export class ClusterAggregator {
   private readonly minimums: readonly PlannedMetric[];
   private readonly p99s: readonly PlannedMetric[];
   private readonly distincts: readonly PlannedMetric[];
+  /** The worst-node metrics: each node's family read against its capacity family. */
+  private readonly worstNode: readonly PlannedMetric[];
   /** counterDelta metrics by family: a family's series are tracked once, then matched per metric. */
   private readonly counterFamilies: ReadonlyMap<string, readonly CatalogMetric[]>;
   private readonly latencyFamilies: ReadonlyMap<string, readonly CatalogMetric[]>;
@@ -163,16 +170,18 @@ export class ClusterAggregator {
 
   constructor(options: AggregatorOptions = {}) {
     const catalog = options.catalog ?? CATALOG;
-    this.planned = catalog.filter((m) => m.aggregation !== 'health').map(planMetric);
+    this.planned = catalog.filter((m) => !NOT_FROM_IPAMD.has(m.aggregation)).map(planMetric);
     const withAggregation = (aggregation: CatalogMetric['aggregation']): PlannedMetric[] =>
       this.planned.filter((p) => p.metric.aggregation === aggregation);
     this.gauges = withAggregation('gaugeSum');
     this.minimums = withAggregation('minAvailableIps');
     this.p99s = withAggregation('latencyMaxP99');
     this.distincts = withAggregation('distinctCount');
+    this.worstNode = this.planned.filter((p) => WORST_NODE.has(p.metric.aggregation));
     this.counterFamilies = byFamily(withAggregation('counterDelta'));
     this.latencyFamilies = byFamily(withAggregation('latencyMean'));
-    this.ipamdFamilies = [...new Set(this.planned.flatMap((p) => [p.family, ...(p.metric.subtractsFamily ? [p.metric.subtractsFamily] : [])]))];
+    this.ipamdFamilies = [...new Set(this.planned.flatMap((p) => [p.family, p.metric.subtractsFamily, p.metric.capacityFamily]
+      .filter((f): f is string => f !== undefined)))];
     this.maxSeriesPerNode = positiveInteger('maxSeriesPerNode', options.maxSeriesPerNode ?? DEFAULT_MAX_SERIES_PER_NODE);
     this.layouts = new LayoutCache(positiveInteger('maxLayoutsPerFamily', options.maxLayoutsPerFamily ?? DEFAULT_MAX_LAYOUTS_PER_FAMILY));
     this.logger = options.logger ?? silentLogger;
@@ -186,6 +195,18 @@ export class ClusterAggregator {
   /** Series layouts held for sharing between nodes, all families (for memory checks). */
   get sharedLayoutCount(): number {
     return this.layouts.size;
+  }
+
+  /**
+   * Forgets every node's state and the shared layouts, and abandons a cycle still open: the next
+   * cycle is a baseline for every node, as after a start. A replica that becomes the leader calls
+   * it, so counters it last saw minutes ago (or never) do not come out as one cycle's increase.
+   */
+  reset(): void {
+    if (this.open) this.open.closed = true;
+    this.open = undefined;
+    this.nodes.clear();
+    this.layouts.clear();
   }
 
   /**
@@ -270,6 +291,9 @@ export class ClusterAggregator {
     for (const { metric, family } of this.p99s) {
       const p99 = nodeMaxP99(metrics.get(family));
       if (p99 !== undefined) rollup.keep(metric.metricName, p99, (a, b) => a > b);
+    }
+    for (const { metric, family } of this.worstNode) {
+      addWorstNode(rollup, metric, nodeGaugeTotal(metrics.get(family)), nodeGaugeTotal(metrics.get(metric.capacityFamily as string)));
     }
     let seriesDropped = 0;
     for (const { metric, family } of this.distincts) {
@@ -369,6 +393,9 @@ function planMetric(metric: CatalogMetric): PlannedMetric {
       "set its 'family' or use aggregation 'health'",
     );
   }
+  if (WORST_NODE.has(metric.aggregation) && !metric.capacityFamily) {
+    throw new Error(`Catalog metric '${metric.metricName}' aggregates with '${metric.aggregation}' but names no capacity; set its 'capacityFamily'`);
+  }
   if (metric.aggregation === 'distinctCount' && !metric.distinctLabel) {
     throw new Error(`Catalog metric '${metric.metricName}' aggregates with 'distinctCount' but names no label; set its 'distinctLabel'`);
   }
@@ -403,9 +430,14 @@ function metricValue(metric: CatalogMetric, rollup: CycleRollup): number | undef
     }
     case 'latencyMaxP99':
     case 'minAvailableIps':
+    case 'maxNodeUtilization':
+    case 'minNodeHeadroom':
       return rollup.extremes.get(name);
+    case 'nodesAtCapacity':
+      return rollup.totals.get(name);
     case 'distinctCount':
       return rollup.distinct.get(name)?.size;
+    case 'ec2Subnet':
     case 'health':
       return undefined;
   }
@@ -448,6 +480,26 @@ function restartedSince(before: ProcessIdentity, now: ProcessIdentity): boolean 
     || changed(before.containerID, now.containerID)
     || changed(before.restartCount, now.restartCount)
     || changed(before.startTimeMs, now.startTimeMs);
+}
+
+/**
+ * Adds one node to a worst-node metric. A node without both families, or without a positive
+ * capacity (ipamd before it read its instance type), tells nothing about headroom and is left out.
+ */
+function addWorstNode(rollup: CycleRollup, metric: CatalogMetric, used: number | undefined, capacity: number | undefined): void {
+  if (used === undefined || capacity === undefined || !(capacity > 0)) return;
+  const name = metric.metricName;
+  switch (metric.aggregation) {
+    case 'maxNodeUtilization':
+      rollup.keep(name, (100 * used) / capacity, (a, b) => a > b);
+      break;
+    case 'nodesAtCapacity':
+      rollup.add(rollup.totals, name, used >= capacity ? 1 : 0);
+      break;
+    case 'minNodeHeadroom':
+      rollup.keep(name, capacity - used, (a, b) => a < b);
+      break;
+  }
 }
 
 /** Sum of a gauge family's finite samples on one node, or undefined when it has none. */
@@ -566,6 +618,11 @@ class LayoutCache {
   private evicted = 0;
 
   constructor(private readonly maxPerFamily: number) {}
+
+  clear(): void {
+    this.byFamily.clear();
+    this.evicted = 0;
+  }
 
   get size(): number {
     let size = 0;

@@ -43,6 +43,9 @@ const EXPIRY_MARGIN_MS = 5 * 60 * 1000;
 /** Longest accepted dimension value (the cluster id) and namespace, per the API reference. */
 const MAX_DIMENSION_VALUE_CHARS = 1024;
 const MAX_NAMESPACE_CHARS = 255;
+/** Dimensions on one datum and the longest dimension name, per the API reference. */
+const MAX_DIMENSIONS = 30;
+const MAX_DIMENSION_NAME_CHARS = 255;
 
 const DEFAULT_BASE_BACKOFF_MS = 2_000;
 const DEFAULT_MAX_BACKOFF_MS = 60_000;
@@ -470,14 +473,14 @@ export class CloudWatchSink implements Sink {
     for (const datum of datums) {
       const time = datum.timestamp.getTime();
       const sendable = Number.isFinite(datum.value) && Math.abs(datum.value) <= MAX_ABS_VALUE
-        && Number.isFinite(time) && time <= now + MAX_DATUM_FUTURE_MS;
+        && Number.isFinite(time) && time <= now + MAX_DATUM_FUTURE_MS && dimensionsSendable(datum.dimensions);
       if (sendable) this.queue.push(datum);
       else unsendable.push(datum.metricName);
     }
     if (unsendable.length > 0) {
       this.drops.invalid += unsendable.length;
       const metrics = [...new Set(unsendable)];
-      this.logger.warn('CloudWatch sink: dropped datums CloudWatch would refuse (non-finite or out-of-range value, or timestamp over 2 h ahead)', {
+      this.logger.warn('CloudWatch sink: dropped datums CloudWatch would refuse (non-finite or out-of-range value, timestamp over 2 h ahead, or a bad dimension)', {
         dropped: unsendable.length, metrics: metrics.slice(0, 10), ...(metrics.length > 10 ? { moreMetrics: metrics.length - 10 } : {}),
       });
     }
@@ -540,12 +543,28 @@ export class CloudWatchSink implements Sink {
   private toWire(datum: ClusterDatum): MetricDatum {
     return {
       MetricName: datum.metricName,
-      Dimensions: [{ Name: CLUSTER_DIMENSION, Value: this.clusterId }],
+      Dimensions: [
+        { Name: CLUSTER_DIMENSION, Value: this.clusterId },
+        ...Object.entries(datum.dimensions ?? {}).map(([Name, Value]) => ({ Name, Value })),
+      ],
       Timestamp: datum.timestamp,
       Value: datum.value,
       Unit: datum.unit,
     };
   }
+}
+
+/**
+ * Whether extra dimensions fit CloudWatch's rules: with CLUSTER_ID at most 30, names 1-255 and
+ * values 1-1024 characters, no name twice (CLUSTER_ID included).
+ */
+function dimensionsSendable(dimensions: Readonly<Record<string, string>> | undefined): boolean {
+  if (dimensions === undefined) return true;
+  const entries = Object.entries(dimensions);
+  if (entries.length + 1 > MAX_DIMENSIONS) return false;
+  return entries.every(([name, value]) => name !== CLUSTER_DIMENSION
+    && name.length >= 1 && name.length <= MAX_DIMENSION_NAME_CHARS
+    && typeof value === 'string' && value.length >= 1 && value.length <= MAX_DIMENSION_VALUE_CHARS);
 }
 
 interface SdkErrorShape {

@@ -6,6 +6,8 @@
 import { INTEGER_LIMITS, IntegerRange, LOG_LEVELS, SCRAPE_MODES, inRange } from '../common/limits';
 import { cloudWatchNamespaceProblem } from '../common/naming';
 import { CniLogLevel, DEFAULTS, ENV, ScrapeMode } from '../common/settings';
+import { LeaderSettingsError, loadLeaderElectionSettings, type LeaderElectionSettings } from './leader-settings';
+import { SubnetSettingsError, loadSubnetSettings, type SubnetSettings } from './subnet-settings';
 
 export interface CollectorConfig {
   readonly clusterId: string;
@@ -29,6 +31,10 @@ export interface CollectorConfig {
   readonly healthPort: number;
   /** /readyz fails once this many consecutive cycles failed to publish. */
   readonly unreadyAfterPublishFailures: number;
+  /** Subnets to watch with DescribeSubnets; undefined when SUBNET_IDS is unset (subnet metrics off). */
+  readonly subnets?: SubnetSettings;
+  /** Lease leader election among replicas; undefined when LEADER_ELECTION is off (one replica). */
+  readonly leaderElection?: LeaderElectionSettings;
 }
 
 export class ConfigError extends Error {
@@ -55,6 +61,11 @@ export function loadConfig(env: Env = process.env): CollectorConfig {
   if (useCloudWatch && region === undefined) {
     throw new ConfigError(`${ENV.region} is not set: set it to the cluster's AWS region (e.g. eu-west-1), or set ${ENV.useCloudWatch}=false`);
   }
+  const subnets = settingsOrConfigError(() => loadSubnetSettings(env));
+  if (subnets && region === undefined) {
+    throw new ConfigError(`${ENV.subnetIds} is set but ${ENV.region} is not: DescribeSubnets needs the subnets' region; set ${ENV.region} (e.g. eu-west-1)`);
+  }
+  const leaderElection = settingsOrConfigError(() => loadLeaderElectionSettings(env));
   return {
     clusterId,
     region,
@@ -75,7 +86,19 @@ export function loadConfig(env: Env = process.env): CollectorConfig {
     prometheusPort: readInteger(env, ENV.prometheusPort, DEFAULTS.prometheusPort, INTEGER_LIMITS.prometheusPort),
     healthPort: readInteger(env, ENV.healthPort, DEFAULTS.healthPort, INTEGER_LIMITS.healthPort),
     unreadyAfterPublishFailures: readInteger(env, ENV.unreadyAfterPublishFailures, DEFAULTS.unreadyAfterPublishFailures, INTEGER_LIMITS.unreadyAfterPublishFailures),
+    ...(subnets ? { subnets } : {}),
+    ...(leaderElection ? { leaderElection } : {}),
   };
+}
+
+/** Runs a settings reader, turning its own error type into a ConfigError (one line at start). */
+function settingsOrConfigError<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    if (err instanceof SubnetSettingsError || err instanceof LeaderSettingsError) throw new ConfigError(err.message);
+    throw err;
+  }
 }
 
 function readNamespace(env: Env): string {

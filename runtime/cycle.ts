@@ -23,6 +23,11 @@ export interface CycleStages {
    * is the cycle's start, the time its datums carry; `signal` aborts the scrapes still open.
    */
   collect(pods: OnePodPerNode, cycleTime: Date, signal: AbortSignal): Promise<CollectedCycle>;
+  /**
+   * Datums from sources other than ipamd (the subnet watcher's cache), stamped `cycleTime`; added
+   * to every cycle, one whose discovery failed included.
+   */
+  extra?(cycleTime: Date): readonly ClusterDatum[];
   sinks: readonly Sink[];
   /**
    * How long a cycle waits for its sinks' publish. Past it the cycle goes on and the sinks carry on
@@ -47,6 +52,11 @@ export interface CycleReport {
   readonly failedNodes: readonly NodeOutcome[];
   /** Set when the pod list could not be read: the cycle published nothing from ipamd. */
   readonly discoveryError?: string;
+  /**
+   * Set when `mayPublish` said no at the end of the cycle (this replica stopped leading during it):
+   * nothing of it was handed to the sinks.
+   */
+  readonly withheld?: true;
   /** Whether every sink's publish had settled when the cycle stopped waiting. */
   readonly publishSettled: boolean;
   /**
@@ -69,6 +79,14 @@ export interface Outstanding {
  * Runs cycles, keeping what one cycle tells the next: the sinks' totals already accounted for,
  * the publish failure streak, and sinks that threw.
  */
+export interface RunOptions {
+  /**
+   * Asked once, after collection and before publishing: false withholds the whole cycle (a replica
+   * that lost the Lease mid-cycle must not publish what the new leader publishes too). @default - always
+   */
+  readonly mayPublish?: () => boolean;
+}
+
 export class CycleRunner {
   private publishFailureStreak = 0;
   /** Sinks whose publish rejected since the last verdict (even after the cycle stopped waiting). */
@@ -79,8 +97,9 @@ export class CycleRunner {
 
   constructor(private readonly stages: CycleStages) {}
 
-  async run(signal: AbortSignal = new AbortController().signal): Promise<CycleReport> {
+  async run(signal: AbortSignal = new AbortController().signal, options: RunOptions = {}): Promise<CycleReport> {
     const { stages } = this;
+    const mayPublish = options.mayPublish ?? (() => true);
     const now = stages.now ?? Date.now;
     const startedAt = now();
     const cycleTime = new Date(startedAt);
@@ -92,8 +111,9 @@ export class CycleRunner {
       const discoveryError = errorMessage(err);
       // Nothing from ipamd this cycle; the next cycle starts afresh. Only the drop count is still
       // published, so a "collector silent" alarm sees the gap.
-      const datums = dropDatum(this.takeNewDrops(), cycleTime);
       const durationMs = now() - startedAt;
+      if (!mayPublish()) return this.withheld(cycleTime, 0, 0, 0, durationMs, [], discoveryError);
+      const datums = [...(stages.extra?.(cycleTime) ?? []), ...dropDatum(this.takeNewDrops(), cycleTime)];
       stages.logger.error('cycle failed: could not list aws-node pods', { error: discoveryError, durationMs });
       const publishSettled = await this.publish(datums);
       const verdict = this.judgePublish();
@@ -108,6 +128,7 @@ export class CycleRunner {
     const scraped = collected.outcomes.length - failedNodes.length;
     const durationMs = now() - startedAt;
     if (failedNodes.length > 0) stages.logger.warn('nodes failed this cycle', { ...summarizeNodeFailures(failedNodes) });
+    if (!mayPublish()) return this.withheld(cycleTime, pods.length, scraped, failedNodes.length, durationMs, failedNodes);
 
     const health: ClusterDatum[] = [
       healthDatum('collectorNodesDiscovered', pods.length, cycleTime),
@@ -116,7 +137,7 @@ export class CycleRunner {
       healthDatum('collectorCycleDuration', durationMs, cycleTime),
       ...dropDatum(this.takeNewDrops(), cycleTime),
     ];
-    const datums = [...collected.datums, ...health];
+    const datums = [...collected.datums, ...(stages.extra?.(cycleTime) ?? []), ...health];
     const publishSettled = await this.publish(datums);
     const verdict = this.judgePublish();
 
@@ -134,6 +155,19 @@ export class CycleRunner {
     return {
       cycleTime, discovered: pods.length, scraped, failed: failedNodes.length, durationMs, datums, failedNodes,
       publishSettled, publishFailureStreak: verdict.streak,
+    };
+  }
+
+  /** A cycle not handed to the sinks: logged, and reported with no datums and an unchanged publish streak. */
+  private withheld(
+    cycleTime: Date, discovered: number, scraped: number, failed: number, durationMs: number,
+    failedNodes: readonly NodeOutcome[], discoveryError?: string,
+  ): CycleReport {
+    this.stages.logger.info('cycle withheld: this replica is no longer the leader', { nodes: discovered, durationMs });
+    return {
+      cycleTime, discovered, scraped, failed, durationMs, datums: [], failedNodes,
+      ...(discoveryError !== undefined ? { discoveryError } : {}),
+      withheld: true, publishSettled: true, publishFailureStreak: this.publishFailureStreak,
     };
   }
 

@@ -3,7 +3,9 @@
  * - /healthz (liveness): the loop is running, i.e. a cycle has finished within `staleAfterMs`
  *   (a wedged loop gets the pod restarted).
  * - /readyz (readiness): a cycle that scraped at least one node finished within `staleAfterMs`,
- *   and publishing has not failed for `unreadyAfterPublishFailures` consecutive cycles.
+ *   and publishing has not failed for `unreadyAfterPublishFailures` consecutive cycles. A standby
+ *   (leader election on, another replica holds the Lease) is ready: it runs no cycle, and a rollout
+ *   must be able to proceed past it; it turns to the leader's rules once it leads.
  */
 import * as http from 'node:http';
 import { listenOnAny } from './listen';
@@ -16,6 +18,8 @@ export interface HealthState {
   lastScrapedCycleEndMs?: number;
   /** Consecutive cycles whose publish failed (CycleReport.publishFailureStreak of the last cycle). */
   publishFailureStreak: number;
+  /** Leader election is on and another replica leads: the loop ticks, but runs no cycle. */
+  standby?: boolean;
 }
 
 export interface HealthRules {
@@ -66,7 +70,8 @@ export class HealthServer {
   }
 
   private readiness(): { status: number; body: string } {
-    const { lastScrapedCycleEndMs, publishFailureStreak } = this.state;
+    const { lastScrapedCycleEndMs, publishFailureStreak, standby } = this.state;
+    if (standby) return { status: 200, body: 'ready (standby: another replica leads)' };
     if (lastScrapedCycleEndMs === undefined) return { status: 503, body: 'no cycle has scraped a node yet' };
     const since = this.now() - lastScrapedCycleEndMs;
     if (since > this.rules.staleAfterMs) return { status: 503, body: `no cycle scraped a node for ${since} ms` };

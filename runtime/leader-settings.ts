@@ -1,33 +1,33 @@
 /**
- * Leader election settings: environment names, defaults and ranges, and the reader that checks
- * them. Kept apart from common/settings.ts until the lead folds them in (the chart sets these from
- * `collector.replicas` and the downward API; the collector reads them here).
+ * Leader election settings reader: checks LEADER_ELECTION and the Lease settings. Names, defaults
+ * and ranges live in common/ (settings.ts, limits.ts), where the chart reads them too (it sets
+ * these from `collector.replicas` and the downward API); runtime/config.ts calls this reader.
  */
-import type { IntegerRange } from '../common/limits';
+import { INTEGER_LIMITS, type IntegerRange } from '../common/limits';
+import { DEFAULTS, ENV } from '../common/settings';
 
 export const LEADER_ENV = {
-  enabled: 'LEADER_ELECTION',
-  podName: 'POD_NAME',
-  podNamespace: 'POD_NAMESPACE',
-  leaseName: 'LEASE_NAME',
-  leaseDurationSeconds: 'LEASE_DURATION_SECONDS',
-  renewDeadlineSeconds: 'LEASE_RENEW_DEADLINE_SECONDS',
-  retryPeriodSeconds: 'LEASE_RETRY_PERIOD_SECONDS',
+  enabled: ENV.leaderElection,
+  podName: ENV.podName,
+  podNamespace: ENV.podNamespace,
+  leaseName: ENV.leaseName,
+  leaseDurationSeconds: ENV.leaseDurationSeconds,
+  renewDeadlineSeconds: ENV.leaseRenewDeadlineSeconds,
+  retryPeriodSeconds: ENV.leaseRetryPeriodSeconds,
 } as const;
 
-/** client-go's defaults (15 s / 10 s / 2 s), as kube-controller-manager and most controllers run. */
 export const LEADER_DEFAULTS = {
-  enabled: false,
-  leaseName: 'cni-metrics-helper',
-  leaseDurationSeconds: 15,
-  renewDeadlineSeconds: 10,
-  retryPeriodSeconds: 2,
+  enabled: DEFAULTS.leaderElection,
+  leaseName: DEFAULTS.leaseName,
+  leaseDurationSeconds: DEFAULTS.leaseDurationSeconds,
+  renewDeadlineSeconds: DEFAULTS.leaseRenewDeadlineSeconds,
+  retryPeriodSeconds: DEFAULTS.leaseRetryPeriodSeconds,
 } as const;
 
 export const LEADER_LIMITS = {
-  leaseDurationSeconds: { min: 2, max: 3_600, unit: 'whole seconds' },
-  renewDeadlineSeconds: { min: 1, max: 3_600, unit: 'whole seconds' },
-  retryPeriodSeconds: { min: 1, max: 3_600, unit: 'whole seconds' },
+  leaseDurationSeconds: INTEGER_LIMITS.leaseDurationSeconds,
+  renewDeadlineSeconds: INTEGER_LIMITS.leaseRenewDeadlineSeconds,
+  retryPeriodSeconds: INTEGER_LIMITS.leaseRetryPeriodSeconds,
 } as const satisfies Record<string, IntegerRange>;
 
 export interface LeaderElectionSettings {

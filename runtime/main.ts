@@ -6,12 +6,19 @@
  *   node collector.js            run a cycle every METRIC_UPDATE_INTERVAL seconds until SIGTERM/SIGINT
  *   node collector.js --once     one cycle, flush, exit (non-zero if nothing could be published)
  *   node collector.js --print    also write each cycle's cluster datums to stdout as JSON lines
+ *
+ * With LEADER_ELECTION=true only the replica holding the Lease runs cycles (discovers, scrapes,
+ * publishes); the others tick and stand by. Becoming the leader resets the aggregator (every node a
+ * baseline: no spike from counters last seen long ago); losing the Lease aborts the cycle in
+ * flight, which is then not published; a stop request gives the Lease up at once.
  */
 import { ConfigError, CollectorConfig, loadConfig } from './config';
 import { CycleReport, errorMessage } from './cycle';
 import { HealthServer, HealthState } from './health-server';
 import { loadKubeConfig } from './kube-config';
 import { createLogger, Logger, routeProcessWarnings } from './log';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { LeaderElector, leaderElectorOptions } from './leader-election';
 import { createPipeline, Pipeline } from './pipeline';
 
 // The stop budget, from the signal: Kubernetes sends SIGKILL 30 s after SIGTERM by default.
@@ -79,6 +86,11 @@ class Collector {
   private readonly cycleAbort = new AbortController();
   private readonly health: HealthState = { startedMs: Date.now(), publishFailureStreak: 0 };
   private pipeline?: Pipeline;
+  private elector?: LeaderElector;
+  /** Counts the times this replica became the leader: a cycle publishes only in the term it started in. */
+  private term = 0;
+  /** Aborted when this replica stops leading: ends the cycle in flight. */
+  private leadership = new AbortController();
 
   constructor(private readonly config: CollectorConfig, private readonly args: Args, private readonly logger: Logger) {}
 
@@ -112,6 +124,7 @@ class Collector {
     const onSignal = (signal: NodeJS.Signals) => this.requestStop(signal);
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    if (config.leaderElection && !this.args.once) this.startElection(pipeline, kubeConfig);
     logger.info('collector started', {
       cluster: config.clusterId,
       mode: config.scrapeMode,
@@ -119,6 +132,8 @@ class Collector {
       sinks: pipeline.sinks.map((s) => s.name),
       once: this.args.once,
       healthAddress: healthServer?.address,
+      leaderElection: this.elector !== undefined,
+      subnets: config.subnets?.subnetIds.length,
     });
 
     let lastReport: CycleReport | undefined;
@@ -132,6 +147,8 @@ class Collector {
       const flushDeadline = this.stopRequestedMs !== undefined
         ? this.stopRequestedMs + CYCLE_GRACE_MS + FLUSH_AFTER_GRACE_MS
         : Date.now() + FLUSH_AFTER_GRACE_MS;
+      // The Lease was given up at the stop request; this waits for that release (bounded by its own deadline).
+      await this.elector?.stop();
       await pipeline.flush(flushDeadline);
       lost = this.lossesAtExit(pipeline);
       await Promise.allSettled([pipeline.close(), healthServer?.stop()]);
@@ -160,8 +177,23 @@ class Collector {
     let nextStart = Date.now();
     let report: CycleReport | undefined;
     while (!this.stopping) {
+      const elector = this.elector;
+      if (elector && !elector.isLeader) {
+        // Standby: the loop ticks (liveness) and wakes early when this replica becomes the leader.
+        this.health.standby = true;
+        this.health.lastCycleEndMs = Date.now();
+        await this.sleep(intervalMs);
+        nextStart = Date.now();
+        continue;
+      }
+      this.health.standby = false;
+      const term = this.term;
+      const signal = elector ? AbortSignal.any([this.cycleAbort.signal, this.leadership.signal]) : this.cycleAbort.signal;
       try {
-        report = await pipeline.runner.run(this.cycleAbort.signal);
+        report = await pipeline.runner.run(signal, {
+          // A cycle publishes only if this replica still leads in the term the cycle started in.
+          mayPublish: () => !elector || (elector.isLeader && this.term === term && !this.leadership.signal.aborted),
+        });
         this.recordHealth(report);
       } catch (err) {
         // Not expected (stages catch their own failures); the loop goes on, and liveness sees no finished cycle.
@@ -183,6 +215,25 @@ class Collector {
     return report;
   }
 
+  /** Starts the Lease election and ties its events to the loop. */
+  private startElection(pipeline: Pipeline, kubeConfig: KubeConfig): void {
+    const settings = this.config.leaderElection;
+    if (!settings) return;
+    const elector = new LeaderElector(leaderElectorOptions(settings, kubeConfig, this.logger));
+    elector.on('startedLeading', () => {
+      this.term += 1;
+      this.leadership = new AbortController();
+      // Counters last seen before this term (or never) must not come out as one cycle's increase.
+      pipeline.aggregator.reset();
+      this.wake();
+    });
+    elector.on('stoppedLeading', (reason) => {
+      this.leadership.abort(new Error(`stopped leading: ${reason}`));
+    });
+    this.elector = elector;
+    elector.start();
+  }
+
   private recordHealth(report: CycleReport): void {
     const now = Date.now();
     this.health.lastCycleEndMs = now;
@@ -197,6 +248,9 @@ class Collector {
     this.logger.info('stop requested; finishing the cycle and flushing', {
       signal, cycleGraceMs: CYCLE_GRACE_MS, flushEndsAfterMs: CYCLE_GRACE_MS + FLUSH_AFTER_GRACE_MS,
     });
+    // A leader gives the Lease up now, so a standby takes over at its next try; the cycle in flight
+    // is aborted and not published (the new leader's cycle covers it).
+    void this.elector?.stop();
     this.wake();
     setTimeout(() => this.cycleAbort.abort(new Error(`stopped by ${signal}`)), CYCLE_GRACE_MS).unref();
     setTimeout(() => this.backstop(), STOP_BACKSTOP_MS).unref();

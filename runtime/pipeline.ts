@@ -1,9 +1,11 @@
 /**
  * The one place the collector's pipeline is wired: discovery, the streaming collect stage
- * (scrape each node → fold it into the aggregator as it arrives → finish) and the sinks.
+ * (scrape each node → fold it into the aggregator as it arrives → finish), the subnet watcher's
+ * datums when SUBNET_IDS is set, and the sinks.
  * main.ts, the soak and the tests all build it here, so what they run is what production runs.
  */
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { SCRAPED_FAMILIES } from '../common/catalog';
 import { ClusterAggregator } from './aggregate';
@@ -15,6 +17,7 @@ import type { Logger } from './log';
 import { PrometheusSink } from './prometheus-sink';
 import { Scraper } from './scrape';
 import { StdoutSink } from './stdout-sink';
+import type { SubnetWatcher } from './subnets';
 import type { ClusterDatum, NodeOutcome, ParsedMetrics, Sink, SinkReport } from './types';
 
 /** A cycle waits for its sinks half the interval, and never longer than this. */
@@ -31,6 +34,8 @@ export interface PipelineDeps {
   readonly kubeConfig: KubeConfig;
   /** A CloudWatch client to use (tests point it at a loopback server). @default - the sink makes one from the SDK's settings */
   readonly cloudWatchClient?: CloudWatchClient;
+  /** An EC2 client for the subnet watcher (tests). @default - the watcher makes one from the SDK's settings (AWS_ENDPOINT_URL_EC2, AWS_REGION) */
+  readonly ec2Client?: EC2Client;
   readonly logger: Logger;
   /** Also write each cycle's datums to stdout as JSON lines (`--print`). @default false */
   readonly print?: boolean;
@@ -54,7 +59,12 @@ export interface Pipeline {
   readonly aggregator: ClusterAggregator;
   /** The CloudWatch sink when enabled (its buffer and counters), for the soak and the exit line. */
   readonly cloudWatch?: CloudWatchSink;
-  /** Starts the sinks that listen (Prometheus); rejects with the port and the fix when one cannot. */
+  /** The subnet watcher, once open() made it (SUBNET_IDS set). */
+  readonly subnets: SubnetWatcher | undefined;
+  /**
+   * Starts the sinks that listen (Prometheus) and the subnet watcher (its first DescribeSubnets runs
+   * in the background); rejects with the port and the fix when a sink cannot listen.
+   */
   open(): Promise<void>;
   /** Sends what the sinks hold until done or `deadlineMs` (ms since the epoch). Never rejects. */
   flush(deadlineMs: number): Promise<void>;
@@ -97,6 +107,8 @@ export function createPipeline(config: CollectorConfig, deps: PipelineDeps): Pip
     : undefined;
   if (prometheus) sinks.push(prometheus);
 
+  let subnets: SubnetWatcher | undefined;
+
   const stages: CycleStages = {
     discover: async (signal) => {
       const discovery = await discoverNodes(kubeConfig, {
@@ -127,6 +139,7 @@ export function createPipeline(config: CollectorConfig, deps: PipelineDeps): Pip
       });
       return { datums: cycle.finish(), outcomes };
     },
+    extra: (cycleTime) => subnets?.datums(cycleTime) ?? [],
     sinks,
     publishWaitMs: tuning.publishWaitMs ?? Math.min(MAX_PUBLISH_WAIT_MS, (config.intervalSeconds * 1000) / 2),
     logger,
@@ -139,14 +152,36 @@ export function createPipeline(config: CollectorConfig, deps: PipelineDeps): Pip
     sinks,
     aggregator,
     cloudWatch,
+    get subnets() {
+      return subnets;
+    },
     open: async () => {
       await prometheus?.start();
+      if (config.subnets && !subnets) {
+        // Loaded only when asked for: without SUBNET_IDS the EC2 client is never evaluated.
+        const { SubnetWatcher } = await import('./subnets');
+        subnets = new SubnetWatcher({
+          subnetIds: config.subnets.subnetIds,
+          refreshMs: config.subnets.refreshSeconds * 1000,
+          region: config.region,
+          logger,
+          ...(deps.ec2Client ? { client: deps.ec2Client } : {}),
+        });
+        // Not awaited: a slow EC2 endpoint must not hold the first cycle (it publishes no subnet figures yet).
+        void subnets.start();
+        logger.info('subnet watcher started', { subnets: config.subnets.subnetIds.length, refreshSeconds: config.subnets.refreshSeconds });
+      }
     },
     flush: async (deadlineMs) => {
       await Promise.allSettled(sinks.map((s) => s.flush(deadlineMs)));
     },
     close: async () => {
       scraper.close();
+      if (subnets) {
+        await within(subnets.stop(), SINK_STOP_DEADLINE_MS).catch((err: unknown) => {
+          logger.error('subnet watcher failed to stop', { error: errorMessage(err) });
+        });
+      }
       await Promise.all(sinks.map((sink) => within(sink.stop(), SINK_STOP_DEADLINE_MS).then((done) => {
         if (!done) logger.warn('sink did not stop in time; exiting anyway', { sink: sink.name, deadlineMs: SINK_STOP_DEADLINE_MS });
       }, (err: unknown) => {

@@ -1,12 +1,14 @@
 /**
  * The Prometheus sink (USE_PROMETHEUS): serves the latest cycle's cluster datums on `/metrics`
- * in the text exposition format 0.0.4, every series a gauge labelled `cluster="<cluster id>"`.
+ * in the text exposition format 0.0.4, every series a gauge labelled `cluster="<cluster id>"`, plus
+ * one label per extra dimension of the datum in snake case (a subnet's `subnet_id` and
+ * `availability_zone`).
  *
  * Series names. Upstream's cni-metrics-helper (utils/prometheusmetrics,
  * `GetSupportedPrometheusCNIMetricsMapping`) re-exports exactly six ipamd gauges on :61681 under
  * ipamd's own family names, with no labels: awscni_eni_max, awscni_ip_max, awscni_eni_allocated,
  * awscni_total_ip_addresses, awscni_assigned_ip_addresses, awscni_total_ipv4_prefixes. Those six
- * keep their names here, so queries on them keep working (the added `cluster` label does not stop a
+ * carry the catalog's `prometheusName` and keep their names here, so queries on them keep working (the added `cluster` label does not stop a
  * selector from matching), and now carry the correct cluster sum. Every other catalog metric, which
  * upstream never exposed, is `cni_metrics_helper_<metric name in snake case>`, with `_ms` or
  * `_percent` appended when the unit is milliseconds or percent (ipamd's own `_ms` convention):
@@ -22,11 +24,6 @@ import { silentLogger, type Logger } from './log';
 import { listenOnAny } from './listen';
 import type { ClusterDatum, Sink } from './types';
 
-/** ipamd gauge families upstream's helper publishes under their own names (see the file comment). */
-const UPSTREAM_EXPORTED_GAUGES: ReadonlySet<string> = new Set([
-  'awscni_eni_max', 'awscni_ip_max', 'awscni_eni_allocated',
-  'awscni_total_ip_addresses', 'awscni_assigned_ip_addresses', 'awscni_total_ipv4_prefixes',
-]);
 const OWN_PREFIX = 'cni_metrics_helper_';
 const CLUSTER_LABEL = 'cluster';
 const LAST_CYCLE_SERIES = `${OWN_PREFIX}last_cycle_timestamp_seconds`;
@@ -34,9 +31,7 @@ const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 /** Prometheus series name of a catalog metric. */
 export function prometheusMetricName(metric: CatalogMetric): string {
-  if (metric.family && metric.aggregation === 'gaugeSum' && UPSTREAM_EXPORTED_GAUGES.has(metric.family)) {
-    return metric.family;
-  }
+  if (metric.prometheusName !== undefined) return metric.prometheusName;
   const suffix = metric.unit === 'Milliseconds' ? '_ms' : metric.unit === 'Percent' ? '_percent' : '';
   const base = OWN_PREFIX + snakeCase(metric.metricName);
   return base.endsWith(suffix) ? base : base + suffix;
@@ -152,12 +147,16 @@ export class PrometheusSink implements Sink {
   }
 
   private render(datums: readonly ClusterDatum[]): string {
-    const byName = new Map<string, ClusterDatum>();
+    // A metric's series, keyed by their labels: a metric with extra dimensions has one per value set.
+    const byName = new Map<string, Map<string, ClusterDatum>>();
     for (const datum of datums) {
-      if (byName.has(datum.metricName)) {
-        this.logger.warn('Prometheus sink: a cycle carried a metric twice; serving the last value', { metric: datum.metricName });
+      const labels = this.labelsOf(datum);
+      let series = byName.get(datum.metricName);
+      if (!series) byName.set(datum.metricName, (series = new Map()));
+      if (series.has(labels)) {
+        this.logger.warn('Prometheus sink: a cycle carried a series twice; serving the last value', { metric: datum.metricName, labels });
       }
-      byName.set(datum.metricName, datum);
+      series.set(labels, datum);
     }
     const unknown = [...byName.keys()].filter((name) => !CATALOG.some((m) => m.metricName === name));
     if (unknown.length > 0) {
@@ -168,12 +167,12 @@ export class PrometheusSink implements Sink {
     const lines: string[] = [];
     // Catalog order, so the page reads the same every cycle.
     for (const metric of CATALOG) {
-      const datum = byName.get(metric.metricName);
-      if (!datum) continue;
+      const series = byName.get(metric.metricName);
+      if (!series) continue;
       const name = prometheusMetricName(metric);
       lines.push(`# HELP ${name} ${escapeHelp(`${metric.description} (CloudWatch: ${metric.metricName}, ${metric.unit})`)}`);
       lines.push(`# TYPE ${name} gauge`);
-      lines.push(`${name}${labels} ${formatValue(datum.value)}`);
+      for (const [seriesLabels, datum] of series) lines.push(`${name}${seriesLabels} ${formatValue(datum.value)}`);
     }
     if (datums.length > 0) {
       const newest = Math.max(...datums.map((d) => d.timestamp.getTime()));
@@ -183,6 +182,19 @@ export class PrometheusSink implements Sink {
     }
     return lines.length > 0 ? `${lines.join('\n')}\n` : '';
   }
+
+  /** `{cluster="...",subnet_id="...",...}`: the cluster, then the datum's extra dimensions in snake case. */
+  private labelsOf(datum: ClusterDatum): string {
+    const pairs = [`${CLUSTER_LABEL}="${escapeLabelValue(this.options.clusterId)}"`];
+    for (const [name, value] of Object.entries(datum.dimensions ?? {})) pairs.push(`${labelName(name)}="${escapeLabelValue(value)}"`);
+    return `{${pairs.join(',')}}`;
+  }
+}
+
+/** A dimension name as a Prometheus label name: snake case, anything outside [a-zA-Z0-9_] an underscore. */
+export function labelName(dimension: string): string {
+  const name = snakeCase(dimension).replace(/[^a-zA-Z0-9_]/g, '_') || '_';
+  return /^[0-9]/.test(name) ? `_${name}` : name;
 }
 
 function formatValue(value: number): string {

@@ -16,6 +16,7 @@ export class StdoutSink implements Sink {
         metric: d.metricName,
         value: d.value,
         unit: d.unit,
+        ...(d.dimensions ? { dimensions: d.dimensions } : {}),
       }) + '\n');
     }
   }

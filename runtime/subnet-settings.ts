@@ -1,28 +1,24 @@
 /**
- * The subnet watcher's settings: environment names, defaults and ranges, and the reader that turns
- * them into options. Kept apart from common/settings.ts until the lead folds them in (the chart
- * writes SUBNET_IDS; the collector reads it here).
+ * The subnet watcher's settings reader: SUBNET_IDS and SUBNET_REFRESH_SECONDS checked and turned
+ * into options. Names, defaults and ranges live in common/ (settings.ts, limits.ts), where the
+ * chart reads them too; runtime/config.ts calls this reader.
  */
-import type { IntegerRange } from '../common/limits';
+import { INTEGER_LIMITS, MAX_SUBNET_IDS, SUBNET_ID_PATTERN, type IntegerRange } from '../common/limits';
+import { DEFAULTS, ENV } from '../common/settings';
 
 export const SUBNET_ENV = {
-  subnetIds: 'SUBNET_IDS',
-  refreshSeconds: 'SUBNET_REFRESH_SECONDS',
+  subnetIds: ENV.subnetIds,
+  refreshSeconds: ENV.subnetRefreshSeconds,
 } as const;
 
 export const SUBNET_DEFAULTS = {
-  /** Five minutes: subnet free space moves slowly, and DescribeSubnets shares the account's EC2 API quota. */
-  refreshSeconds: 300,
+  refreshSeconds: DEFAULTS.subnetRefreshSeconds,
 } as const;
 
 export const SUBNET_LIMITS = {
-  refreshSeconds: { min: 30, max: 86_400, unit: 'whole seconds' },
-  /** Each subnet costs one CloudWatch datum per cycle; a VPC holds 200 subnets unless its quota is raised. */
-  subnetCount: { min: 1, max: 1_000, unit: 'subnets' },
+  refreshSeconds: INTEGER_LIMITS.subnetRefreshSeconds,
+  subnetCount: { min: 1, max: MAX_SUBNET_IDS, unit: 'subnets' },
 } as const satisfies Record<string, IntegerRange>;
-
-/** `subnet-` and 8 (older) or 17 (current) lowercase hex digits, as EC2 issues them. */
-const SUBNET_ID_PATTERN = /^subnet-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
 
 export interface SubnetSettings {
   /** Distinct subnet ids, in the order given. */

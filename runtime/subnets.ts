@@ -15,33 +15,24 @@
  * (AWS_ENDPOINT_URL_EC2, then AWS_ENDPOINT_URL), as do AWS_REGION and the credential chain.
  */
 import { DescribeSubnetsCommand, EC2Client, type Subnet } from '@aws-sdk/client-ec2';
+import { SUBNET_DIMENSIONS, catalogMetric } from '../common/catalog';
 import { silentLogger, type Logger } from './log';
 import type { ClusterDatum } from './types';
 
-/**
- * CloudWatch names of the subnet metrics. Interim: they move into common/catalog.ts when the lead
- * folds this module in, and are then read from there.
- */
+/** CloudWatch names of the subnet metrics, from the catalog. */
 export const SUBNET_METRICS = {
   /** Per subnet: free IPv4 addresses (dimensions CLUSTER_ID, SubnetId, AvailabilityZone). */
-  availableIps: 'subnetAvailableIPs',
+  availableIps: catalogMetric('subnetAvailableIPs').metricName,
   /** The fewest free IPv4 addresses in any watched subnet (CLUSTER_ID only). */
-  minAvailableIps: 'minSubnetAvailableIPs',
+  minAvailableIps: catalogMetric('minSubnetAvailableIPs').metricName,
   /** DescribeSubnets refreshes that failed since the previous cycle (CLUSTER_ID only; sent when non-zero). */
-  refreshErrors: 'subnetRefreshErrors',
+  refreshErrors: catalogMetric('subnetRefreshErrors').metricName,
 } as const;
 
-/** Names of the extra dimensions on `subnetAvailableIPs`, after CLUSTER_ID. */
-export const SUBNET_DIMENSIONS = { subnetId: 'SubnetId', availabilityZone: 'AvailabilityZone' } as const;
+export { SUBNET_DIMENSIONS };
 
-/**
- * A cluster datum with dimensions beyond CLUSTER_ID. Interim: `ClusterDatum` in types.ts grows this
- * optional field, and the sinks add it to CLUSTER_ID (CloudWatch Dimensions, Prometheus labels).
- */
-export interface DimensionedDatum extends ClusterDatum {
-  /** Extra dimensions, name to value, published after CLUSTER_ID. */
-  readonly dimensions?: Readonly<Record<string, string>>;
-}
+/** A cluster datum that may carry dimensions beyond CLUSTER_ID (ClusterDatum's `dimensions`). */
+export type DimensionedDatum = ClusterDatum;
 
 /** EC2's limit on the values of one filter. */
 export const MAX_FILTER_VALUES = 200;

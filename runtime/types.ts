@@ -107,6 +107,11 @@ export interface ClusterDatum {
   readonly value: number;
   /** The cycle's time: every datum of a cycle carries the same one. */
   readonly timestamp: Date;
+  /**
+   * Dimensions after CLUSTER_ID, name to value, in the order the catalog's `extraDimensions` lists
+   * them (a subnet's SubnetId and AvailabilityZone). Absent: CLUSTER_ID alone.
+   */
+  readonly dimensions?: Readonly<Record<string, string>>;
 }
 
 /**

@@ -10,7 +10,11 @@
  * code, its time compressed. Every cycle nodes
  * join and leave, and a node that leaves never comes back (each join is a new name), so any state
  * kept for a vanished node would pile up. ipamd restarts three ways (counter drop, new container
- * start time, replaced pod); some nodes fail (connection reset, 500, garbage, now and then a hang
+ * start time, replaced pod); half the nodes serve `process_start_time_seconds` and move it on every
+ * restart (how the aggregator tells a restart), the other half serve none (the pod/container
+ * fallback). One hostile node stays all run: its payload, near the scrape cap, carries thousands of
+ * counter series whose labels change every scrape (more than the per-node series limit) and a
+ * gauge family that churns too. Some nodes fail (connection reset, 500, garbage, now and then a hang
  * or a trickling body); the API server throttles, expires continue tokens, and fails one cycle
  * outright; CloudWatch has two outage windows longer than the buffer (throttling and 5xx, then
  * refused connections) and a window in which PutMetricData hangs (no answer until the client's
@@ -20,7 +24,8 @@
  * - every cycle's node counts, assigned IPs and addReqCount equal what a model of the cluster
  *   expects (per-node deltas, restarts from zero, joiners as baselines);
  * - the aggregator holds state for exactly the nodes the model says, never more than were listed;
- * - heap after GC stays flat (sampled every N cycles);
+ * - heap after GC and RSS stay flat (sampled every N cycles), the hostile node included;
+ * - the hostile node's excess series are dropped and reported (collectorSeriesDropped) every cycle;
  * - datums produced = accepted by CloudWatch + dropped as reported to CloudWatch (collectorDatumsDropped);
  * - while PutMetricData hangs, no cycle waits for it longer than the publish deadline.
  */
@@ -64,6 +69,16 @@ function parseOptions(argv: readonly string[]): SoakOptions {
 
 /** ipamd endpoints; a node occupies one while it is in the cluster. */
 const SLOTS = 48;
+/** The endpoint after the churning ones: the hostile node, in the cluster all run. */
+const HOSTILE_SLOT = SLOTS;
+/** The hostile node's counter series, all new each scrape: past the aggregator's 5,000 per node. */
+const HOSTILE_COUNTER_SERIES = 6_000;
+/** The hostile node's gauge series (per-CIDR assigned IPs), new each scrape. */
+const HOSTILE_GAUGE_SERIES = 3_000;
+/** The hostile payload is padded with lines of a family the collector does not keep, up to this. */
+const HOSTILE_PAYLOAD_BYTES = 900 * 1024;
+/** The scrape cap of the soak's collector: the hostile payload stays under it. */
+const SCRAPE_MAX_BYTES = 1024 * 1024;
 const PAGE_SIZE = 16;
 /**
  * Long enough that a healthy node never times out on a loaded machine (at 200 ms, gzip decoding
@@ -93,22 +108,40 @@ const EXPIRED_CONTINUE_P = 0.02;
  * (about 6 KB each, 1,800 nodes in 1,000 cycles) would add about 11 MB.
  */
 const HEAP_GROWTH_LIMIT_BYTES = 4 * 1024 * 1024;
+/**
+ * RSS growth that counts as not flat: the median RSS of the second half of the run over the median
+ * between warm-up and the middle. RSS holds the loopback servers, the hostile payloads (900 KB a
+ * cycle) and pages the allocator keeps after a burst, so single samples jump by 100 MB and fall
+ * back; medians see a trend. A per-scrape layout kept for the hostile node (issue 11: 589 MiB after
+ * 30 cycles) would pass this limit within a few cycles.
+ */
+const RSS_GROWTH_LIMIT_BYTES = 32 * 1024 * 1024;
+/** The chart's memory limit for the collector; this process also holds every loopback server. */
+const RSS_PEAK_LIMIT_BYTES = 512 * 1024 * 1024;
 
 const NODE_A = fs.readFileSync(path.resolve(__dirname, '..', 'test', 'fixtures', 'ipamd', 'node-a.prom'), 'utf8');
 /** node-a's awscni_assigned_ip_addresses: every soak node serves node-a with its own counter. */
 const ASSIGNED_PER_NODE = 17;
-const [PAYLOAD_HEAD, PAYLOAD_TAIL] = splitAt(NODE_A, /^awscni_add_ip_req_count (\d+)$/m);
+const [PAYLOAD_HEAD, PAYLOAD_REST] = splitAt(NODE_A, /^awscni_add_ip_req_count (\d+)$/m);
+/** The rest of node-a around its process start line, which each soak node serves with its own value or not at all. */
+const [PAYLOAD_MIDDLE, PAYLOAD_TAIL] = cutLine(PAYLOAD_REST, /^process_start_time_seconds \S+\n/m);
 const DROPPED_METRIC = catalogMetric('collectorDatumsDropped').metricName;
 const OLD_START = '2026-01-01T00:00:00Z';
 
 /** The collector's settings for the soak; the loopback ports and bounds are filled in at start. */
 const SOAK_CONFIG: CollectorConfig = {
   clusterId: 'soak', region: 'us-east-1', useCloudWatch: true, usePrometheus: false, intervalSeconds: 1, logLevel: 'INFO',
-  scrapeMode: 'direct', scrapeConcurrency: 16, scrapeTimeoutMs: SCRAPE_TIMEOUT_MS, scrapeMaxBytes: 1024 * 1024,
+  scrapeMode: 'direct', scrapeConcurrency: 16, scrapeTimeoutMs: SCRAPE_TIMEOUT_MS, scrapeMaxBytes: SCRAPE_MAX_BYTES,
   ipamdPort: DEFAULTS.ipamdPort, awsNodeNamespace: 'kube-system', awsNodeLabelSelector: 'k8s-app=aws-node', listPageSize: PAGE_SIZE,
   cloudWatchNamespace: 'Kubernetes', bufferMaxDatums: BUFFER_MAX_DATUMS, prometheusPort: DEFAULTS.prometheusPort, healthPort: 0,
   unreadyAfterPublishFailures: DEFAULTS.unreadyAfterPublishFailures,
 };
+
+function cutLine(text: string, line: RegExp): [string, string] {
+  const match = line.exec(text);
+  if (!match) throw new Error(`node-a.prom has no line matching ${line}`);
+  return [text.slice(0, match.index), text.slice(match.index + match[0].length)];
+}
 
 function splitAt(text: string, line: RegExp): [string, string] {
   const match = line.exec(text);
@@ -136,6 +169,8 @@ interface SoakNode {
   podName: string;
   containerStartedAt: string;
   addReqCount: number;
+  /** process_start_time_seconds it serves, moved on every restart; undefined: it serves none (the fallback). */
+  processStart?: number;
 }
 
 /** What the aggregator should hold for a node: its last good counter, and whether ipamd restarted since. */
@@ -149,7 +184,7 @@ type FailBehaviour = Exclude<IpamdBehaviour, 'ok'>;
 interface ChurnCounts {
   joined: number;
   left: number;
-  restarts: { counterDrop: number; containerStart: number; podReplaced: number };
+  restarts: { counterDrop: number; containerStart: number; podReplaced: number; withProcessStart: number; withoutProcessStart: number };
   failedScrapes: Record<FailBehaviour, number>;
   apiFaults: { throttled: number; expiredContinue: number; failedCycles: number };
   cloudWatchFaultCycles: { errorAnswers: number; refused: number; hanging: number };
@@ -157,11 +192,13 @@ interface ChurnCounts {
 
 class ClusterModel {
   readonly slots: (SoakNode | undefined)[] = new Array(SLOTS).fill(undefined);
+  /** In the cluster all run; never restarts or fails, so its figures are known: 17 assigned, no increase. */
+  readonly hostile: SoakNode = { nodeName: 'node-hostile', podName: 'aws-node-hostile', containerStartedAt: OLD_START, addReqCount: 5000, processStart: 1_764_000_000 };
   readonly expected = new Map<string, ExpectedState>();
   private serial = 0;
   readonly counts: ChurnCounts = {
     joined: 0, left: 0,
-    restarts: { counterDrop: 0, containerStart: 0, podReplaced: 0 },
+    restarts: { counterDrop: 0, containerStart: 0, podReplaced: 0, withProcessStart: 0, withoutProcessStart: 0 },
     failedScrapes: { hang: 0, garbage: 0, reset: 0, 'slow-body': 0, http500: 0 },
     apiFaults: { throttled: 0, expiredContinue: 0, failedCycles: 0 },
     cloudWatchFaultCycles: { errorAnswers: 0, refused: 0, hanging: 0 },
@@ -176,7 +213,11 @@ class ClusterModel {
       if (!node) {
         if (this.rand() < JOIN_P) {
           const id = ++this.serial;
-          this.slots[i] = { nodeName: `node-${id}`, podName: `aws-node-${id}`, containerStartedAt: OLD_START, addReqCount: 1000 + this.int(1000) };
+          this.slots[i] = {
+            nodeName: `node-${id}`, podName: `aws-node-${id}`, containerStartedAt: OLD_START, addReqCount: 1000 + this.int(1000),
+            // Every other node serves its process start; the rest leave the aggregator its fallback.
+            ...(id % 2 === 0 ? { processStart: 1_764_000_000 + id } : {}),
+          };
           this.counts.joined++;
         }
         continue;
@@ -206,6 +247,13 @@ class ClusterModel {
       node.podName = `aws-node-${++this.serial}`;
       node.addReqCount = this.int(2000);
       this.counts.restarts.podReplaced++;
+    }
+    // A new ipamd process starts later than the last one: by whole seconds, as the default registry reports it.
+    if (node.processStart !== undefined) {
+      node.processStart += 1 + this.int(600);
+      this.counts.restarts.withProcessStart++;
+    } else {
+      this.counts.restarts.withoutProcessStart++;
     }
     const state = this.expected.get(node.nodeName);
     if (state) state.restarted = true;
@@ -247,6 +295,11 @@ class ClusterModel {
       }
       this.expected.set(node.nodeName, { lastOk: node.addReqCount, restarted: false });
     }
+    // The hostile node: always listed and scraped, a baseline once, then no increase.
+    listedNames.add(this.hostile.nodeName);
+    ok++;
+    if (this.expected.has(this.hostile.nodeName)) compared++;
+    this.expected.set(this.hostile.nodeName, { lastOk: this.hostile.addReqCount, restarted: false });
     for (const name of this.expected.keys()) if (!listedNames.has(name)) this.expected.delete(name);
     return {
       collectorNodesDiscovered: listedNames.size,
@@ -263,7 +316,40 @@ class ClusterModel {
 }
 
 function payloadOf(node: SoakNode): string {
-  return PAYLOAD_HEAD + node.addReqCount + PAYLOAD_TAIL;
+  const processLine = node.processStart === undefined ? '' : `process_start_time_seconds ${node.processStart}\n`;
+  return PAYLOAD_HEAD + node.addReqCount + PAYLOAD_MIDDLE + processLine + PAYLOAD_TAIL;
+}
+
+/**
+ * The hostile node's payload for `cycle`: a valid ipamd payload plus series whose labels are new
+ * every scrape (an AWS API error counter and the per-CIDR gauge), padded to HOSTILE_PAYLOAD_BYTES
+ * with a family the collector does not keep. Under the scrape cap, so it is parsed whole.
+ */
+function hostilePayloadOf(node: SoakNode, cycle: number): string {
+  const counters: string[] = [];
+  for (let i = 0; i < HOSTILE_COUNTER_SERIES; i++) counters.push(`awscni_aws_api_error_count{api="Churn${cycle}x${i}",error="e${i % 7}"} ${i % 5}`);
+  const gauges: string[] = [];
+  for (let i = 0; i < HOSTILE_GAUGE_SERIES; i++) gauges.push(`awscni_assigned_ip_per_cidr{cidr="10.${cycle % 250}.${i >> 8}.${i & 255}/32-${cycle}"} 0`);
+  // A family's samples stay together, as the text format requires: the churn joins the family's own lines.
+  let text = appendToFamily(appendToFamily(payloadOf(node), 'awscni_aws_api_error_count', counters), 'awscni_assigned_ip_per_cidr', gauges);
+  text += '# TYPE hostile_padding gauge\n';
+  const pad = `hostile_padding{cycle="${cycle}",filler="${'x'.repeat(64)}"} 1\n`;
+  const missing = Math.max(0, Math.floor((HOSTILE_PAYLOAD_BYTES - Buffer.byteLength(text)) / pad.length));
+  text += pad.repeat(missing);
+  if (Buffer.byteLength(text) > SCRAPE_MAX_BYTES) throw new Error(`hostile payload of ${Buffer.byteLength(text)} bytes is over the scrape cap`);
+  return text;
+}
+
+/** `text` with `lines` inserted after the last sample line of `family`. */
+function appendToFamily(text: string, family: string, lines: readonly string[]): string {
+  const all = text.split('\n');
+  let last = -1;
+  all.forEach((line, i) => {
+    if (line.startsWith(`${family}{`) || line.startsWith(`${family} `)) last = i;
+  });
+  if (last < 0) throw new Error(`the payload has no ${family} sample to append to`);
+  all.splice(last + 1, 0, ...lines);
+  return all.join('\n');
 }
 
 // ---- measurements -----------------------------------------------------------------------------
@@ -338,7 +424,10 @@ async function soak(options: SoakOptions): Promise<number> {
   let longestHangPublishMs = 0;
   const apiOutageCycle = Math.floor(cycles * 0.5);
 
-  const fleet = await startIpamdFleet({ count: SLOTS, payload: () => NODE_A });
+  const fleet = await startIpamdFleet({ count: SLOTS + 1, payload: () => NODE_A });
+  let seriesDroppedReported = 0;
+  let cyclesWithSeriesDropped = 0;
+  let hostileBytes = 0;
   const kube = await startKubeApiServer({ requestLogLimit: 100 });
   let cloudWatch = await startCloudWatchServer();
   const cloudWatchPort = cloudWatch.port;
@@ -376,6 +465,11 @@ async function soak(options: SoakOptions): Promise<number> {
         fleet.setPayload(i, payloadOf(node));
         fleet.setBehaviour(i, failing.get(i) ?? 'ok');
       }
+      const hostile = model.hostile;
+      pods.push(kubePod({ name: hostile.podName, nodeName: hostile.nodeName, podIP: fleet.endpoints[HOSTILE_SLOT].host, startTime: OLD_START, containerStartedAt: OLD_START }));
+      const hostilePayload = hostilePayloadOf(hostile, cycle);
+      hostileBytes = Math.max(hostileBytes, Buffer.byteLength(hostilePayload));
+      fleet.setPayload(HOSTILE_SLOT, hostilePayload);
       kube.setPods(pods);
       const apiOutage = cycle === apiOutageCycle;
       if (apiOutage) {
@@ -434,6 +528,12 @@ async function soak(options: SoakOptions): Promise<number> {
         const expected = model.expectCycle(failing);
         cyclesChecked++;
         const values: Record<string, number> = Object.fromEntries(report.datums.map((d) => [d.metricName, d.value]));
+        // The hostile node's counter series past the per-node limit are dropped and reported every cycle it is scraped.
+        const seriesDropped = values.collectorSeriesDropped ?? 0;
+        if (seriesDropped > 0) cyclesWithSeriesDropped++;
+        else mismatches.push(`cycle ${cycle}: no collectorSeriesDropped although the hostile node served ${HOSTILE_COUNTER_SERIES} new series`);
+        seriesDroppedReported += seriesDropped;
+        if (aggregator.sharedLayoutCount > 32 * 12) mismatches.push(`cycle ${cycle}: ${aggregator.sharedLayoutCount} shared layouts held`);
         for (const [metric, value] of Object.entries(expected)) {
           if (values[metric] !== value) mismatches.push(`cycle ${cycle}: ${metric} = ${values[metric]}, expected ${value}`);
         }
@@ -499,6 +599,18 @@ async function soak(options: SoakOptions): Promise<number> {
   if (heapGrowthMb * 1024 * 1024 > HEAP_GROWTH_LIMIT_BYTES) {
     failures.push(`heap grew ${heapGrowthMb.toFixed(1)} MB after warm-up (limit ${HEAP_GROWTH_LIMIT_BYTES / 1024 / 1024} MB)`);
   }
+  const rssFirstHalf = samples.filter((s) => s.cycle > cycles / 5 && s.cycle <= cycles / 2).map((s) => s.rssMb);
+  const rssSecondHalf = samples.filter((s) => s.cycle > cycles / 2).map((s) => s.rssMb);
+  const median = (values: readonly number[]): number => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)];
+  const rssGrowthMb = median(rssSecondHalf) - median(rssFirstHalf);
+  if (rssGrowthMb * 1024 * 1024 > RSS_GROWTH_LIMIT_BYTES) {
+    failures.push(`median RSS grew ${rssGrowthMb.toFixed(1)} MB after warm-up (limit ${RSS_GROWTH_LIMIT_BYTES / 1024 / 1024} MB)`);
+  }
+  const peakRssMb = Math.max(...samples.map((s) => s.rssMb));
+  if (peakRssMb * 1024 * 1024 > RSS_PEAK_LIMIT_BYTES) failures.push(`RSS reached ${peakRssMb} MB (limit ${RSS_PEAK_LIMIT_BYTES / 1024 / 1024} MB)`);
+  if (model.counts.restarts.withProcessStart === 0 || model.counts.restarts.withoutProcessStart === 0) {
+    failures.push(`restarts must be tried both ways: ${JSON.stringify(model.counts.restarts)}`);
+  }
 
   const durationS = Math.round((Date.now() - startedMs) / 100) / 10;
   const summary = {
@@ -521,6 +633,12 @@ async function soak(options: SoakOptions): Promise<number> {
     longestLogLineBytes: logs.longestLineBytes,
     cycleFailuresLogged: logs.byMessage.get('cycle failed: could not list aws-node pods') ?? 0,
     heapGrowthAfterWarmupMb: Math.round(heapGrowthMb * 10) / 10,
+    medianRssGrowthAfterWarmupMb: Math.round(rssGrowthMb * 10) / 10,
+    peakRssMb,
+    hostileNode: {
+      payloadBytes: hostileBytes, counterSeriesPerScrape: HOSTILE_COUNTER_SERIES, gaugeSeriesPerScrape: HOSTILE_GAUGE_SERIES,
+      cyclesWithSeriesDropped, seriesDroppedReported,
+    },
     samples,
     failures,
   };

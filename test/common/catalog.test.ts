@@ -23,9 +23,9 @@ describe('catalog', () => {
     expect(new Set(names).size).toBe(names.length);
   });
 
-  test('every ipamd metric names an awscni_ family and health metrics name none', () => {
+  test('every ipamd metric names an awscni_ family and health and EC2 metrics name none', () => {
     for (const m of CATALOG) {
-      if (m.aggregation === 'health') expect(m.family).toBeUndefined();
+      if (m.aggregation === 'health' || m.aggregation === 'ec2Subnet') expect(m.family).toBeUndefined();
       else expect(m.family).toMatch(/^awscni_[a-z0-9_]+$/);
     }
   });
@@ -55,11 +55,16 @@ describe('catalog couplings are fields', () => {
   const STATISTIC_OF: Record<Exclude<Aggregation, 'health'>, CloudWatchStatistic> = {
     gaugeSum: 'Average', latencyMean: 'Average', counterDelta: 'Sum', minAvailableIps: 'Minimum',
     latencyMaxP99: 'Maximum', distinctCount: 'Maximum',
+    // The fullest node of the period, the most nodes full at once, the least headroom left.
+    maxNodeUtilization: 'Maximum', nodesAtCapacity: 'Maximum', minNodeHeadroom: 'Minimum',
+    // Subnet figures are free-IP minimums; their refresh errors a count (checked below by name).
+    ec2Subnet: 'Minimum',
   };
 
   test('each ipamd metric is read with the statistic its aggregation calls for', () => {
     for (const m of CATALOG) {
-      if (m.aggregation !== 'health') expect([m.metricName, m.statistic]).toEqual([m.metricName, STATISTIC_OF[m.aggregation]]);
+      if (m.metricName === 'subnetRefreshErrors') expect(m.statistic).toBe('Sum');
+      else if (m.aggregation !== 'health') expect([m.metricName, m.statistic]).toEqual([m.metricName, STATISTIC_OF[m.aggregation]]);
     }
   });
 
@@ -84,9 +89,17 @@ describe('catalog couplings are fields', () => {
     for (const m of CATALOG) {
       expect([m.metricName, m.subtractsFamily !== undefined]).toEqual([m.metricName, m.aggregation === 'minAvailableIps']);
       expect([m.metricName, m.distinctLabel !== undefined]).toEqual([m.metricName, m.aggregation === 'distinctCount']);
+      const worstNode = ['maxNodeUtilization', 'nodesAtCapacity', 'minNodeHeadroom'].includes(m.aggregation);
+      expect([m.metricName, m.capacityFamily !== undefined]).toEqual([m.metricName, worstNode]);
+      expect([m.metricName, m.extraDimensions !== undefined]).toEqual([m.metricName, m.metricName === 'subnetAvailableIPs']);
       if (m.seriesMatch) expect(m.aggregation).toBe('counterDelta');
     }
     expect(catalogMetric('minAvailableIPsPerNode').subtractsFamily).toBe(catalogMetric('assignIPAddresses').family);
+    // The worst-node figures read assigned IPs against each node's maximum IPs.
+    for (const name of ['maxNodeIPUtilization', 'nodesAtIPCapacity', 'minFreeIPCapacityPerNode'] as const) {
+      expect([name, catalogMetric(name).family, catalogMetric(name).capacityFamily])
+        .toEqual([name, catalogMetric('assignIPAddresses').family, catalogMetric('maxIPAddresses').family]);
+    }
   });
 
   test('the connmark and build-info families and labels are the ones a current ipamd serves', () => {

@@ -149,11 +149,16 @@ describeWithBrowser('npm run preview in headless chromium', () => {
       assignIPAddresses: '79', // awscni_assigned_ip_addresses 20 + 26 + 33
       ipamdErr: '2', // Sum of the last cycle's delta: node-b's increaseIPPoolAllocIPAddressesFailed 5 -> 7
       cniVersionCount: '1', // awscni_build_info version="v1.20.1" on all three nodes: one distinct version
+      maxNodeIPUtilization: '96.3', // node-b: 100 * 26 / 27 = 96.296 (node-a 20 / 56, node-prefix 33 / 432 are emptier)
+      nodesAtIPCapacity: '0', // no node has assigned >= awscni_ip_max (26 < 27 on the fullest)
+      minSubnetAvailableIPs: 'no data', // the simulated cluster watches no subnet (SUBNET_IDS unset)
     });
     // And they are what CloudWatch stored for the last cycle.
     const lastCycle = result.run.cycleTimestamps[result.run.cycleTimestamps.length - 1];
     const stored = result.run.datums.filter((d) => d.Timestamp?.getTime() === lastCycle && d.MetricName in shown);
-    expect(Object.fromEntries(stored.map((d) => [d.MetricName, String(d.Value)]))).toEqual(shown);
+    const published = Object.fromEntries(Object.entries(shown).filter(([, value]) => value !== 'no data'));
+    expect(Object.fromEntries(stored.map((d) => [d.MetricName, d.MetricName === 'maxNodeIPUtilization' ? d.Value?.toFixed(1) : String(d.Value)])))
+      .toEqual(published);
   });
 
   test('graphs carry the series over the cycles: metric math labels from hand-computed utilization, and "no data" where nothing was published', () => {

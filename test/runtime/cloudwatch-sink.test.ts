@@ -140,6 +140,61 @@ describe('CloudWatchSink', () => {
     });
   });
 
+  describe('extra dimensions', () => {
+    /** Per-subnet datums of one cycle: `count` subnets, with dimension values `pad` characters long. */
+    function subnetDatums(count: number, pad = 0): ClusterDatum[] {
+      return Array.from({ length: count }, (_, i) => ({
+        metricName: 'subnetAvailableIPs', unit: 'Count' as const, value: 1000 - i, timestamp: T0,
+        dimensions: { SubnetId: `subnet-${String(i).padStart(8, '0')}${'f'.repeat(pad)}`, AvailabilityZone: `eu-west-1${'abc'[i % 3]}` },
+      }));
+    }
+
+    test('go on the wire after CLUSTER_ID, in order, one datum per dimension set', async () => {
+      const { server, sink } = await setUp();
+      const datums = subnetDatums(3);
+
+      await sink.publish(datums);
+
+      expect(server.datums).toEqual(datums.map((d) => ({
+        Namespace: NAMESPACE, MetricName: 'subnetAvailableIPs', Unit: 'Count', Value: d.value, Timestamp: T0,
+        Dimensions: [
+          { Name: CLUSTER_DIMENSION, Value: CLUSTER_ID },
+          { Name: 'SubnetId', Value: d.dimensions?.SubnetId },
+          { Name: 'AvailabilityZone', Value: d.dimensions?.AvailabilityZone },
+        ],
+      })));
+      expect(server.protocolErrors).toEqual([]);
+    });
+
+    test('their bytes count toward the 1 MB request limit', async () => {
+      // GIVEN 1,000 datums whose SubnetId values are about 1,000 characters (about 1.1 MB of dimensions)
+      const { server, sink } = await setUp();
+      server.faults.push('serviceUnavailable', 'serviceUnavailable');
+      const datums = subnetDatums(MAX_DATUMS_PER_REQUEST, 1000);
+      await sink.publish(datums);
+
+      await sink.flush(Date.now() + 5000);
+
+      // THEN they go in two requests, each within the limit, all of them delivered in order
+      const delivered = server.requests.filter((r) => r.answer === 'ok');
+      expect(delivered.length).toBe(2);
+      for (const request of delivered) expect(request.bodyBytes).toBeLessThanOrEqual(MAX_REQUEST_BYTES);
+      expect(server.datums.map((d) => d.Dimensions[1].Value)).toEqual(datums.map((d) => d.dimensions?.SubnetId));
+      expect(server.protocolErrors).toEqual([]);
+    });
+
+    test('a datum with an empty dimension value is dropped and counted, the others sent', async () => {
+      const { server, sink } = await setUp();
+      const good = subnetDatums(2);
+      const bad: ClusterDatum = { ...good[0], dimensions: { SubnetId: '', AvailabilityZone: 'eu-west-1a' } };
+
+      await sink.publish([good[0], bad, good[1]]);
+
+      expect(server.datums.map((d) => d.Dimensions[1].Value)).toEqual(good.map((d) => d.dimensions?.SubnetId));
+      expect(sink.takeDropsToReport()).toBe(1);
+    });
+  });
+
   describe('when CloudWatch fails', () => {
     test('throttling keeps the datums, and they arrive later with their original timestamps', async () => {
       // GIVEN CloudWatch throttles both of the SDK's attempts

@@ -44,6 +44,15 @@ describe('loadConfig', () => {
       PROMETHEUS_PORT: '9999',
       HEALTH_PORT: '0',
       UNREADY_AFTER_PUBLISH_FAILURES: '5',
+      SUBNET_IDS: 'subnet-0123456789abcdef0, subnet-89abcdef',
+      SUBNET_REFRESH_SECONDS: '60',
+      LEADER_ELECTION: 'true',
+      POD_NAME: 'cni-metrics-helper-7d9f-abcde',
+      POD_NAMESPACE: 'kube-system',
+      LEASE_NAME: 'cni-ha',
+      LEASE_DURATION_SECONDS: '20',
+      LEASE_RENEW_DEADLINE_SECONDS: '12',
+      LEASE_RETRY_PERIOD_SECONDS: '3',
     });
     expect(config).toEqual({
       clusterId: 'prod-eu', region: 'eu-west-1', useCloudWatch: false, usePrometheus: true, intervalSeconds: 1,
@@ -51,7 +60,48 @@ describe('loadConfig', () => {
       ipamdPort: 9100, awsNodeNamespace: 'cni', awsNodeLabelSelector: 'app=ipamd', listPageSize: 50,
       cloudWatchNamespace: 'Custom/CNI', bufferMaxDatums: 100, prometheusPort: 9999, healthPort: 0,
       unreadyAfterPublishFailures: 5,
+      subnets: { subnetIds: ['subnet-0123456789abcdef0', 'subnet-89abcdef'], refreshSeconds: 60 },
+      leaderElection: {
+        identity: 'cni-metrics-helper-7d9f-abcde', namespace: 'kube-system', leaseName: 'cni-ha',
+        leaseDurationSeconds: 20, renewDeadlineSeconds: 12, retryPeriodSeconds: 3,
+      },
     });
+  });
+
+  test('subnets and leader election are off unless asked for', () => {
+    const config = loadConfig(base);
+    expect(config.subnets).toBeUndefined();
+    expect(config.leaderElection).toBeUndefined();
+  });
+
+  test('the defaults of the subnet and Lease settings are the documented ones', () => {
+    const config = loadConfig({ ...base, SUBNET_IDS: 'subnet-89abcdef', LEADER_ELECTION: 'true', POD_NAME: 'p', POD_NAMESPACE: 'ns' });
+    expect(config.subnets).toEqual({ subnetIds: ['subnet-89abcdef'], refreshSeconds: DEFAULTS.subnetRefreshSeconds });
+    expect(config.leaderElection).toEqual({
+      identity: 'p', namespace: 'ns', leaseName: DEFAULTS.leaseName, leaseDurationSeconds: DEFAULTS.leaseDurationSeconds,
+      renewDeadlineSeconds: DEFAULTS.leaseRenewDeadlineSeconds, retryPeriodSeconds: DEFAULTS.leaseRetryPeriodSeconds,
+    });
+  });
+
+  test('SUBNET_IDS needs a region even with CloudWatch off', () => {
+    expect(() => loadConfig({ USE_CLOUDWATCH: 'false', SUBNET_IDS: 'subnet-89abcdef' })).toThrow(ConfigError);
+    expect(() => loadConfig({ USE_CLOUDWATCH: 'false', SUBNET_IDS: 'subnet-89abcdef' })).toThrow(/SUBNET_IDS is set but AWS_REGION is not/);
+    expect(loadConfig({ USE_CLOUDWATCH: 'false', SUBNET_IDS: 'subnet-89abcdef', AWS_REGION: 'eu-west-1' }).subnets?.subnetIds).toEqual(['subnet-89abcdef']);
+  });
+
+  test.each([
+    ['SUBNET_IDS', 'subnet-XYZ', /SUBNET_IDS: item 1 "subnet-XYZ" is not a subnet id/],
+    ['SUBNET_REFRESH_SECONDS', '5', /SUBNET_REFRESH_SECONDS="5" is invalid: use a whole number of whole seconds from 30/],
+    ['LEADER_ELECTION', 'sure', /LEADER_ELECTION="sure" is not a boolean/],
+    ['LEASE_RENEW_DEADLINE_SECONDS', '20', /must be longer than the renew deadline/],
+  ])('%s=%s stops start-up as a configuration error naming the variable', (name, value, message) => {
+    const env = { ...base, SUBNET_IDS: 'subnet-89abcdef', LEADER_ELECTION: 'true', POD_NAME: 'p', POD_NAMESPACE: 'ns', [name]: value };
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  test('LEADER_ELECTION=true without POD_NAME names the variable and the downward API fix', () => {
+    expect(() => loadConfig({ ...base, LEADER_ELECTION: 'true', POD_NAMESPACE: 'ns' })).toThrow(/POD_NAME is not set: .*downward API/);
   });
 
   test.each([

@@ -132,6 +132,46 @@ describe('CycleRunner', () => {
     expect(report.publishFailureStreak).toBe(1);
   });
 
+  test('extra datums (the subnet watcher\'s) join every cycle with its time, one whose pod list failed included', async () => {
+    const sink = new MemorySink();
+    const extraCalls: number[] = [];
+    let failList = false;
+    const runner = new CycleRunner(stages({
+      discover: async () => {
+        if (failList) throw new Error('HTTP 401');
+        return onePerNode([pod(1), pod(2)]);
+      },
+      extra: (cycleTime) => {
+        extraCalls.push(cycleTime.getTime());
+        return [{ metricName: 'subnetAvailableIPs', unit: 'Count', value: 9, timestamp: cycleTime, dimensions: { SubnetId: 'subnet-1', AvailabilityZone: 'az-1' } }];
+      },
+    }, sink));
+    const first = await runner.run();
+    failList = true;
+    const second = await runner.run();
+    expect(extraCalls).toEqual([first.cycleTime.getTime(), second.cycleTime.getTime()]);
+    for (const [i, report] of [first, second].entries()) {
+      expect(sink.received[i].filter((d) => d.metricName === 'subnetAvailableIPs'))
+        .toEqual([{ metricName: 'subnetAvailableIPs', unit: 'Count', value: 9, timestamp: report.cycleTime, dimensions: { SubnetId: 'subnet-1', AvailabilityZone: 'az-1' } }]);
+    }
+  });
+
+  test('a cycle whose mayPublish says no at its end hands nothing to any sink, and the drops wait for the next cycle', async () => {
+    const sink = new ReportingSink();
+    sink.totals = { sent: 0, dropped: 4, held: 0 };
+    const extra = jest.fn(() => []);
+    const runner = new CycleRunner(stages({ extra }, sink));
+    let asked = 0;
+    const withheld = await runner.run(undefined, { mayPublish: () => { asked++; return false; } });
+    expect(asked).toBe(1);
+    expect(withheld).toMatchObject({ withheld: true, datums: [], scraped: 1, failed: 1, publishFailureStreak: 0 });
+    expect(sink.received).toEqual([]);
+    expect(extra).not.toHaveBeenCalled();
+    // The next published cycle carries the 4 drops counted before
+    await runner.run();
+    expect(sink.received[0].find((d) => d.metricName === 'collectorDatumsDropped')?.value).toBe(4);
+  });
+
   test('passes the abort signal to discovery and collection', async () => {
     const controller = new AbortController();
     const discover = jest.fn(async () => onePerNode([pod(1)]));

@@ -29,6 +29,21 @@ describe('HealthServer', () => {
     expect(server.answer('/readyz')).toEqual({ status: 503, body: 'no cycle scraped a node for 1001 ms' });
   });
 
+  test('a standby is ready without any cycle (so a rollout proceeds), and live only while its loop ticks', () => {
+    let now = 500;
+    // GIVEN a replica that never scraped, standing by while another leads
+    const state: HealthState = { startedMs: 0, publishFailureStreak: 0, standby: true, lastCycleEndMs: 400 };
+    const server = new HealthServer(state, RULES, () => now);
+    expect(server.answer('/readyz')).toEqual({ status: 200, body: 'ready (standby: another replica leads)' });
+    expect(server.answer('/healthz').status).toBe(200);
+    // WHEN its loop stops ticking, THEN liveness fails as for a leader
+    now = 1401;
+    expect(server.answer('/healthz')).toEqual({ status: 503, body: 'no cycle finished for 1001 ms' });
+    // WHEN it becomes the leader, THEN readiness follows the leader's rule: no scraping cycle yet
+    state.standby = false;
+    expect(server.answer('/readyz')).toEqual({ status: 503, body: 'no cycle has scraped a node yet' });
+  });
+
   test('liveness fails once no cycle has finished within the stale bound, whatever the cycles found', () => {
     let now = 0;
     const state: HealthState = { startedMs: 0, lastCycleEndMs: 0, publishFailureStreak: 50 };

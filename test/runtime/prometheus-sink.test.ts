@@ -122,6 +122,41 @@ describe('PrometheusSink', () => {
     });
   });
 
+  test('series names kept from upstream come from the catalog\'s prometheusName, nowhere else', () => {
+    for (const metric of CATALOG) {
+      if (metric.prometheusName !== undefined) expect(prometheusMetricName(metric)).toBe(metric.prometheusName);
+      else expect(prometheusMetricName(metric)).toMatch(/^cni_metrics_helper_/);
+    }
+    // A catalog entry given a prometheusName is served under it, whatever its aggregation.
+    expect(prometheusMetricName({ ...catalogMetric('addReqCount'), prometheusName: 'awscni_add_ip_req_count' })).toBe('awscni_add_ip_req_count');
+  });
+
+  test('extra dimensions become labels after cluster, one series per dimension set under one HELP and TYPE', async () => {
+    // GIVEN a cycle with two subnets and their minimum
+    const sink = await startSink();
+    await sink.publish([
+      { metricName: 'subnetAvailableIPs', unit: 'Count', value: 250, timestamp: T0, dimensions: { SubnetId: 'subnet-0a', AvailabilityZone: 'eu-west-1a' } },
+      { metricName: 'subnetAvailableIPs', unit: 'Count', value: 12, timestamp: T0, dimensions: { SubnetId: 'subnet-0b', AvailabilityZone: 'eu-west-1b' } },
+      { metricName: 'minSubnetAvailableIPs', unit: 'Count', value: 12, timestamp: T0 },
+    ]);
+
+    // WHEN scraped
+    const { text, families } = await scrape(sink);
+
+    // THEN each subnet is its own series with snake_case labels, and the page stays valid
+    expectStrictExposition(text);
+    expect(families.get('cni_metrics_helper_subnet_available_ips')?.metrics).toEqual([
+      { value: '250', labels: { cluster: CLUSTER_ID, subnet_id: 'subnet-0a', availability_zone: 'eu-west-1a' } },
+      { value: '12', labels: { cluster: CLUSTER_ID, subnet_id: 'subnet-0b', availability_zone: 'eu-west-1b' } },
+    ]);
+    expect(families.get('cni_metrics_helper_min_subnet_available_ips')?.metrics).toEqual([{ value: '12', labels: { cluster: CLUSTER_ID } }]);
+    expect(text.match(/^# TYPE cni_metrics_helper_subnet_available_ips gauge$/gm)).toHaveLength(1);
+  });
+
+  test('the worst-node utilization is a percent series', () => {
+    expect(prometheusMetricName(catalogMetric('maxNodeIPUtilization'))).toBe('cni_metrics_helper_max_node_ip_utilization_percent');
+  });
+
   test('every other metric gets its own prefixed snake_case name, unique across the catalog', () => {
     const names = CATALOG.map(prometheusMetricName);
 

@@ -30,6 +30,10 @@ export const GAUGES_A_PLUS_B = {
   minAvailableIPsPerNode: 3,
   // both fixtures serve awscni_build_info{version="v1.20.1"}
   cniVersionCount: 1,
+  // The worst node: a holds 17 of 56 IPs, b 24 of 27; b is the fullest (100 × 24 / 27) with 27 − 24 = 3 left.
+  maxNodeIPUtilization: (100 * 24) / 27,
+  nodesAtIPCapacity: 0,
+  minFreeIPCapacityPerNode: 3,
 };
 /** awscni_assigned_ip_addresses of each fixture node. */
 export const ASSIGNED = { a: 17, b: 24 };
@@ -90,6 +94,8 @@ export interface PrintedDatum {
   readonly metric: string;
   readonly value: number;
   readonly unit: string;
+  /** Dimensions after CLUSTER_ID, when the datum has any. */
+  readonly dimensions?: Readonly<Record<string, string>>;
 }
 
 /** One cycle's printed datums (they share the cycle's timestamp), in print order. */
@@ -166,7 +172,10 @@ export function asStored(d: PrintedDatum): ReceivedDatum {
     Unit: d.unit,
     Value: d.value,
     Timestamp: new Date(d.timestamp),
-    Dimensions: [{ Name: 'CLUSTER_ID', Value: d.cluster }],
+    Dimensions: [
+      { Name: 'CLUSTER_ID', Value: d.cluster },
+      ...Object.entries(d.dimensions ?? {}).map(([Name, Value]) => ({ Name, Value })),
+    ],
   };
 }
 
