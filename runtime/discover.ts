@@ -120,6 +120,44 @@ export class DiscoveryError extends Error {
  * when the caller aborts.
  */
 export async function discoverNodes(kc: KubeConfig, options: DiscoverOptions): Promise<Discovery> {
+  const logger = options.logger ?? silentLogger;
+  let byNode = new Map<string, KeptPod>();
+  let skipped: SkipCounts = emptySkips();
+  const { pages } = await listPods(kc, options, {
+    begin: () => {
+      byNode = new Map();
+      skipped = emptySkips();
+    },
+    item: (raw) => {
+      const verdict = classifyPod(raw, options, logger);
+      if (verdict.pod) keepOnePerNode(byNode, verdict.pod, verdict.terminating, skipped, logger);
+      else skipped[verdict.skip]++;
+    },
+  });
+  logger.debug('aws-node pods listed', { pods: byNode.size, pages, ...skipped });
+  const pods = [...byNode.values()].map((entry) => entry.pod) as readonly AwsNodePod[] as OnePodPerNode;
+  return { pods, skipped, pages };
+}
+
+/** What a full list hands its caller, pod by pod, so a caller keeps only what it needs. */
+export interface ListVisitor {
+  /** A list (re)starts from its first page: forget what earlier tries handed over. */
+  begin(): void;
+  /** One pod of a page, as the API server returned it. */
+  item(pod: V1Pod): void;
+}
+
+/** A finished list: its pages and the resource version of its snapshot (where a watch starts). */
+export interface ListResult {
+  readonly pages: number;
+  readonly resourceVersion: string;
+}
+
+/**
+ * Lists every aws-node pod, page by page, within the bounds described at the top of this file,
+ * handing each pod to `visitor`. Rejects with a DiscoveryError, or the signal's reason on abort.
+ */
+export async function listPods(kc: KubeConfig, options: DiscoverOptions, visitor: ListVisitor): Promise<ListResult> {
   if (!Number.isInteger(options.pageSize) || options.pageSize < 1) {
     throw new Error(`pageSize must be a positive integer, got ${options.pageSize}`);
   }
@@ -132,7 +170,8 @@ export async function discoverNodes(kc: KubeConfig, options: DiscoverOptions): P
     let pages = 0;
     for (let restarts = 0; ; restarts++) {
       try {
-        const result = await lister.listAll();
+        visitor.begin();
+        const result = await lister.listAll(visitor);
         return { ...result, pages: pages + result.pages };
       } catch (err) {
         if (!(err instanceof ContinueExpired)) throw err;
@@ -190,17 +229,26 @@ class ListSignal {
   }
 }
 
-interface Kept {
+/** A pod kept for its node, and whether it is on its way out (deletionTimestamp set). */
+export interface KeptPod {
   readonly pod: AwsNodePod;
   readonly terminating: boolean;
 }
 
-interface SkipCounts {
-  notRunning: number;
-  notHostNetwork: number;
-  podIPNotHostIP: number;
-  duplicateOnNode: number;
+/** DiscoverySkips being counted. */
+export type SkipCounts = { -readonly [K in keyof DiscoverySkips]: number };
+
+export function emptySkips(): SkipCounts {
+  return { notRunning: 0, notHostNetwork: 0, podIPNotHostIP: 0, duplicateOnNode: 0 };
 }
+
+/** Why a listed pod is not scraped, when it is not: a DiscoverySkips key other than duplicates. */
+export type SkipReason = 'notRunning' | 'notHostNetwork' | 'podIPNotHostIP';
+
+/** A listed pod, judged: the fields to scrape it by, or why it is left out. */
+export type PodVerdict =
+  | { readonly pod: AwsNodePod; readonly terminating: boolean; readonly skip?: undefined }
+  | { readonly pod?: undefined; readonly skip: SkipReason };
 
 class PodLister {
   readonly logger: Logger;
@@ -218,14 +266,13 @@ class PodLister {
     this.maxPages = 2 * Math.ceil(maxPods / options.pageSize) + 8;
   }
 
-  async listAll(): Promise<{ pods: OnePodPerNode; skipped: DiscoverySkips; pages: number }> {
-    const byNode = new Map<string, Kept>();
-    const skipped: SkipCounts = { notRunning: 0, notHostNetwork: 0, podIPNotHostIP: 0, duplicateOnNode: 0 };
+  async listAll(visitor: ListVisitor): Promise<ListResult> {
     // Digests, not the tokens: a token may be long, and a list may hold thousands of them.
     const tokensSeen = new Set<string>();
     let continueToken: string | undefined;
     let page = 0;
     let items = 0;
+    let resourceVersion = '';
     do {
       page++;
       let list;
@@ -240,10 +287,9 @@ class PodLister {
         throw new DiscoveryError('too-many-pods', `${this.describeCall()} returned more than ${this.maxPods} pods `
           + `(${items} by page ${page}), more than any cluster runs aws-node pods; the list was abandoned and the next cycle lists again`);
       }
-      for (const raw of list.items) {
-        const pod = this.toAwsNodePod(raw, skipped);
-        if (pod) keepOnePerNode(byNode, pod, raw.metadata?.deletionTimestamp != null, skipped, this.logger);
-      }
+      // Every page of one list carries its snapshot's version; the first page's is the list's.
+      if (page === 1) resourceVersion = list.metadata?.resourceVersion ?? '';
+      for (const raw of list.items) visitor.item(raw);
       const next = list.metadata?._continue || undefined;
       if (next !== undefined) {
         const digest = createHash('sha256').update(next).digest('base64');
@@ -259,12 +305,10 @@ class PodLister {
       }
       continueToken = next;
     } while (continueToken !== undefined);
-    this.logger.debug('aws-node pods listed', { pods: byNode.size, pages: page, ...skipped });
-    const pods = [...byNode.values()].map((entry) => entry.pod) as readonly AwsNodePod[] as OnePodPerNode;
-    return { pods, skipped, pages: page };
+    return { pages: page, resourceVersion };
   }
 
-  private async listPage(continueToken: string | undefined): Promise<{ items: V1Pod[]; metadata?: { _continue?: string } }> {
+  private async listPage(continueToken: string | undefined): Promise<{ items: V1Pod[]; metadata?: { _continue?: string; resourceVersion?: string } }> {
     const { namespace, labelSelector, pageSize } = this.options;
     const ended = this.listSignal;
     for (let attempt = 1; ; attempt++) {
@@ -298,49 +342,52 @@ class PodLister {
     const { namespace, labelSelector } = this.options;
     return `listNamespacedPod(namespace='${namespace}', labelSelector='${labelSelector}'${continueToken ? ', continue=…' : ''})`;
   }
+}
 
-  /** The fields the collector reads, or undefined (counted, logged at debug) when the pod is not to be scraped. */
-  private toAwsNodePod(pod: V1Pod, skipped: SkipCounts): AwsNodePod | undefined {
-    const podName = pod.metadata?.name;
-    const nodeName = pod.spec?.nodeName;
-    const phase = pod.status?.phase;
-    if (!podName || !nodeName || phase !== 'Running') {
-      skipped.notRunning++;
-      this.logger.debug('skipping aws-node pod that is not running on a node', { pod: podName, node: nodeName, phase });
-      return undefined;
+/**
+ * The fields the collector reads of one listed pod, or why it is not scraped (logged at debug).
+ * Discovery and the watch cache (pod-cache.ts) judge pods by this one rule.
+ */
+export function classifyPod(pod: V1Pod, options: Pick<DiscoverOptions, 'namespace' | 'scrapeMode'>, logger: Logger): PodVerdict {
+  const podName = pod.metadata?.name;
+  const nodeName = pod.spec?.nodeName;
+  const phase = pod.status?.phase;
+  if (!podName || !nodeName || phase !== 'Running') {
+    logger.debug('skipping aws-node pod that is not running on a node', { pod: podName, node: nodeName, phase });
+    return { skip: 'notRunning' };
+  }
+  const podIP = pod.status?.podIP || undefined;
+  if (options.scrapeMode === 'direct') {
+    // Direct mode connects to podIP: only a host-network pod's own node address is a fair target.
+    if (pod.spec?.hostNetwork !== true) {
+      logger.debug('skipping aws-node pod not on the host network: direct mode scrapes only the node itself', { pod: podName, node: nodeName });
+      return { skip: 'notHostNetwork' };
     }
-    const podIP = pod.status?.podIP || undefined;
-    if (this.options.scrapeMode === 'direct') {
-      // Direct mode connects to podIP: only a host-network pod's own node address is a fair target.
-      if (pod.spec?.hostNetwork !== true) {
-        skipped.notHostNetwork++;
-        this.logger.debug('skipping aws-node pod not on the host network: direct mode scrapes only the node itself', { pod: podName, node: nodeName });
-        return undefined;
-      }
-      const ip = canonicalIP(podIP);
-      if (ip === undefined || ip !== canonicalIP(pod.status?.hostIP)) {
-        skipped.podIPNotHostIP++;
-        this.logger.debug('skipping aws-node pod whose podIP is not a valid IP equal to its hostIP', {
-          pod: podName, node: nodeName, podIP: safeExcerpt(podIP ?? '', 64), hostIP: safeExcerpt(pod.status?.hostIP ?? '', 64),
-        });
-        return undefined;
-      }
+    const ip = canonicalIP(podIP);
+    if (ip === undefined || ip !== canonicalIP(pod.status?.hostIP)) {
+      logger.debug('skipping aws-node pod whose podIP is not a valid IP equal to its hostIP', {
+        pod: podName, node: nodeName, podIP: safeExcerpt(podIP ?? '', 64), hostIP: safeExcerpt(pod.status?.hostIP ?? '', 64),
+      });
+      return { skip: 'podIPNotHostIP' };
     }
-    const container = pod.status?.containerStatuses?.find((c) => c.name === AWS_NODE_CONTAINER);
-    const started = container?.state?.running?.startedAt ?? pod.status?.startTime;
-    const startTimeMs = toEpochMs(started);
-    const uid = pod.metadata?.uid;
-    return {
+  }
+  const container = pod.status?.containerStatuses?.find((c) => c.name === AWS_NODE_CONTAINER);
+  const started = container?.state?.running?.startedAt ?? pod.status?.startTime;
+  const startTimeMs = toEpochMs(started);
+  const uid = pod.metadata?.uid;
+  return {
+    pod: {
       podName,
-      namespace: pod.metadata?.namespace ?? this.options.namespace,
+      namespace: pod.metadata?.namespace ?? options.namespace,
       nodeName,
       ...(podIP ? { podIP } : {}),
       ...(startTimeMs !== undefined ? { startTimeMs } : {}),
       ...(uid ? { uid } : {}),
       ...(Number.isSafeInteger(container?.restartCount) ? { restartCount: container?.restartCount } : {}),
       ...(container?.containerID ? { containerId: container.containerID } : {}),
-    };
-  }
+    },
+    terminating: pod.metadata?.deletionTimestamp != null,
+  };
 }
 
 /**
@@ -348,8 +395,8 @@ class PodLister {
  * A DaemonSet rolled with maxSurge runs an old and a new aws-node on the same node for a while;
  * scraping both would count that node twice. Keep the pod that is not terminating, then the newer.
  */
-function keepOnePerNode(
-  byNode: Map<string, Kept>,
+export function keepOnePerNode(
+  byNode: Map<string, KeptPod>,
   pod: AwsNodePod,
   terminating: boolean,
   skipped: SkipCounts,
@@ -446,7 +493,7 @@ function parseRetryAfter(value: string | undefined): number | undefined {
 }
 
 /** Waits `ms`, or less when `signal` aborts (the caller then checks what ended it). */
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+export function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve) => {
     if (signal?.aborted) {
       resolve();
