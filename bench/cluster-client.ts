@@ -17,7 +17,8 @@ type Pending = { resolve: (reply: ClusterReply) => void; reject: (err: Error) =>
 type RequestBody =
   | { readonly type: 'start'; readonly spec: ClusterSpec }
   | { readonly type: 'counters'; readonly reset: boolean }
-  | { readonly type: 'stop' };
+  | { readonly type: 'stop' }
+  | { readonly type: 'churn'; readonly count: number };
 
 export class ClusterProcess {
   private readonly child: ChildProcess;
@@ -79,6 +80,13 @@ export class ClusterProcess {
     const reply = await this.request({ type: 'counters', reset });
     if (reply.type !== 'counters') throw new Error(`cluster counters: unexpected reply ${reply.type}`);
     return reply.counters;
+  }
+
+  /** Changes `count` pods (one watch event each); resolves with the API server's resource version after. */
+  async churn(count: number): Promise<number> {
+    const reply = await this.request({ type: 'churn', count });
+    if (reply.type !== 'churned') throw new Error(`cluster churn: unexpected reply ${reply.type}`);
+    return reply.resourceVersion;
   }
 
   /** Stops the servers; the process stays for the next start. */
