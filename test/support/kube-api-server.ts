@@ -280,6 +280,12 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
   let tempDir: string | undefined;
 
   const current = (): Snapshot => snapshots.get(resourceVersion) as Snapshot;
+  /** The current pods by namespace/name, for the pod proxy (a scan would cost O(pods) per request). */
+  let index: { rv: number; byKey: Map<string, StoredPod> } | undefined;
+  const currentPod = (key: string): StoredPod | undefined => {
+    if (index?.rv !== resourceVersion) index = { rv: resourceVersion, byKey: new Map(current().entries.map((e) => [e.key, e])) };
+    return index.byKey.get(key);
+  };
 
   const eventsKept = options.eventsKept ?? 1000;
   const events: WatchEvent[] = [];
@@ -518,7 +524,7 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
       sendStatus(res, 400, 'BadRequest', `pod proxy needs '<name>:<port>' with a numeric port in this test server, got '${decoded}'`);
       return;
     }
-    const entry = current().entries.find((e) => e.pod.metadata.namespace === namespace && e.pod.metadata.name === name);
+    const entry = currentPod(`${namespace}/${name}`);
     if (!entry) {
       sendStatus(res, 404, 'NotFound', `pods "${name}" not found`);
       return;
