@@ -32,6 +32,13 @@ const ERROR_BODY_READ_LIMIT = 4096;
 /** A reused keep-alive connection that turned out to be closed before any answer: safe to retry once. */
 export class StaleConnectionError extends Error {}
 
+/** A non-2xx answer: its status and Retry-After (ms), so a caller can tell throttling (429) apart. */
+export class HttpStatusError extends Error {
+  constructor(message: string, readonly status: number, readonly retryAfterMs?: number) {
+    super(message);
+  }
+}
+
 /**
  * One GET, resolved with the body decoded as UTF-8 (invalid bytes become U+FFFD), rejected with a
  * readable cause. The socket is destroyed on every failure, so a stalled peer is never reused.
@@ -107,7 +114,7 @@ export function fetchText(target: FetchTarget, limits: FetchLimits, deadline: nu
         received += chunk.length;
         if (received > limit) {
           if (ok) fail(`payload larger than ${maxBytes} bytes`);
-          else fail(httpErrorText(status, decodeErrorBody(Buffer.concat(chunks), gzipped)));
+          else fail(new HttpStatusError(httpErrorText(status, decodeErrorBody(Buffer.concat(chunks), gzipped)), status, retryAfterMs(res.headers['retry-after'])));
           return;
         }
         chunks.push(chunk);
@@ -115,7 +122,7 @@ export function fetchText(target: FetchTarget, limits: FetchLimits, deadline: nu
       res.on('end', () => {
         const raw = Buffer.concat(chunks, received);
         if (!ok) {
-          fail(httpErrorText(status, decodeErrorBody(raw, gzipped)));
+          fail(new HttpStatusError(httpErrorText(status, decodeErrorBody(raw, gzipped)), status, retryAfterMs(res.headers['retry-after'])));
           return;
         }
         if (!gzipped) {
@@ -142,6 +149,12 @@ export function fetchText(target: FetchTarget, limits: FetchLimits, deadline: nu
     });
     req.end();
   });
+}
+
+/** Retry-After in seconds (the API server's form), in ms; undefined when absent or not a number. */
+function retryAfterMs(value: string | undefined): number | undefined {
+  if (value === undefined || !/^\s*\d+\s*$/.test(value)) return undefined;
+  return Number(value) * 1000;
 }
 
 /** An error body as text; a gzipped one is decoded when it is whole and small, else left out. */

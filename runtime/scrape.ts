@@ -13,13 +13,16 @@
  * A node fails alone: its result carries an error that names the node, the pod and the cause, and
  * scrapeAll never throws. One deadline covers connect, headers and body (fetch-text.ts), so an
  * endpoint that accepts and never answers, or trickles its body, costs at most `timeoutMs`; the
- * caller's signal ends every scrape in flight at once. The worker pool is scrape-pool.ts.
+ * caller's signal ends every scrape in flight at once. The worker pool is scrape-pool.ts; how
+ * many of its workers may have a request in flight follows the answers (adaptive-limit.ts): a 429
+ * from the API server halves it, so a throttled API server is not hammered at full concurrency.
  */
 import { setMaxListeners } from 'node:events';
 import * as http from 'node:http';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { safeExcerpt } from './excerpt';
-import { fetchText, StaleConnectionError, type FetchTarget } from './fetch-text';
+import { AdaptiveLimit } from './adaptive-limit';
+import { fetchText, HttpStatusError, StaleConnectionError, type FetchTarget } from './fetch-text';
 import { silentLogger, type Logger } from './log';
 import { ExpositionParseError, parseExposition } from './parse';
 import { canonicalIP, urlHost } from './pod-address';
@@ -62,11 +65,14 @@ export class Scraper {
   private closed = false;
   /** Nodes whose last scrape failed: started first next time, so their timeouts overlap the rest. */
   private failedLastTime = new Set<string>();
+  /** Scrapes allowed in flight: the concurrency, less after 429s. Kept across cycles. */
+  readonly limit: AdaptiveLimit;
 
   constructor(kc: KubeConfig, options: ScrapeOptions) {
     validate(options);
     this.options = options;
     this.logger = options.logger ?? silentLogger;
+    this.limit = new AdaptiveLimit({ max: options.concurrency, maxPauseMs: options.timeoutMs });
     const idleSocketTimeoutMs = options.idleSocketTimeoutMs ?? 60_000;
     if (options.mode === 'proxy') {
       this.proxyAuth = new ApiServerProxyAuth(kc, { maxSockets: options.concurrency, idleSocketTimeoutMs });
@@ -104,14 +110,31 @@ export class Scraper {
     }
 
     const failedNow = new Set<string>();
+    const releaseAll = (): void => this.limit.releaseAll();
+    signal?.addEventListener('abort', releaseAll, { once: true });
+    const throttledBefore = this.limit.counters.throttled;
     await runPool(failedFirst(pods, this.failedLastTime), this.options.concurrency, async (index) => {
       const pod = pods[index];
-      const r = signal?.aborted
-        ? failed(pod, 'not scraped: the cycle was aborted', 0)
-        : await this.scrapeOne(pod, auth, signal);
+      const ticket = await this.limit.acquire();
+      const throttle: Throttle = { throttled: false };
+      let r: NodeScrapeResult;
+      try {
+        r = signal?.aborted
+          ? failed(pod, 'not scraped: the cycle was aborted', 0)
+          : await this.scrapeOne(pod, auth, signal, throttle);
+      } finally {
+        this.limit.release(ticket, throttle.throttled, throttle.retryAfterMs);
+      }
       if (!r.ok) failedNow.add(pod.nodeName);
       results[index] = onResult ? onResult(r) : r;
     });
+    signal?.removeEventListener('abort', releaseAll);
+    const throttled = this.limit.counters.throttled - throttledBefore;
+    if (throttled > 0) {
+      this.logger.warn('the API server throttled scrapes (HTTP 429); fewer run at once until it stops', {
+        throttled, limitNow: this.limit.limit, concurrency: this.options.concurrency,
+      });
+    }
     this.failedLastTime = failedNow;
     return results;
   }
@@ -123,7 +146,7 @@ export class Scraper {
     this.directAgent.destroy();
   }
 
-  private async scrapeOne(pod: AwsNodePod, auth: ProxyAuth | undefined, signal: AbortSignal | undefined): Promise<NodeScrapeResult> {
+  private async scrapeOne(pod: AwsNodePod, auth: ProxyAuth | undefined, signal: AbortSignal | undefined, throttle: Throttle): Promise<NodeScrapeResult> {
     const started = performance.now();
     const elapsed = (): number => performance.now() - started;
     let target: FetchTarget;
@@ -146,6 +169,10 @@ export class Scraper {
       const metrics = parseExposition(text, this.options.keep);
       return { ok: true, pod, metrics, durationMs: elapsed() };
     } catch (err) {
+      if (err instanceof HttpStatusError && err.status === 429) {
+        throttle.throttled = true;
+        throttle.retryAfterMs = err.retryAfterMs;
+      }
       // A parse error may quote the payload: only a short printable excerpt goes on.
       const cause = err instanceof ExpositionParseError
         ? `invalid exposition text at ${safeExcerpt(err.message, PARSE_ERROR_CHARS)}` : errorText(err);
@@ -173,6 +200,12 @@ export class Scraper {
     }
     return { url: new URL(`http://${urlHost(ip)}:${port}/metrics`), agent: this.directAgent, headers: {} };
   }
+}
+
+/** Whether one scrape was throttled (HTTP 429), for the adaptive limit. */
+interface Throttle {
+  throttled: boolean;
+  retryAfterMs?: number;
 }
 
 function validate(options: ScrapeOptions): void {
