@@ -13,15 +13,14 @@
  * than `maxPods` pods could fill. Only the few fields the collector reads are kept of each pod.
  */
 import { createHash } from 'node:crypto';
-import {
-  ApiException, CoreV1Api, KubeConfig, Observable,
-  type ObservableMiddleware, type RequestContext, type ResponseContext, type V1Pod,
-} from '@kubernetes/client-node';
+import { ApiException, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import type { ScrapeMode } from '../common/settings';
 import { joinAbort, type JoinedAbort } from './abort';
 import { safeExcerpt } from './excerpt';
+import { HttpStatusError } from './fetch-text';
 import { silentLogger, type Logger } from './log';
 import { canonicalIP } from './pod-address';
+import { podPageReader, type PodPage, type PodPageReader } from './pod-page';
 import type { AwsNodePod, OnePodPerNode } from './types';
 
 /** The container whose start time tells when ipamd last restarted. */
@@ -165,8 +164,9 @@ export async function listPods(kc: KubeConfig, options: DiscoverOptions, visitor
   if (!Number.isInteger(maxPods) || maxPods < 1) throw new Error(`maxPods must be a positive integer, got ${maxPods}`);
   const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
   const listSignal = new ListSignal(options.signal, options.deadlineMs);
+  const reader = podPageReader(kc);
   try {
-    const lister = new PodLister(kc.makeApiClient(CoreV1Api), options, policy, listSignal, maxPods);
+    const lister = new PodLister(reader, options, policy, listSignal, maxPods);
     let pages = 0;
     for (let restarts = 0; ; restarts++) {
       try {
@@ -185,6 +185,7 @@ export async function listPods(kc: KubeConfig, options: DiscoverOptions, visitor
     }
   } finally {
     listSignal.dispose();
+    reader.close();
   }
 }
 
@@ -255,7 +256,7 @@ class PodLister {
   private readonly maxPages: number;
 
   constructor(
-    private readonly api: CoreV1Api,
+    private readonly reader: PodPageReader,
     private readonly options: DiscoverOptions,
     private readonly policy: RetryPolicy,
     private readonly listSignal: ListSignal,
@@ -308,7 +309,7 @@ class PodLister {
     return { pages: page, resourceVersion };
   }
 
-  private async listPage(continueToken: string | undefined): Promise<{ items: V1Pod[]; metadata?: { _continue?: string; resourceVersion?: string } }> {
+  private async listPage(continueToken: string | undefined): Promise<PodPage> {
     const { namespace, labelSelector, pageSize } = this.options;
     const ended = this.listSignal;
     for (let attempt = 1; ; attempt++) {
@@ -316,10 +317,9 @@ class PodLister {
       let failure: RequestFailure;
       const request = joinAbort([ended.signal], this.policy.requestTimeoutMs);
       try {
-        return await this.api.listNamespacedPod(
-          { namespace, labelSelector, limit: pageSize, _continue: continueToken },
-          { middleware: [signalMiddleware(request.signal)], middlewareMergeStrategy: 'append' },
-        );
+        return await this.reader.read({
+          namespace, labelSelector, limit: pageSize, continueToken, signal: request.signal, timeoutMs: this.policy.requestTimeoutMs,
+        });
       } catch (err) {
         ended.throwIfEnded(() => this.describeCall(continueToken));
         failure = describeFailure(err);
@@ -422,21 +422,6 @@ function toEpochMs(value: Date | string | undefined): number | undefined {
   return Number.isFinite(ms) ? ms : undefined;
 }
 
-/**
- * Hands the request its signal (the page deadline joined with the list's). node-fetch ends the
- * request on abort in any phase, the body included. The object-parameter API of client-node 1.4
- * takes Observable middleware (its own small stub, not rxjs).
- */
-function signalMiddleware(signal: AbortSignal): ObservableMiddleware {
-  return {
-    pre: (context: RequestContext) => {
-      context.setSignal(signal);
-      return new Observable(Promise.resolve(context));
-    },
-    post: (context: ResponseContext) => new Observable(Promise.resolve(context)),
-  };
-}
-
 interface RequestFailure {
   readonly text: string;
   readonly status?: number;
@@ -445,11 +430,19 @@ interface RequestFailure {
 }
 
 function describeFailure(err: unknown): RequestFailure {
+  if (err instanceof HttpStatusError) {
+    const status = err.status;
+    return {
+      text: `${err.message}${permissionHint(status)}`,
+      status,
+      retryable: status === 429 || status >= 500,
+      retryAfterMs: err.retryAfterMs,
+    };
+  }
   if (err instanceof ApiException) {
     const status = err.code;
     const reason = statusMessage(err.body);
-    const hint = status === 401 ? ' (credentials rejected: check the service account token or kubeconfig user)'
-      : status === 403 ? ' (forbidden: the collector\'s role needs list on pods in this namespace)' : '';
+    const hint = permissionHint(status);
     const headers = (err.headers ?? {}) as Record<string, string | undefined>;
     return {
       text: `HTTP ${status}${reason ? `: ${reason}` : ''}${hint}`,
@@ -463,6 +456,11 @@ function describeFailure(err: unknown): RequestFailure {
   const text = e?.name === 'AbortError' || e?.name === 'TimeoutError'
     ? 'request timed out' : `${e?.message ?? String(err)}${e?.code ? ` (${e.code})` : ''}`;
   return { text, retryable: true };
+}
+
+function permissionHint(status: number): string {
+  return status === 401 ? ' (credentials rejected: check the service account token or kubeconfig user)'
+    : status === 403 ? ' (forbidden: the collector\'s role needs list on pods in this namespace)' : '';
 }
 
 /** Characters of the API server's words quoted in an error. */

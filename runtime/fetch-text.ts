@@ -60,7 +60,7 @@ export function fetchText(target: FetchTarget, limits: FetchLimits, deadline: nu
     const req = client.request(target.url, {
       method: 'GET',
       agent: target.agent,
-      headers: { ...target.headers, accept: ACCEPT, 'accept-encoding': 'gzip' },
+      headers: { accept: ACCEPT, 'accept-encoding': 'gzip', ...target.headers },
       ...(target.basicAuth ? { auth: target.basicAuth } : {}),
     });
 
