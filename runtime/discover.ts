@@ -315,16 +315,13 @@ class PodLister {
     for (let attempt = 1; ; attempt++) {
       ended.throwIfEnded(() => this.describeCall(continueToken));
       let failure: RequestFailure;
-      const request = joinAbort([ended.signal], this.policy.requestTimeoutMs);
       try {
         return await this.reader.read({
-          namespace, labelSelector, limit: pageSize, continueToken, signal: request.signal, timeoutMs: this.policy.requestTimeoutMs,
+          namespace, labelSelector, limit: pageSize, continueToken, signal: ended.signal, timeoutMs: this.policy.requestTimeoutMs,
         });
       } catch (err) {
         ended.throwIfEnded(() => this.describeCall(continueToken));
         failure = describeFailure(err);
-      } finally {
-        request.dispose();
       }
       const error = new DiscoveryError('api', `${this.describeCall(continueToken)} failed: ${failure.text}`);
       if (failure.status === 410 && continueToken !== undefined) throw new ContinueExpired(error, 0);
@@ -433,7 +430,7 @@ function describeFailure(err: unknown): RequestFailure {
   if (err instanceof HttpStatusError) {
     const status = err.status;
     return {
-      text: `${err.message}${permissionHint(status)}`,
+      text: `HTTP ${status}${err.detail ? `: ${err.detail}` : ''}${permissionHint(status)}`,
       status,
       retryable: status === 429 || status >= 500,
       retryAfterMs: err.retryAfterMs,

@@ -34,7 +34,11 @@ export class StaleConnectionError extends Error {}
 
 /** A non-2xx answer: its status and Retry-After (ms), so a caller can tell throttling (429) apart. */
 export class HttpStatusError extends Error {
-  constructor(message: string, readonly status: number, readonly retryAfterMs?: number) {
+  /**
+   * @param detail the answer's own words (a Status message or the body's start), as a short
+   *   printable excerpt; '' when the body said nothing
+   */
+  constructor(message: string, readonly status: number, readonly detail: string, readonly retryAfterMs?: number) {
     super(message);
   }
 }
@@ -114,7 +118,7 @@ export function fetchText(target: FetchTarget, limits: FetchLimits, deadline: nu
         received += chunk.length;
         if (received > limit) {
           if (ok) fail(`payload larger than ${maxBytes} bytes`);
-          else fail(new HttpStatusError(httpErrorText(status, decodeErrorBody(Buffer.concat(chunks), gzipped)), status, retryAfterMs(res.headers['retry-after'])));
+          else fail(httpStatusError(status, decodeErrorBody(Buffer.concat(chunks), gzipped), res.headers['retry-after']));
           return;
         }
         chunks.push(chunk);
@@ -122,7 +126,7 @@ export function fetchText(target: FetchTarget, limits: FetchLimits, deadline: nu
       res.on('end', () => {
         const raw = Buffer.concat(chunks, received);
         if (!ok) {
-          fail(new HttpStatusError(httpErrorText(status, decodeErrorBody(raw, gzipped)), status, retryAfterMs(res.headers['retry-after'])));
+          fail(httpStatusError(status, decodeErrorBody(raw, gzipped), res.headers['retry-after']));
           return;
         }
         if (!gzipped) {
@@ -168,9 +172,10 @@ function decodeErrorBody(raw: Buffer, gzipped: boolean): string {
 }
 
 /** The status, and a short printable excerpt of the body: the target's words never reach a log whole. */
-function httpErrorText(status: number, body: string): string {
+function httpStatusError(status: number, body: string, retryAfter: string | undefined): HttpStatusError {
   const quoted = safeExcerpt(statusMessage(body) ?? body);
-  return `HTTP ${status}${http.STATUS_CODES[status] ? ` ${http.STATUS_CODES[status]}` : ''}${quoted ? `: ${quoted}` : ''}`;
+  const text = `HTTP ${status}${http.STATUS_CODES[status] ? ` ${http.STATUS_CODES[status]}` : ''}${quoted ? `: ${quoted}` : ''}`;
+  return new HttpStatusError(text, status, quoted, retryAfterMs(retryAfter));
 }
 
 /** The message of a Kubernetes Status body (the API server's proxy errors), if the body is one. */

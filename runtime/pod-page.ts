@@ -12,6 +12,7 @@ import {
   CoreV1Api, Observable,
   type KubeConfig, type ObservableMiddleware, type RequestContext, type ResponseContext, type V1Pod,
 } from '@kubernetes/client-node';
+import { joinAbort } from './abort';
 import { fetchText } from './fetch-text';
 import { ApiServerProxyAuth } from './proxy-auth';
 
@@ -26,8 +27,9 @@ export interface PageRequest {
   readonly labelSelector: string;
   readonly limit: number;
   readonly continueToken?: string;
-  /** Ends the request in any phase (the page deadline joined with the list's). */
+  /** Ends the request in any phase (the list's stop signal and deadline). */
   readonly signal: AbortSignal;
+  /** The page's own deadline, connect to last byte. */
   readonly timeoutMs: number;
 }
 
@@ -94,11 +96,16 @@ class RawPodPageReader implements PodPageReader {
 class TypedPodPageReader implements PodPageReader {
   constructor(private readonly api: CoreV1Api) {}
 
-  read(request: PageRequest): Promise<PodPage> {
-    return this.api.listNamespacedPod(
-      { namespace: request.namespace, labelSelector: request.labelSelector, limit: request.limit, _continue: request.continueToken },
-      { middleware: [signalMiddleware(request.signal)], middlewareMergeStrategy: 'append' },
-    );
+  async read(request: PageRequest): Promise<PodPage> {
+    const joined = joinAbort([request.signal], request.timeoutMs);
+    try {
+      return await this.api.listNamespacedPod(
+        { namespace: request.namespace, labelSelector: request.labelSelector, limit: request.limit, _continue: request.continueToken },
+        { middleware: [signalMiddleware(joined.signal)], middlewareMergeStrategy: 'append' },
+      );
+    } finally {
+      joined.dispose();
+    }
   }
 
   close(): void {}

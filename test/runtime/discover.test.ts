@@ -180,7 +180,7 @@ describe('discoverAwsNodePods', () => {
     const listing = discoverAwsNodePods(kc, options({ retry: { ...FAST_RETRY, maxAttempts: 3 } }));
 
     await expect(listing).rejects.toThrow(
-      /listNamespacedPod\(namespace='kube-system', labelSelector='k8s-app=aws-node'\) failed: HTTP 500 Internal Server Error: injected fault: HTTP 500 \(after 3 attempts\)/,
+      /listNamespacedPod\(namespace='kube-system', labelSelector='k8s-app=aws-node'\) failed: HTTP 500: injected fault: HTTP 500 \(after 3 attempts\)/,
     );
     expect(server.counters.lists).toBe(3);
   });
