@@ -10,7 +10,8 @@ import { track } from './processes';
 
 /** Niceness of the cluster process: the measured process is scheduled first when both want a core. */
 export const CLUSTER_NICENESS = 10;
-const REQUEST_TIMEOUT_MS = 120_000;
+// Starting 100,000 realistic pods (about 1 GB of JSON) takes minutes on a loaded machine.
+const REQUEST_TIMEOUT_MS = 600_000;
 
 type Pending = { resolve: (reply: ClusterReply) => void; reject: (err: Error) => void; timer: NodeJS.Timeout };
 /** A request without its id: the client numbers them. */
