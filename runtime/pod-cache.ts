@@ -18,7 +18,7 @@
  */
 import { Watch, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import {
-  classifyPod, DEFAULT_MAX_PODS, emptySkips, keepOnePerNode, listPods, sleep,
+  classifyPod, DEFAULT_MAX_PODS, discoverNodes, emptySkips, keepOnePerNode, listPods, sleep,
   type DiscoverOptions, type Discovery, type KeptPod, type PodVerdict, type SkipCounts,
 } from './discover';
 import { safeExcerpt } from './excerpt';
@@ -326,6 +326,19 @@ export class PodCache {
     }
     return undefined;
   }
+}
+
+/** A cycle's discovery and where it came from. */
+export type CycleDiscovery = Discovery & { readonly source: 'cache' | 'list' };
+
+/**
+ * The cycle's pods: the cache's snapshot when it is synced, else a list as before (the cache has
+ * not finished its first list, or its watch has been down for longer than maxStaleMs). Without a
+ * cache (`--once`), always the list.
+ */
+export async function discoverForCycle(cache: PodCache | undefined, kc: KubeConfig, options: DiscoverOptions): Promise<CycleDiscovery> {
+  if (cache?.synced) return { ...cache.discovery(), source: 'cache' };
+  return { ...(await discoverNodes(kc, options)), source: 'list' };
 }
 
 function podKey(pod: V1Pod | undefined): string | undefined {

@@ -1,5 +1,5 @@
 import { KubeConfig } from '@kubernetes/client-node';
-import { PodCache, type PodCacheOptions } from '../../runtime/pod-cache';
+import { discoverForCycle, PodCache, type PodCacheOptions } from '../../runtime/pod-cache';
 import { kubePod, startKubeApiServer, type KubeApiServer, type KubePod, type KubePodFields } from '../support/kube-api-server';
 
 const TOKEN = 'cache-token';
@@ -203,6 +203,30 @@ describe('PodCache', () => {
     await waitFor('the sync', () => cache!.synced);
     expect(placement(cache)).toEqual(['node-0=aws-node-0']);
     expect(cache.discovery().skipped).toEqual({ notRunning: 0, notHostNetwork: 1, podIPNotHostIP: 1, duplicateOnNode: 0 });
+  });
+
+  test('a cycle lists while the cache is not synced and reads the cache once it is', async () => {
+    server.setPods([pod(0), pod(1)]);
+    const kc = kubeConfigFor(server);
+    const discover = { namespace: 'kube-system', labelSelector: 'k8s-app=aws-node', pageSize: 10 };
+    // WHEN the cache's first list fails, a cycle lists by itself (one list call of its own)
+    server.failNextLists(1, { status: 403 });
+    cache = new PodCache(kc, cacheOptions({ pageSize: 10, baseBackoffMs: 200 }));
+    cache.start();
+    await waitFor('the failed cache list', () => cache!.counters.listFailures === 1);
+    const listsBefore = server.counters.lists;
+    const early = await discoverForCycle(cache, kc, discover);
+    expect(early.source).toBe('list');
+    expect(server.counters.lists).toBe(listsBefore + 1);
+    // THEN once synced, cycles cost no list at all
+    await waitFor('the sync', () => cache!.synced && server.openWatches === 1);
+    const listsSynced = server.counters.lists;
+    const late = await discoverForCycle(cache, kc, discover);
+    expect(late.source).toBe('cache');
+    expect(late.pods.map((p) => p.podName).sort()).toEqual(['aws-node-0', 'aws-node-1']);
+    expect(server.counters.lists).toBe(listsSynced);
+    // Without a cache (--once), always the list
+    expect((await discoverForCycle(undefined, kc, discover)).source).toBe('list');
   });
 
   test('stop ends the open watch', async () => {
