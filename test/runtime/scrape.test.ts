@@ -74,6 +74,29 @@ describe('Scraper in direct mode', () => {
     expect(Array.from(fleet!.counters.requestsPerEndpoint)).toEqual([1, 1, 1, 1, 1]);
   });
 
+  test('keeps one connection per node between cycles up to directKeepAliveMaxNodes, and none above it', async () => {
+    // GIVEN 3 keep-alive ipamd endpoints
+    const { pods, scraper: kept } = await start({ count: 3 }, { directKeepAliveMaxNodes: 3 });
+    // WHEN scraped twice with a bound of 3 nodes: THEN 3 connections, reused by the second cycle
+    await kept.scrapeAll(pods);
+    await kept.scrapeAll(pods);
+    expect(fleet!.counters.connectionsAccepted).toBe(3);
+    expect(fleet!.counters.openConnections).toBe(3);
+    kept.close();
+    // WHEN a scraper with a bound of 2 scrapes the 3 nodes twice: THEN a connection per scrape, none left open
+    const closing = new Scraper(new KubeConfig(), scrapeOptions({ port: fleet!.port, directKeepAliveMaxNodes: 2 }));
+    const acceptedBefore = fleet!.counters.connectionsAccepted;
+    try {
+      expect((await closing.scrapeAll(pods)).every((r) => r.ok)).toBe(true);
+      await closing.scrapeAll(pods);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(fleet!.counters.connectionsAccepted - acceptedBefore).toBe(6);
+      expect(fleet!.counters.openConnections).toBe(0);
+    } finally {
+      closing.close();
+    }
+  });
+
   test('reads plain (not gzipped) answers too, and sees a changed payload on the next cycle', async () => {
     const { pods, scraper } = await start({ count: 2, gzip: false });
 
