@@ -103,6 +103,7 @@ async function main(argv: readonly string[]): Promise<number> {
   };
   const spec = (nodes: number, mode: ClusterMode, hangPercent: number): ClusterSpec => ({
     count: nodes, mode, latencyMs: options.latencyMs, hangEvery: hangEvery(hangPercent), payloadFiles: payload.files,
+    realisticPods: options.realisticPods,
   });
 
   try {

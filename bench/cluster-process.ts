@@ -10,7 +10,8 @@
 import * as fs from 'node:fs';
 import { startCloudWatchServer, type CloudWatchServer } from '../test/support/cloudwatch-server';
 import { fleetKubePods, startIpamdFleet, type IpamdFleet } from '../test/support/ipamd-fleet';
-import { startKubeApiServer, type KubeApiServer } from '../test/support/kube-api-server';
+import { startKubeApiServer, type KubeApiServer, type KubePod } from '../test/support/kube-api-server';
+import { realisticAwsNodePod } from './realistic-pod';
 import { hangingIndexes, type ClusterCounters, type ClusterInfo, type ClusterReply, type ClusterRequest, type ClusterSpec } from './cluster-protocol';
 
 /** No benchmark stage lasts this long; a forgotten cluster process ends itself. */
@@ -25,6 +26,11 @@ interface Cluster {
   /** The kube server's counters only grow: their values at the window's start. */
   kubeFrom: { lists: number; proxies: number };
   cpuFrom: NodeJS.CpuUsage;
+  /** The pods served now, and how many churns each has had (restartCount). */
+  readonly pods: KubePod[];
+  churned: number;
+  /** Watch counters at the window's start. */
+  watchFrom: { watches: number; events: number };
 }
 
 let cluster: Cluster | undefined;
@@ -49,8 +55,12 @@ async function start(spec: ClusterSpec): Promise<ClusterInfo> {
   });
   let kube: KubeApiServer | undefined;
   try {
+    const plain = fleetKubePods(fleet);
+    const pods = spec.realisticPods ? plain.map((p, i) => realisticAwsNodePod(p, i)) : plain;
     kube = await startKubeApiServer({
-      pods: fleetKubePods(fleet),
+      pods,
+      // A bookmark a minute, as the real API server sends to watches that allow them.
+      bookmarkIntervalMs: 60_000,
       proxyHandler: spec.mode === 'proxy'
         ? (target, req, res) => {
           const host = target.pod.status.podIP ?? '';
@@ -62,7 +72,10 @@ async function start(spec: ClusterSpec): Promise<ClusterInfo> {
         : undefined,
     });
     const cloudWatch = await startCloudWatchServer();
-    cluster = { fleet, kube, cloudWatch, cloudWatchFrom: 0, kubeFrom: { lists: 0, proxies: 0 }, cpuFrom: process.cpuUsage() };
+    cluster = {
+      fleet, kube, cloudWatch, cloudWatchFrom: 0, kubeFrom: { lists: 0, proxies: 0 }, cpuFrom: process.cpuUsage(),
+      pods, churned: 0, watchFrom: { watches: 0, events: 0 },
+    };
     return {
       kubeconfigPath: kube.writeKubeconfig(),
       kubeApiUrl: kube.url,
@@ -90,6 +103,8 @@ function counters(reset: boolean): ClusterCounters {
     ipamdPeakInFlight: fleet.counters.peakInFlight,
     ipamdConnectionsAccepted: fleet.counters.connectionsAccepted,
     kubeLists: kube.counters.lists - cluster.kubeFrom.lists,
+    kubeWatches: kube.counters.watches - cluster.watchFrom.watches,
+    kubeWatchEvents: kube.counters.watchEvents - cluster.watchFrom.events,
     kubeProxies: kube.counters.proxies - cluster.kubeFrom.proxies,
     cloudWatchRequests: requests.length,
     cloudWatchDatums: requests.reduce((n, r) => n + r.input.MetricData.length, 0),
@@ -102,11 +117,27 @@ function counters(reset: boolean): ClusterCounters {
   if (reset) {
     fleet.resetCounters();
     cluster.kubeFrom = { lists: kube.counters.lists, proxies: kube.counters.proxies };
+    cluster.watchFrom = { watches: kube.counters.watches, events: kube.counters.watchEvents };
     cluster.cloudWatchFrom = cloudWatch.requests.length;
     cloudWatch.protocolErrors.length = 0;
     cluster.cpuFrom = process.cpuUsage();
   }
   return result;
+}
+
+/** The next `count` pods, round-robin, get one more container restart: one MODIFIED event each. */
+function churn(count: number): number {
+  if (!cluster) throw new Error('no cluster is running: send start first');
+  const { pods } = cluster;
+  for (let k = 0; k < count; k++) {
+    const i = cluster.churned++ % pods.length;
+    const pod = pods[i];
+    const statuses = (pod.status.containerStatuses ?? []).map((c) => (c.name === 'aws-node' ? { ...c, restartCount: (c.restartCount ?? 0) + 1 } : c));
+    pods[i] = { ...pod, status: { ...pod.status, containerStatuses: statuses } };
+  }
+  // Unchanged pods are the same objects, so the server diffs them by identity, not by JSON.
+  cluster.kube.setPods(pods);
+  return cluster.kube.resourceVersion;
 }
 
 async function stop(): Promise<void> {
@@ -128,6 +159,9 @@ async function handle(request: ClusterRequest): Promise<void> {
         return;
       case 'counters':
         reply({ type: 'counters', id: request.id, counters: counters(request.reset) });
+        return;
+      case 'churn':
+        reply({ type: 'churned', id: request.id, resourceVersion: churn(request.count) });
         return;
       case 'stop':
         await stop();

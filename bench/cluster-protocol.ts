@@ -20,6 +20,11 @@ export interface ClusterSpec {
   readonly hangEvery: number;
   /** Exposition files served round-robin: endpoint i serves payloadFiles[i % length]. */
   readonly payloadFiles: readonly string[];
+  /**
+   * aws-node pods as EKS returns them (about 9 KB of JSON each, bench/realistic-pod.ts) rather
+   * than the bare test pods (about 0.5 KB). @default false
+   */
+  readonly realisticPods?: boolean;
 }
 
 export interface ClusterInfo {
@@ -43,6 +48,10 @@ export interface ClusterCounters {
   readonly ipamdPeakInFlight: number;
   readonly ipamdConnectionsAccepted: number;
   readonly kubeLists: number;
+  /** Watch requests opened. */
+  readonly kubeWatches: number;
+  /** Watch events written (bookmarks included). */
+  readonly kubeWatchEvents: number;
   readonly kubeProxies: number;
   readonly cloudWatchRequests: number;
   readonly cloudWatchDatums: number;
@@ -59,12 +68,15 @@ export interface ClusterCounters {
 export type ClusterRequest =
   | { readonly type: 'start'; readonly id: number; readonly spec: ClusterSpec }
   | { readonly type: 'counters'; readonly id: number; readonly reset: boolean }
-  | { readonly type: 'stop'; readonly id: number };
+  | { readonly type: 'stop'; readonly id: number }
+  /** Changes `count` pods (their aws-node container restarts once more), as one pod update each. */
+  | { readonly type: 'churn'; readonly id: number; readonly count: number };
 
 export type ClusterReply =
   | { readonly type: 'started'; readonly id: number; readonly info: ClusterInfo }
   | { readonly type: 'counters'; readonly id: number; readonly counters: ClusterCounters }
   | { readonly type: 'stopped'; readonly id: number }
+  | { readonly type: 'churned'; readonly id: number; readonly resourceVersion: number }
   | { readonly type: 'error'; readonly id: number; readonly message: string };
 
 /** Index of the endpoints that hang, for a count and a spacing. */

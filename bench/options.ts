@@ -35,6 +35,8 @@ export interface BenchOptions {
   readonly prometheusRounds: number;
   /** Keep every family in Prometheus instead of the catalog's (metric_relabel_configs). */
   readonly prometheusKeepAll: boolean;
+  /** aws-node pods as EKS returns them (about 9 KB each); false for the bare test pods. */
+  readonly realisticPods: boolean;
   readonly stages: ReadonlySet<Stage>;
   /** Build the collector bundle first (npm run build:collector); off to measure dist/collector.js as it is. */
   readonly build: boolean;
@@ -66,6 +68,7 @@ export const DEFAULT_OPTIONS: BenchOptions = {
   prometheusWarmupRounds: 2,
   prometheusRounds: 4,
   prometheusKeepAll: false,
+  realisticPods: true,
   stages: new Set(STAGES),
   build: true,
   collectorNodeFlags: [],
@@ -91,6 +94,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --prometheus-warmup-rounds 2
   --prometheus-rounds 4         rounds in the measured window
   --prometheus-keep-all         do not drop non-catalog families in Prometheus
+  --plain-pods                  serve bare test pods (about 0.5 KB) instead of realistic aws-node pods (about 9 KB)
   --only a,b / --skip a,b       stages: ${STAGES.join(', ')}
   --no-build                    measure dist/collector.js as it is (default: npm run build:collector first)
   --bundle <file.js>            measure this collector bundle instead (implies --no-build)
@@ -107,6 +111,10 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
     if (flag === '--help' || flag === '-h') return 'help';
     if (flag === '--no-build') {
       o.build = false;
+      continue;
+    }
+    if (flag === '--plain-pods') {
+      o.realisticPods = false;
       continue;
     }
     if (flag === '--prometheus-keep-all') {

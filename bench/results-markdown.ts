@@ -62,6 +62,7 @@ function machineSection(r: BenchResults): string[] {
     `- Command: \`${r.command}\`.${(r.options.collectorNodeFlags as string[]).length ? ` Collector node flags: \`${(r.options.collectorNodeFlags as string[]).join(' ')}\`.` : ''}`,
     `- Payloads: ${r.payloadFiles.join(', ')}${r.payloadFallback ? ' (FALLBACK: ../shared/fixtures/ipamd was absent, so the repository\'s own fixtures were used)' : ''}; `
       + 'endpoint i serves payload i mod count, gzipped when asked (as promhttp does).',
+    `- Pods: ${r.options.realisticPods === false ? 'bare test pods (about 0.5 KB of JSON each; --plain-pods)' : 'aws-node pods as EKS returns them (bench/realistic-pod.ts: about 9.7 KB of JSON each, managedFields included)'}.`,
     '- Processes: the simulated cluster (ipamd endpoints on 127.x addresses sharing one port, a kube API server with '
       + `paginated pod list and pod proxy, a CloudWatch endpoint decoding the real SDK's requests) runs in its own process at nice ${r.clusterNiceness}; `
       + 'the collector runs as `node <bundle> --once` in another. Both share the same 2 cores, so the cluster\'s own CPU is reported next to '

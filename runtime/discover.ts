@@ -13,15 +13,14 @@
  * than `maxPods` pods could fill. Only the few fields the collector reads are kept of each pod.
  */
 import { createHash } from 'node:crypto';
-import {
-  ApiException, CoreV1Api, KubeConfig, Observable,
-  type ObservableMiddleware, type RequestContext, type ResponseContext, type V1Pod,
-} from '@kubernetes/client-node';
+import { ApiException, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import type { ScrapeMode } from '../common/settings';
 import { joinAbort, type JoinedAbort } from './abort';
 import { safeExcerpt } from './excerpt';
+import { HttpStatusError } from './fetch-text';
 import { silentLogger, type Logger } from './log';
 import { canonicalIP } from './pod-address';
+import { podPageReader, type PodPage, type PodPageReader } from './pod-page';
 import type { AwsNodePod, OnePodPerNode } from './types';
 
 /** The container whose start time tells when ipamd last restarted. */
@@ -120,6 +119,44 @@ export class DiscoveryError extends Error {
  * when the caller aborts.
  */
 export async function discoverNodes(kc: KubeConfig, options: DiscoverOptions): Promise<Discovery> {
+  const logger = options.logger ?? silentLogger;
+  let byNode = new Map<string, KeptPod>();
+  let skipped: SkipCounts = emptySkips();
+  const { pages } = await listPods(kc, options, {
+    begin: () => {
+      byNode = new Map();
+      skipped = emptySkips();
+    },
+    item: (raw) => {
+      const verdict = classifyPod(raw, options, logger);
+      if (verdict.pod) keepOnePerNode(byNode, verdict.pod, verdict.terminating, skipped, logger);
+      else skipped[verdict.skip]++;
+    },
+  });
+  logger.debug('aws-node pods listed', { pods: byNode.size, pages, ...skipped });
+  const pods = [...byNode.values()].map((entry) => entry.pod) as readonly AwsNodePod[] as OnePodPerNode;
+  return { pods, skipped, pages };
+}
+
+/** What a full list hands its caller, pod by pod, so a caller keeps only what it needs. */
+export interface ListVisitor {
+  /** A list (re)starts from its first page: forget what earlier tries handed over. */
+  begin(): void;
+  /** One pod of a page, as the API server returned it. */
+  item(pod: V1Pod): void;
+}
+
+/** A finished list: its pages and the resource version of its snapshot (where a watch starts). */
+export interface ListResult {
+  readonly pages: number;
+  readonly resourceVersion: string;
+}
+
+/**
+ * Lists every aws-node pod, page by page, within the bounds described at the top of this file,
+ * handing each pod to `visitor`. Rejects with a DiscoveryError, or the signal's reason on abort.
+ */
+export async function listPods(kc: KubeConfig, options: DiscoverOptions, visitor: ListVisitor): Promise<ListResult> {
   if (!Number.isInteger(options.pageSize) || options.pageSize < 1) {
     throw new Error(`pageSize must be a positive integer, got ${options.pageSize}`);
   }
@@ -127,12 +164,14 @@ export async function discoverNodes(kc: KubeConfig, options: DiscoverOptions): P
   if (!Number.isInteger(maxPods) || maxPods < 1) throw new Error(`maxPods must be a positive integer, got ${maxPods}`);
   const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
   const listSignal = new ListSignal(options.signal, options.deadlineMs);
+  const reader = podPageReader(kc);
   try {
-    const lister = new PodLister(kc.makeApiClient(CoreV1Api), options, policy, listSignal, maxPods);
+    const lister = new PodLister(reader, options, policy, listSignal, maxPods);
     let pages = 0;
     for (let restarts = 0; ; restarts++) {
       try {
-        const result = await lister.listAll();
+        visitor.begin();
+        const result = await lister.listAll(visitor);
         return { ...result, pages: pages + result.pages };
       } catch (err) {
         if (!(err instanceof ContinueExpired)) throw err;
@@ -146,6 +185,7 @@ export async function discoverNodes(kc: KubeConfig, options: DiscoverOptions): P
     }
   } finally {
     listSignal.dispose();
+    reader.close();
   }
 }
 
@@ -190,24 +230,33 @@ class ListSignal {
   }
 }
 
-interface Kept {
+/** A pod kept for its node, and whether it is on its way out (deletionTimestamp set). */
+export interface KeptPod {
   readonly pod: AwsNodePod;
   readonly terminating: boolean;
 }
 
-interface SkipCounts {
-  notRunning: number;
-  notHostNetwork: number;
-  podIPNotHostIP: number;
-  duplicateOnNode: number;
+/** DiscoverySkips being counted. */
+export type SkipCounts = { -readonly [K in keyof DiscoverySkips]: number };
+
+export function emptySkips(): SkipCounts {
+  return { notRunning: 0, notHostNetwork: 0, podIPNotHostIP: 0, duplicateOnNode: 0 };
 }
+
+/** Why a listed pod is not scraped, when it is not: a DiscoverySkips key other than duplicates. */
+export type SkipReason = 'notRunning' | 'notHostNetwork' | 'podIPNotHostIP';
+
+/** A listed pod, judged: the fields to scrape it by, or why it is left out. */
+export type PodVerdict =
+  | { readonly pod: AwsNodePod; readonly terminating: boolean; readonly skip?: undefined }
+  | { readonly pod?: undefined; readonly skip: SkipReason };
 
 class PodLister {
   readonly logger: Logger;
   private readonly maxPages: number;
 
   constructor(
-    private readonly api: CoreV1Api,
+    private readonly reader: PodPageReader,
     private readonly options: DiscoverOptions,
     private readonly policy: RetryPolicy,
     private readonly listSignal: ListSignal,
@@ -218,14 +267,13 @@ class PodLister {
     this.maxPages = 2 * Math.ceil(maxPods / options.pageSize) + 8;
   }
 
-  async listAll(): Promise<{ pods: OnePodPerNode; skipped: DiscoverySkips; pages: number }> {
-    const byNode = new Map<string, Kept>();
-    const skipped: SkipCounts = { notRunning: 0, notHostNetwork: 0, podIPNotHostIP: 0, duplicateOnNode: 0 };
+  async listAll(visitor: ListVisitor): Promise<ListResult> {
     // Digests, not the tokens: a token may be long, and a list may hold thousands of them.
     const tokensSeen = new Set<string>();
     let continueToken: string | undefined;
     let page = 0;
     let items = 0;
+    let resourceVersion = '';
     do {
       page++;
       let list;
@@ -240,10 +288,9 @@ class PodLister {
         throw new DiscoveryError('too-many-pods', `${this.describeCall()} returned more than ${this.maxPods} pods `
           + `(${items} by page ${page}), more than any cluster runs aws-node pods; the list was abandoned and the next cycle lists again`);
       }
-      for (const raw of list.items) {
-        const pod = this.toAwsNodePod(raw, skipped);
-        if (pod) keepOnePerNode(byNode, pod, raw.metadata?.deletionTimestamp != null, skipped, this.logger);
-      }
+      // Every page of one list carries its snapshot's version; the first page's is the list's.
+      if (page === 1) resourceVersion = list.metadata?.resourceVersion ?? '';
+      for (const raw of list.items) visitor.item(raw);
       const next = list.metadata?._continue || undefined;
       if (next !== undefined) {
         const digest = createHash('sha256').update(next).digest('base64');
@@ -259,28 +306,22 @@ class PodLister {
       }
       continueToken = next;
     } while (continueToken !== undefined);
-    this.logger.debug('aws-node pods listed', { pods: byNode.size, pages: page, ...skipped });
-    const pods = [...byNode.values()].map((entry) => entry.pod) as readonly AwsNodePod[] as OnePodPerNode;
-    return { pods, skipped, pages: page };
+    return { pages: page, resourceVersion };
   }
 
-  private async listPage(continueToken: string | undefined): Promise<{ items: V1Pod[]; metadata?: { _continue?: string } }> {
+  private async listPage(continueToken: string | undefined): Promise<PodPage> {
     const { namespace, labelSelector, pageSize } = this.options;
     const ended = this.listSignal;
     for (let attempt = 1; ; attempt++) {
       ended.throwIfEnded(() => this.describeCall(continueToken));
       let failure: RequestFailure;
-      const request = joinAbort([ended.signal], this.policy.requestTimeoutMs);
       try {
-        return await this.api.listNamespacedPod(
-          { namespace, labelSelector, limit: pageSize, _continue: continueToken },
-          { middleware: [signalMiddleware(request.signal)], middlewareMergeStrategy: 'append' },
-        );
+        return await this.reader.read({
+          namespace, labelSelector, limit: pageSize, continueToken, signal: ended.signal, timeoutMs: this.policy.requestTimeoutMs,
+        });
       } catch (err) {
         ended.throwIfEnded(() => this.describeCall(continueToken));
         failure = describeFailure(err);
-      } finally {
-        request.dispose();
       }
       const error = new DiscoveryError('api', `${this.describeCall(continueToken)} failed: ${failure.text}`);
       if (failure.status === 410 && continueToken !== undefined) throw new ContinueExpired(error, 0);
@@ -298,49 +339,52 @@ class PodLister {
     const { namespace, labelSelector } = this.options;
     return `listNamespacedPod(namespace='${namespace}', labelSelector='${labelSelector}'${continueToken ? ', continue=…' : ''})`;
   }
+}
 
-  /** The fields the collector reads, or undefined (counted, logged at debug) when the pod is not to be scraped. */
-  private toAwsNodePod(pod: V1Pod, skipped: SkipCounts): AwsNodePod | undefined {
-    const podName = pod.metadata?.name;
-    const nodeName = pod.spec?.nodeName;
-    const phase = pod.status?.phase;
-    if (!podName || !nodeName || phase !== 'Running') {
-      skipped.notRunning++;
-      this.logger.debug('skipping aws-node pod that is not running on a node', { pod: podName, node: nodeName, phase });
-      return undefined;
+/**
+ * The fields the collector reads of one listed pod, or why it is not scraped (logged at debug).
+ * Discovery and the watch cache (pod-cache.ts) judge pods by this one rule.
+ */
+export function classifyPod(pod: V1Pod, options: Pick<DiscoverOptions, 'namespace' | 'scrapeMode'>, logger: Logger): PodVerdict {
+  const podName = pod.metadata?.name;
+  const nodeName = pod.spec?.nodeName;
+  const phase = pod.status?.phase;
+  if (!podName || !nodeName || phase !== 'Running') {
+    logger.debug('skipping aws-node pod that is not running on a node', { pod: podName, node: nodeName, phase });
+    return { skip: 'notRunning' };
+  }
+  const podIP = pod.status?.podIP || undefined;
+  if (options.scrapeMode === 'direct') {
+    // Direct mode connects to podIP: only a host-network pod's own node address is a fair target.
+    if (pod.spec?.hostNetwork !== true) {
+      logger.debug('skipping aws-node pod not on the host network: direct mode scrapes only the node itself', { pod: podName, node: nodeName });
+      return { skip: 'notHostNetwork' };
     }
-    const podIP = pod.status?.podIP || undefined;
-    if (this.options.scrapeMode === 'direct') {
-      // Direct mode connects to podIP: only a host-network pod's own node address is a fair target.
-      if (pod.spec?.hostNetwork !== true) {
-        skipped.notHostNetwork++;
-        this.logger.debug('skipping aws-node pod not on the host network: direct mode scrapes only the node itself', { pod: podName, node: nodeName });
-        return undefined;
-      }
-      const ip = canonicalIP(podIP);
-      if (ip === undefined || ip !== canonicalIP(pod.status?.hostIP)) {
-        skipped.podIPNotHostIP++;
-        this.logger.debug('skipping aws-node pod whose podIP is not a valid IP equal to its hostIP', {
-          pod: podName, node: nodeName, podIP: safeExcerpt(podIP ?? '', 64), hostIP: safeExcerpt(pod.status?.hostIP ?? '', 64),
-        });
-        return undefined;
-      }
+    const ip = canonicalIP(podIP);
+    if (ip === undefined || ip !== canonicalIP(pod.status?.hostIP)) {
+      logger.debug('skipping aws-node pod whose podIP is not a valid IP equal to its hostIP', {
+        pod: podName, node: nodeName, podIP: safeExcerpt(podIP ?? '', 64), hostIP: safeExcerpt(pod.status?.hostIP ?? '', 64),
+      });
+      return { skip: 'podIPNotHostIP' };
     }
-    const container = pod.status?.containerStatuses?.find((c) => c.name === AWS_NODE_CONTAINER);
-    const started = container?.state?.running?.startedAt ?? pod.status?.startTime;
-    const startTimeMs = toEpochMs(started);
-    const uid = pod.metadata?.uid;
-    return {
+  }
+  const container = pod.status?.containerStatuses?.find((c) => c.name === AWS_NODE_CONTAINER);
+  const started = container?.state?.running?.startedAt ?? pod.status?.startTime;
+  const startTimeMs = toEpochMs(started);
+  const uid = pod.metadata?.uid;
+  return {
+    pod: {
       podName,
-      namespace: pod.metadata?.namespace ?? this.options.namespace,
+      namespace: pod.metadata?.namespace ?? options.namespace,
       nodeName,
       ...(podIP ? { podIP } : {}),
       ...(startTimeMs !== undefined ? { startTimeMs } : {}),
       ...(uid ? { podUid: uid } : {}),
       ...(Number.isSafeInteger(container?.restartCount) ? { restartCount: container?.restartCount } : {}),
       ...(container?.containerID ? { containerID: container.containerID } : {}),
-    };
-  }
+    },
+    terminating: pod.metadata?.deletionTimestamp != null,
+  };
 }
 
 /**
@@ -348,8 +392,8 @@ class PodLister {
  * A DaemonSet rolled with maxSurge runs an old and a new aws-node on the same node for a while;
  * scraping both would count that node twice. Keep the pod that is not terminating, then the newer.
  */
-function keepOnePerNode(
-  byNode: Map<string, Kept>,
+export function keepOnePerNode(
+  byNode: Map<string, KeptPod>,
   pod: AwsNodePod,
   terminating: boolean,
   skipped: SkipCounts,
@@ -375,21 +419,6 @@ function toEpochMs(value: Date | string | undefined): number | undefined {
   return Number.isFinite(ms) ? ms : undefined;
 }
 
-/**
- * Hands the request its signal (the page deadline joined with the list's). node-fetch ends the
- * request on abort in any phase, the body included. The object-parameter API of client-node 1.4
- * takes Observable middleware (its own small stub, not rxjs).
- */
-function signalMiddleware(signal: AbortSignal): ObservableMiddleware {
-  return {
-    pre: (context: RequestContext) => {
-      context.setSignal(signal);
-      return new Observable(Promise.resolve(context));
-    },
-    post: (context: ResponseContext) => new Observable(Promise.resolve(context)),
-  };
-}
-
 interface RequestFailure {
   readonly text: string;
   readonly status?: number;
@@ -398,11 +427,19 @@ interface RequestFailure {
 }
 
 function describeFailure(err: unknown): RequestFailure {
+  if (err instanceof HttpStatusError) {
+    const status = err.status;
+    return {
+      text: `HTTP ${status}${err.detail ? `: ${err.detail}` : ''}${permissionHint(status)}`,
+      status,
+      retryable: status === 429 || status >= 500,
+      retryAfterMs: err.retryAfterMs,
+    };
+  }
   if (err instanceof ApiException) {
     const status = err.code;
     const reason = statusMessage(err.body);
-    const hint = status === 401 ? ' (credentials rejected: check the service account token or kubeconfig user)'
-      : status === 403 ? ' (forbidden: the collector\'s role needs list on pods in this namespace)' : '';
+    const hint = permissionHint(status);
     const headers = (err.headers ?? {}) as Record<string, string | undefined>;
     return {
       text: `HTTP ${status}${reason ? `: ${reason}` : ''}${hint}`,
@@ -416,6 +453,11 @@ function describeFailure(err: unknown): RequestFailure {
   const text = e?.name === 'AbortError' || e?.name === 'TimeoutError'
     ? 'request timed out' : `${e?.message ?? String(err)}${e?.code ? ` (${e.code})` : ''}`;
   return { text, retryable: true };
+}
+
+function permissionHint(status: number): string {
+  return status === 401 ? ' (credentials rejected: check the service account token or kubeconfig user)'
+    : status === 403 ? ' (forbidden: the collector\'s role needs list on pods in this namespace)' : '';
 }
 
 /** Characters of the API server's words quoted in an error. */
@@ -446,7 +488,7 @@ function parseRetryAfter(value: string | undefined): number | undefined {
 }
 
 /** Waits `ms`, or less when `signal` aborts (the caller then checks what ended it). */
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+export function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve) => {
     if (signal?.aborted) {
       resolve();

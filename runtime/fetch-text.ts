@@ -32,6 +32,17 @@ const ERROR_BODY_READ_LIMIT = 4096;
 /** A reused keep-alive connection that turned out to be closed before any answer: safe to retry once. */
 export class StaleConnectionError extends Error {}
 
+/** A non-2xx answer: its status and Retry-After (ms), so a caller can tell throttling (429) apart. */
+export class HttpStatusError extends Error {
+  /**
+   * @param detail the answer's own words (a Status message or the body's start), as a short
+   *   printable excerpt; '' when the body said nothing
+   */
+  constructor(message: string, readonly status: number, readonly detail: string, readonly retryAfterMs?: number) {
+    super(message);
+  }
+}
+
 /**
  * One GET, resolved with the body decoded as UTF-8 (invalid bytes become U+FFFD), rejected with a
  * readable cause. The socket is destroyed on every failure, so a stalled peer is never reused.
@@ -53,7 +64,7 @@ export function fetchText(target: FetchTarget, limits: FetchLimits, deadline: nu
     const req = client.request(target.url, {
       method: 'GET',
       agent: target.agent,
-      headers: { ...target.headers, accept: ACCEPT, 'accept-encoding': 'gzip' },
+      headers: { accept: ACCEPT, 'accept-encoding': 'gzip', ...target.headers },
       ...(target.basicAuth ? { auth: target.basicAuth } : {}),
     });
 
@@ -107,7 +118,7 @@ export function fetchText(target: FetchTarget, limits: FetchLimits, deadline: nu
         received += chunk.length;
         if (received > limit) {
           if (ok) fail(`payload larger than ${maxBytes} bytes`);
-          else fail(httpErrorText(status, decodeErrorBody(Buffer.concat(chunks), gzipped)));
+          else fail(httpStatusError(status, decodeErrorBody(Buffer.concat(chunks), gzipped), res.headers['retry-after']));
           return;
         }
         chunks.push(chunk);
@@ -115,7 +126,7 @@ export function fetchText(target: FetchTarget, limits: FetchLimits, deadline: nu
       res.on('end', () => {
         const raw = Buffer.concat(chunks, received);
         if (!ok) {
-          fail(httpErrorText(status, decodeErrorBody(raw, gzipped)));
+          fail(httpStatusError(status, decodeErrorBody(raw, gzipped), res.headers['retry-after']));
           return;
         }
         if (!gzipped) {
@@ -144,6 +155,12 @@ export function fetchText(target: FetchTarget, limits: FetchLimits, deadline: nu
   });
 }
 
+/** Retry-After in seconds (the API server's form), in ms; undefined when absent or not a number. */
+function retryAfterMs(value: string | undefined): number | undefined {
+  if (value === undefined || !/^\s*\d+\s*$/.test(value)) return undefined;
+  return Number(value) * 1000;
+}
+
 /** An error body as text; a gzipped one is decoded when it is whole and small, else left out. */
 function decodeErrorBody(raw: Buffer, gzipped: boolean): string {
   if (!gzipped) return raw.toString('utf8');
@@ -155,9 +172,10 @@ function decodeErrorBody(raw: Buffer, gzipped: boolean): string {
 }
 
 /** The status, and a short printable excerpt of the body: the target's words never reach a log whole. */
-function httpErrorText(status: number, body: string): string {
+function httpStatusError(status: number, body: string, retryAfter: string | undefined): HttpStatusError {
   const quoted = safeExcerpt(statusMessage(body) ?? body);
-  return `HTTP ${status}${http.STATUS_CODES[status] ? ` ${http.STATUS_CODES[status]}` : ''}${quoted ? `: ${quoted}` : ''}`;
+  const text = `HTTP ${status}${http.STATUS_CODES[status] ? ` ${http.STATUS_CODES[status]}` : ''}${quoted ? `: ${quoted}` : ''}`;
+  return new HttpStatusError(text, status, quoted, retryAfterMs(retryAfter));
 }
 
 /** The message of a Kubernetes Status body (the API server's proxy errors), if the body is one. */

@@ -231,7 +231,7 @@ describe('discoverAwsNodePods', () => {
 
     const listing = discoverAwsNodePods(kc, options({ retry: { ...FAST_RETRY, requestTimeoutMs: 100, maxAttempts: 2 } }));
 
-    await expect(listing).rejects.toThrow(/request timed out \(after 2 attempts\)/);
+    await expect(listing).rejects.toThrow(/timed out after 100 ms while connecting and waiting for response headers \(after 2 attempts\)/);
     expect(server.counters.lists).toBe(2);
   });
 
@@ -393,7 +393,7 @@ describe('discoverAwsNodePods', () => {
 
       const listing = discoverNodes(kc, options({ retry: { ...FAST_RETRY, requestTimeoutMs: 200, maxAttempts: 2 } }));
 
-      await expect(listing).rejects.toThrow(/request timed out \(after 2 attempts\)/);
+      await expect(listing).rejects.toThrow(/timed out after 200 ms while reading the body \(after 2 attempts\)/);
       await expect(listing).rejects.toBeInstanceOf(DiscoveryError);
       // two 200 ms attempts and a 5 ms backoff (the whole page would take over 30 s)
       expect(performance.now() - started).toBeLessThan(405 + 1000);

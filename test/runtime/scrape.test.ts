@@ -74,6 +74,29 @@ describe('Scraper in direct mode', () => {
     expect(Array.from(fleet!.counters.requestsPerEndpoint)).toEqual([1, 1, 1, 1, 1]);
   });
 
+  test('keeps one connection per node between cycles up to directKeepAliveMaxNodes, and none above it', async () => {
+    // GIVEN 3 keep-alive ipamd endpoints
+    const { pods, scraper: kept } = await start({ count: 3 }, { directKeepAliveMaxNodes: 3 });
+    // WHEN scraped twice with a bound of 3 nodes: THEN 3 connections, reused by the second cycle
+    await kept.scrapeAll(pods);
+    await kept.scrapeAll(pods);
+    expect(fleet!.counters.connectionsAccepted).toBe(3);
+    expect(fleet!.counters.openConnections).toBe(3);
+    kept.close();
+    // WHEN a scraper with a bound of 2 scrapes the 3 nodes twice: THEN a connection per scrape, none left open
+    const closing = new Scraper(new KubeConfig(), scrapeOptions({ port: fleet!.port, directKeepAliveMaxNodes: 2 }));
+    const acceptedBefore = fleet!.counters.connectionsAccepted;
+    try {
+      expect((await closing.scrapeAll(pods)).every((r) => r.ok)).toBe(true);
+      await closing.scrapeAll(pods);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(fleet!.counters.connectionsAccepted - acceptedBefore).toBe(6);
+      expect(fleet!.counters.openConnections).toBe(0);
+    } finally {
+      closing.close();
+    }
+  });
+
   test('reads plain (not gzipped) answers too, and sees a changed payload on the next cycle', async () => {
     const { pods, scraper } = await start({ count: 2, gzip: false });
 
@@ -409,6 +432,47 @@ describe('Scraper in proxy mode', () => {
     expect(results.map((r) => valueOf(r, 'awscni_eni_allocated'))).toEqual([1, undefined, 3]);
     expect(errorOf(results[1])).toMatch(new RegExp(`line ${GARBAGE_LINE}:`));
     expect(fleet.counters.requests).toBe(3);
+  });
+
+  test('a throttling API server (429) halves the scrapes in flight once per round, and they grow back with answers', async () => {
+    // GIVEN 48 nodes scraped 16 at a time, where the first 16 requests get 429 after 30 ms and
+    // every later one an answer after 30 ms; the server counts requests in flight
+    fleet = await startIpamdFleet({ payload: ipamdPayload, count: 48, listen: false, latencyMs: 30 });
+    let arrivals = 0;
+    let inFlight = 0;
+    let peakAfterThrottling = 0;
+    api = await startKubeApiServer({
+      token: TOKEN,
+      pods: fleetKubePods(fleet),
+      proxyHandler: (target, req, res) => {
+        const k = ++arrivals;
+        inFlight++;
+        if (k > 16) peakAfterThrottling = Math.max(peakAfterThrottling, inFlight);
+        res.on('close', () => { inFlight--; });
+        if (k <= 16) {
+          setTimeout(() => {
+            res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '0' });
+            res.end(JSON.stringify({ kind: 'Status', code: 429, message: 'Too many requests, please try again later.' }));
+          }, 30);
+          return;
+        }
+        fleet.serve(target.pod.status.podIP ?? '', target.path, req, res);
+      },
+    });
+    kc = new KubeConfig();
+    kc.loadFromString(api.kubeconfigYaml);
+    scraper = new Scraper(kc, scrapeOptions({ mode: 'proxy', port: 61678, concurrency: 16 }));
+
+    const results = await scraper.scrapeAll(fleetAwsNodePods(fleet));
+
+    // THEN 16 nodes fail with the 429, 32 answer; one cut (16 -> 8) for the whole first round,
+    // and later requests never reach 16 in flight again: from a window of 8, 32 answers grow it
+    // to at most sqrt(8^2 + 2*32) = 11.3 (each answer adds 1/window)
+    expect(results.filter((r) => !r.ok).map(errorOf).every((e) => /HTTP 429/.test(e))).toBe(true);
+    expect(results.filter((r) => r.ok)).toHaveLength(32);
+    expect(scraper.limit.counters).toMatchObject({ throttled: 16, cuts: 1 });
+    expect(peakAfterThrottling).toBeGreaterThanOrEqual(8);
+    expect(peakAfterThrottling).toBeLessThanOrEqual(12);
   });
 
   test('the API server accepts the colon encoded as %3A, as client-node\'s generated proxy call sends it', async () => {

@@ -6,6 +6,14 @@
  *   the snapshot its list started from, so a list stays consistent while pods change; a token whose
  *   snapshot was dropped (`expireContinueTokens`, or more than `snapshotsKept` changes ago) gets
  *   410 Gone, as after etcd compaction.
+ * - `GET /api/v1/namespaces/{ns}/pods?watch=true&resourceVersion=&allowWatchBookmarks=&timeoutSeconds=`:
+ *   a watch, as chunked JSON lines (`{"type":"ADDED"|"MODIFIED"|"DELETED"|"BOOKMARK"|"ERROR","object":...}`).
+ *   Every pod change (setPods diffs the old and new pods) gets its own resource version and event;
+ *   a watch from version N first sends the kept events after N, then live ones. Without a version
+ *   (or "0") it sends the current pods as ADDED. A version older than the kept event history
+ *   (`eventsKept`, or `compactWatchHistory`) gets an ERROR event with a 410 Status, as the real
+ *   server answers "too old resource version". Bookmarks only when asked (`allowWatchBookmarks`)
+ *   and sent (`sendBookmarks`, or every `bookmarkIntervalMs`).
  * - `GET /api/v1/namespaces/{ns}/pods/{name}:{port}/proxy/{path}`: the pod proxy, with the colon
  *   literal or encoded as %3A (client-node's generated call encodes it, a raw request does not).
  *   It forwards over HTTP to the pod's podIP:port, or hands the request to `proxyHandler` (the
@@ -128,9 +136,13 @@ export interface KubeApiServerOptions {
   readonly snapshotsKept?: number;
   /** Most recent requests kept in `requests`. @default 10000 */
   readonly requestLogLimit?: number;
+  /** Pod change events kept for watches that resume from a resource version. @default 1000 */
+  readonly eventsKept?: number;
+  /** Sends a BOOKMARK to watches that allow them this often (0: only on sendBookmarks()). @default 0 */
+  readonly bookmarkIntervalMs?: number;
 }
 
-export type KubeApiRequestKind = 'list' | 'proxy' | 'other';
+export type KubeApiRequestKind = 'list' | 'watch' | 'proxy' | 'other';
 
 export interface KubeApiRequestRecord {
   readonly method: string;
@@ -189,17 +201,57 @@ export interface KubeApiServer {
   setListOverride(override: ListOverride | undefined): void;
   /** Drops every snapshot: continue tokens issued so far get 410 Gone. */
   expireContinueTokens(): void;
+  /** The current resource version (the last pod change's). */
+  readonly resourceVersion: number;
+  /** Forgets the event history: a watch from any earlier version gets a 410 ERROR event. */
+  compactWatchHistory(): void;
+  /** Sends an ERROR 410 event to every open watch and ends it, as when a watcher falls too far behind. */
+  expireOpenWatches(): void;
+  /** Destroys every open watch's connection without a word (a dropped connection, an LB timeout). */
+  dropOpenWatches(): void;
+  /** Sends a BOOKMARK at the current version to every open watch that allows bookmarks. */
+  sendBookmarks(): void;
+  /** Watches open now. */
+  readonly openWatches: number;
   /** The most recent requests, oldest first. */
   readonly requests: readonly KubeApiRequestRecord[];
   /** Requests by kind, 401 answers, and TCP connections accepted (keep-alive reuse shows here). */
-  readonly counters: { readonly lists: number; readonly proxies: number; readonly unauthorized: number; readonly connections: number };
+  readonly counters: {
+    readonly lists: number; readonly watches: number; readonly proxies: number;
+    readonly unauthorized: number; readonly connections: number;
+    /** Watch events written (bookmarks and errors included). */
+    readonly watchEvents: number;
+  };
   close(): Promise<void>;
 }
 
 interface Snapshot {
   readonly resourceVersion: number;
   /** Sorted by namespace then name, with each pod's JSON written once. */
-  readonly entries: readonly { readonly key: string; readonly pod: KubePod; readonly json: string }[];
+  readonly entries: readonly StoredPod[];
+}
+
+/** A pod as stored: its JSON carries metadata.resourceVersion, the version of its last change. */
+interface StoredPod {
+  readonly key: string;
+  /** The version of the pod's last change. */
+  readonly rv: number;
+  readonly pod: KubePod;
+  readonly json: string;
+}
+
+interface WatchEvent {
+  readonly rv: number;
+  readonly type: 'ADDED' | 'MODIFIED' | 'DELETED';
+  readonly pod: KubePod;
+  readonly json: string;
+}
+
+interface OpenWatch {
+  readonly namespace: string;
+  readonly selector: readonly LabelRequirement[];
+  readonly bookmarks: boolean;
+  readonly res: http.ServerResponse;
 }
 
 interface ContinueState {
@@ -223,19 +275,79 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
   let listOverride: ListOverride | undefined;
   const trickles = new Set<NodeJS.Timeout>();
   const requests: KubeApiRequestRecord[] = [];
-  const counters = { lists: 0, proxies: 0, unauthorized: 0, connections: 0 };
+  const counters = { lists: 0, watches: 0, proxies: 0, unauthorized: 0, connections: 0, watchEvents: 0 };
   const forwardAgent = new http.Agent({ keepAlive: true, maxFreeSockets: 1, timeout: 2000 });
   let tempDir: string | undefined;
 
   const current = (): Snapshot => snapshots.get(resourceVersion) as Snapshot;
+  /** The current pods by namespace/name, for the pod proxy (a scan would cost O(pods) per request). */
+  let index: { rv: number; byKey: Map<string, StoredPod> } | undefined;
+  const currentPod = (key: string): StoredPod | undefined => {
+    if (index?.rv !== resourceVersion) index = { rv: resourceVersion, byKey: new Map(current().entries.map((e) => [e.key, e])) };
+    return index.byKey.get(key);
+  };
 
+  const eventsKept = options.eventsKept ?? 1000;
+  const events: WatchEvent[] = [];
+  /** Watches from a version below this cannot be served: the events after it are gone. */
+  let oldestWatchableRv = 0;
+  const watches = new Set<OpenWatch>();
+
+  const stored = (pod: KubePod, rv: number): StoredPod => ({
+    key: `${pod.metadata.namespace}/${pod.metadata.name}`,
+    rv,
+    pod,
+    json: JSON.stringify({ ...pod, metadata: { ...pod.metadata, resourceVersion: String(rv) } }),
+  });
+
+  const writeEvent = (res: http.ServerResponse, type: string, objectJson: string): void => {
+    counters.watchEvents++;
+    res.write(`{"type":"${type}","object":${objectJson}}\n`);
+  };
+
+  const recordEvent = (event: WatchEvent): void => {
+    events.push(event);
+    // Trimmed in batches: a setPods of 100,000 new pods must not shift the array 100,000 times.
+    if (events.length > 2 * eventsKept) {
+      const dropped = events.splice(0, events.length - eventsKept);
+      oldestWatchableRv = dropped[dropped.length - 1].rv;
+    }
+    for (const watch of watches) {
+      if (watch.namespace === event.pod.metadata.namespace && matchesSelector(event.pod.metadata.labels ?? {}, watch.selector)) {
+        writeEvent(watch.res, event.type, event.json);
+      }
+    }
+  };
+
+  // Each pod change gets its own resource version and watch event; a list snapshot is kept per call.
   const setPods = (pods: readonly KubePod[]): void => {
-    resourceVersion++;
-    const entries = pods
-      .map((pod) => ({ key: `${pod.metadata.namespace}/${pod.metadata.name}`, pod, json: JSON.stringify(pod) }))
-      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const before = new Map((snapshots.get(resourceVersion)?.entries ?? []).map((e) => [e.key, e]));
+    const after = new Map<string, StoredPod>();
+    for (const pod of pods) {
+      const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
+      const old = before.get(key);
+      if (old && (old.pod === pod || old.json === stored(pod, old.rv).json)) {
+        after.set(key, old);
+        continue;
+      }
+      resourceVersion++;
+      const entry = stored(pod, resourceVersion);
+      after.set(key, entry);
+      recordEvent({ rv: resourceVersion, type: old ? 'MODIFIED' : 'ADDED', pod, json: entry.json });
+    }
+    for (const [key, old] of before) {
+      if (after.has(key)) continue;
+      resourceVersion++;
+      const gone = stored(old.pod, resourceVersion);
+      recordEvent({ rv: resourceVersion, type: 'DELETED', pod: old.pod, json: gone.json });
+    }
+    // A call that changes nothing still starts a new snapshot, as before watches existed.
+    if (snapshots.has(resourceVersion)) resourceVersion++;
+    const entries = [...after.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     snapshots.set(resourceVersion, { resourceVersion, entries });
-    for (const rv of snapshots.keys()) if (rv <= resourceVersion - snapshotsKept) snapshots.delete(rv);
+    // The last `snapshotsKept` calls' snapshots stay, whatever their versions.
+    const versions = [...snapshots.keys()].sort((a, b) => a - b);
+    for (const rv of versions.slice(0, Math.max(0, versions.length - snapshotsKept))) snapshots.delete(rv);
   };
   setPods(options.pods ?? []);
 
@@ -349,6 +461,52 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
     res.end(body);
   };
 
+  const handleWatch = (namespace: string, query: URLSearchParams, req: http.IncomingMessage, res: http.ServerResponse): void => {
+    let selector: LabelRequirement[];
+    try {
+      selector = parseLabelSelector(query.get('labelSelector') ?? '');
+    } catch (err) {
+      sendStatus(res, 400, 'BadRequest', (err as Error).message);
+      return;
+    }
+    const rvText = query.get('resourceVersion') ?? '';
+    const fromRv = rvText === '' || rvText === '0' ? undefined : Number(rvText);
+    if (fromRv !== undefined && (!Number.isInteger(fromRv) || fromRv < 0)) {
+      sendStatus(res, 400, 'BadRequest', `resourceVersion must be a non-negative integer in this test server, got '${rvText}'`);
+      return;
+    }
+    const matches = (pod: KubePod): boolean => pod.metadata.namespace === namespace && matchesSelector(pod.metadata.labels ?? {}, selector);
+    res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+    res.flushHeaders();
+    if (fromRv !== undefined && fromRv < oldestWatchableRv) {
+      writeEvent(res, 'ERROR', JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure',
+        message: `too old resource version: ${fromRv} (${oldestWatchableRv})`, reason: 'Expired', code: 410 }));
+      res.end();
+      return;
+    }
+    if (fromRv === undefined) {
+      for (const entry of current().entries) if (matches(entry.pod)) writeEvent(res, 'ADDED', entry.json);
+    } else {
+      for (const event of events) if (event.rv > fromRv && matches(event.pod)) writeEvent(res, event.type, event.json);
+    }
+    const watch: OpenWatch = { namespace, selector, bookmarks: query.get('allowWatchBookmarks') === 'true', res };
+    watches.add(watch);
+    const timeoutSeconds = Number(query.get('timeoutSeconds') ?? 0);
+    const timer = timeoutSeconds > 0 ? setTimeout(() => res.end(), timeoutSeconds * 1000) : undefined;
+    res.on('close', () => {
+      clearTimeout(timer);
+      watches.delete(watch);
+    });
+    req.on('close', () => { if (!res.writableEnded) res.end(); });
+  };
+
+  const bookmarkAll = (): void => {
+    for (const watch of watches) {
+      if (watch.bookmarks) writeEvent(watch.res, 'BOOKMARK', JSON.stringify({ kind: 'Pod', apiVersion: 'v1', metadata: { resourceVersion: String(resourceVersion) } }));
+    }
+  };
+  const bookmarkTimer = options.bookmarkIntervalMs ? setInterval(bookmarkAll, options.bookmarkIntervalMs) : undefined;
+
   const handleProxy = (namespace: string, nameSegment: string, rest: string, search: string,
     req: http.IncomingMessage, res: http.ServerResponse): void => {
     counters.proxies++;
@@ -366,7 +524,7 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
       sendStatus(res, 400, 'BadRequest', `pod proxy needs '<name>:<port>' with a numeric port in this test server, got '${decoded}'`);
       return;
     }
-    const entry = current().entries.find((e) => e.pod.metadata.namespace === namespace && e.pod.metadata.name === name);
+    const entry = currentPod(`${namespace}/${name}`);
     if (!entry) {
       sendStatus(res, 404, 'NotFound', `pods "${name}" not found`);
       return;
@@ -415,7 +573,8 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
     const search = queryAt === -1 ? '' : rawUrl.slice(queryAt);
     const listMatch = PODS_PATH.exec(pathname);
     const proxyMatch = listMatch ? null : PROXY_PATH.exec(pathname);
-    record(req, res, listMatch ? 'list' : proxyMatch ? 'proxy' : 'other');
+    const watching = listMatch !== null && /^(true|1)$/.test(new URLSearchParams(search).get('watch') ?? '');
+    record(req, res, watching ? 'watch' : listMatch ? 'list' : proxyMatch ? 'proxy' : 'other');
 
     if (options.token !== undefined && req.headers.authorization !== `Bearer ${options.token}`) {
       counters.unauthorized++;
@@ -424,6 +583,11 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
     }
     if (req.method !== 'GET') {
       sendStatus(res, 405, 'MethodNotAllowed', `${req.method} is not served by this test server`);
+      return;
+    }
+    if (listMatch && watching) {
+      counters.watches++;
+      handleWatch(decodeURIComponent(listMatch[1]), new URLSearchParams(search), req, res);
       return;
     }
     if (listMatch) {
@@ -496,11 +660,33 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
       resourceVersion++;
       snapshots.set(resourceVersion, { resourceVersion, entries });
     },
+    get resourceVersion() { return resourceVersion; },
+    compactWatchHistory: () => {
+      events.length = 0;
+      oldestWatchableRv = resourceVersion;
+    },
+    expireOpenWatches: () => {
+      for (const watch of [...watches]) {
+        writeEvent(watch.res, 'ERROR', JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure',
+          message: 'too old resource version', reason: 'Expired', code: 410 }));
+        watch.res.end();
+        watches.delete(watch);
+      }
+    },
+    dropOpenWatches: () => {
+      for (const watch of [...watches]) {
+        watch.res.socket?.destroy();
+        watches.delete(watch);
+      }
+    },
+    sendBookmarks: bookmarkAll,
+    get openWatches() { return watches.size; },
     requests,
     counters,
     close: async () => {
       if (closed) return;
       closed = true;
+      clearInterval(bookmarkTimer);
       forwardAgent.destroy();
       for (const timer of trickles) clearInterval(timer);
       server.closeAllConnections();
