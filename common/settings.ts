@@ -22,6 +22,7 @@ export const ENV = {
   awsNodeNamespace: 'AWS_NODE_NAMESPACE',
   awsNodeLabelSelector: 'AWS_NODE_LABEL_SELECTOR',
   listPageSize: 'POD_LIST_PAGE_SIZE',
+  watchPods: 'AWS_NODE_WATCH',
   cloudWatchNamespace: 'CLOUDWATCH_NAMESPACE',
   bufferMaxDatums: 'CLOUDWATCH_BUFFER_MAX_DATUMS',
   prometheusPort: 'PROMETHEUS_PORT',
@@ -58,6 +59,8 @@ export const DEFAULTS = {
   awsNodeNamespace: 'kube-system',
   awsNodeLabelSelector: 'k8s-app=aws-node',
   listPageSize: 500,
+  /** The long-running collector keeps the pods in a watch cache (`--once` always lists). */
+  watchPods: true,
   cloudWatchNamespace: DEFAULT_NAMESPACE,
   /** About 5 hours of one cluster's datums at the default interval. */
   bufferMaxDatums: 20000,

@@ -24,6 +24,8 @@ export interface CollectorConfig {
   readonly awsNodeNamespace: string;
   readonly awsNodeLabelSelector: string;
   readonly listPageSize: number;
+  /** Keep the aws-node pods in a watch cache (list once, then watch) instead of listing every cycle. */
+  readonly watchPods: boolean;
   readonly cloudWatchNamespace: string;
   readonly bufferMaxDatums: number;
   readonly prometheusPort: number;
@@ -81,6 +83,7 @@ export function loadConfig(env: Env = process.env): CollectorConfig {
     awsNodeNamespace: readString(env, ENV.awsNodeNamespace, DEFAULTS.awsNodeNamespace),
     awsNodeLabelSelector: readString(env, ENV.awsNodeLabelSelector, DEFAULTS.awsNodeLabelSelector),
     listPageSize: readInteger(env, ENV.listPageSize, DEFAULTS.listPageSize, INTEGER_LIMITS.listPageSize),
+    watchPods: readBoolean(env, ENV.watchPods, DEFAULTS.watchPods),
     cloudWatchNamespace: readNamespace(env),
     bufferMaxDatums: readInteger(env, ENV.bufferMaxDatums, DEFAULTS.bufferMaxDatums, INTEGER_LIMITS.bufferMaxDatums),
     prometheusPort: readInteger(env, ENV.prometheusPort, DEFAULTS.prometheusPort, INTEGER_LIMITS.prometheusPort),

@@ -103,7 +103,7 @@ class Collector {
       logger.error('cannot reach the Kubernetes API: no configuration', { error: errorMessage(err) });
       return 2;
     }
-    const pipeline = createPipeline(config, { kubeConfig, logger, print: this.args.print });
+    const pipeline = createPipeline(config, { kubeConfig, logger, print: this.args.print, watchPods: !this.args.once });
     this.pipeline = pipeline;
     let healthServer: HealthServer | undefined;
     try {

@@ -12,7 +12,8 @@ import { ClusterAggregator } from './aggregate';
 import { CloudWatchSink } from './cloudwatch-sink';
 import type { CollectorConfig } from './config';
 import { CycleRunner, CycleStages, errorMessage } from './cycle';
-import { discoverNodes, type RetryPolicy } from './discover';
+import type { RetryPolicy } from './discover';
+import { PodCache, discoverForCycle } from './pod-cache';
 import type { Logger } from './log';
 import { PrometheusSink } from './prometheus-sink';
 import { Scraper } from './scrape';
@@ -39,6 +40,13 @@ export interface PipelineDeps {
   readonly logger: Logger;
   /** Also write each cycle's datums to stdout as JSON lines (`--print`). @default false */
   readonly print?: boolean;
+  /**
+   * Keep the aws-node pods in a watch-based cache (list once, then watch with bookmarks; 410 → relist)
+   * when the config's watchPods is on, so a cycle's API cost follows the changes, not the cluster size.
+   * A cycle lists as before while the cache is not synced. `--once` passes false: one list is all there is.
+   * @default false
+   */
+  readonly watchPods?: boolean;
   /** Timings the soak compresses (its cycles are milliseconds apart). @default - production timings */
   readonly tuning?: PipelineTuning;
 }
@@ -55,6 +63,8 @@ export interface Pipeline {
   /** Runs cycles; `run(signal)` is one cycle. */
   readonly runner: CycleRunner;
   readonly sinks: readonly Sink[];
+  /** The watch cache of aws-node pods, when on. */
+  readonly podCache?: PodCache;
   /** For the soak's memory checks (tracked nodes). */
   readonly aggregator: ClusterAggregator;
   /** The CloudWatch sink when enabled (its buffer and counters), for the soak and the exit line. */
@@ -108,20 +118,32 @@ export function createPipeline(config: CollectorConfig, deps: PipelineDeps): Pip
   if (prometheus) sinks.push(prometheus);
 
   let subnets: SubnetWatcher | undefined;
+  const discoverOptions = {
+    namespace: config.awsNodeNamespace,
+    labelSelector: config.awsNodeLabelSelector,
+    pageSize: config.listPageSize,
+    scrapeMode: config.scrapeMode,
+    logger,
+  };
+  const podCache = deps.watchPods && config.watchPods ? new PodCache(kubeConfig, discoverOptions) : undefined;
+  let lastSource: string | undefined;
 
   const stages: CycleStages = {
     discover: async (signal) => {
-      const discovery = await discoverNodes(kubeConfig, {
-        namespace: config.awsNodeNamespace,
-        labelSelector: config.awsNodeLabelSelector,
-        pageSize: config.listPageSize,
-        scrapeMode: config.scrapeMode,
+      const discovery = await discoverForCycle(podCache, kubeConfig, {
+        ...discoverOptions,
         // A list that outlasts the interval is abandoned; the next cycle lists again.
         deadlineMs: Date.now() + Math.max(config.intervalSeconds * 1000, MIN_LIST_DEADLINE_MS),
-        logger,
         signal,
         ...(tuning.discoverRetry ? { retry: tuning.discoverRetry } : {}),
       });
+      if (podCache && discovery.source !== lastSource) {
+        // Logged when it changes: the cache took over, or the collector fell back to listing.
+        logger.info(discovery.source === 'cache' ? 'aws-node pods come from the watch cache' : 'aws-node pods come from a pod list (watch cache not synced)', {
+          source: discovery.source, cache: { ...podCache.counters },
+        });
+        lastSource = discovery.source;
+      }
       const { notRunning, notHostNetwork, podIPNotHostIP, duplicateOnNode } = discovery.skipped;
       if (notRunning + notHostNetwork + podIPNotHostIP + duplicateOnNode > 0) {
         // One line a cycle, whatever the number of pods skipped (each is also logged at debug).
@@ -150,6 +172,7 @@ export function createPipeline(config: CollectorConfig, deps: PipelineDeps): Pip
   return {
     runner,
     sinks,
+    podCache,
     aggregator,
     cloudWatch,
     get subnets() {
@@ -157,6 +180,7 @@ export function createPipeline(config: CollectorConfig, deps: PipelineDeps): Pip
     },
     open: async () => {
       await prometheus?.start();
+      podCache?.start();
       if (config.subnets && !subnets) {
         // Loaded only when asked for: without SUBNET_IDS the EC2 client is never evaluated.
         const { SubnetWatcher } = await import('./subnets');
@@ -177,6 +201,7 @@ export function createPipeline(config: CollectorConfig, deps: PipelineDeps): Pip
     },
     close: async () => {
       scraper.close();
+      if (podCache) await within(podCache.stop(), SINK_STOP_DEADLINE_MS).catch(() => undefined);
       if (subnets) {
         await within(subnets.stop(), SINK_STOP_DEADLINE_MS).catch((err: unknown) => {
           logger.error('subnet watcher failed to stop', { error: errorMessage(err) });

@@ -135,6 +135,8 @@ const SOAK_CONFIG: CollectorConfig = {
   ipamdPort: DEFAULTS.ipamdPort, awsNodeNamespace: 'kube-system', awsNodeLabelSelector: 'k8s-app=aws-node', listPageSize: PAGE_SIZE,
   cloudWatchNamespace: 'Kubernetes', bufferMaxDatums: BUFFER_MAX_DATUMS, prometheusPort: DEFAULTS.prometheusPort, healthPort: 0,
   unreadyAfterPublishFailures: DEFAULTS.unreadyAfterPublishFailures,
+  // The soak's churn is checked against what each cycle's list returns: it lists every cycle.
+  watchPods: false,
 };
 
 function cutLine(text: string, line: RegExp): [string, string] {

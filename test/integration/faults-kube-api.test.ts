@@ -21,6 +21,28 @@ describe('bundled collector: Kubernetes API faults', () => {
     tempDir = undefined;
   });
 
+  test('the long-running collector lists once and then follows a watch: more cycles, no more lists', async () => {
+    // GIVEN a collector running every second with the default AWS_NODE_WATCH (on)
+    cluster = await startLoopbackCluster([NODE_A, NODE_B]);
+    const run = startCollector(['--print'], cluster.env, 30_000);
+
+    // WHEN it has run a cycle from the cache, and four more after it
+    await waitForLogCount(run, 'aws-node pods come from the watch cache', 1);
+    const listsWhenCached = cluster.kube.counters.lists;
+    const cyclesWhenCached = logsNamed(run, 'cycle done').length;
+    await waitFor(() => logsNamed(run, 'cycle done').length >= cyclesWhenCached + 4, 10_000, 'four cycles from the cache');
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(0);
+
+    // THEN those cycles made no list call (the cache's one list, plus at most one cycle's own list
+    // before the cache synced), a watch was opened, and each cycle still published both nodes' gauges
+    expect(cluster.kube.counters.lists).toBe(listsWhenCached);
+    expect(listsWhenCached).toBeLessThanOrEqual(2);
+    expect(cluster.kube.counters.watches).toBeGreaterThanOrEqual(1);
+    const last = printedDatums(run).filter((d) => d.metric === 'assignIPAddresses').pop();
+    expect(last?.value).toBe(ASSIGNED.a + ASSIGNED.b);
+  });
+
   test('429 (with Retry-After), 500 and 503 answers are retried with backoff and the cycle still publishes', async () => {
     // GIVEN an API server that answers the first three pod lists with 429 (Retry-After: 1), 500 and 503
     cluster = await startLoopbackCluster([NODE_A, NODE_B]);
@@ -74,7 +96,7 @@ describe('bundled collector: Kubernetes API faults', () => {
   test('a cycle whose pod list fails beyond the retry budget is reported, and the next cycle recovers with the increase across the gap', async () => {
     // GIVEN a collector running every second that has published one cycle
     cluster = await startLoopbackCluster([NODE_A, NODE_B]);
-    const run = startCollector(['--print'], cluster.env, 30_000);
+    const run = startCollector(['--print'], { ...cluster.env, AWS_NODE_WATCH: 'false' }, 30_000);
     await waitForPrintedCycles(run, 1);
 
     // WHEN the API server answers 500 to the next four list calls (every attempt of one cycle),
@@ -102,7 +124,7 @@ describe('bundled collector: Kubernetes API faults', () => {
     cluster.kube.setListOverride((call) => (call.count <= 3 ? { kind: 'page', pods: [], continue: call.count === 2 ? 'B' : 'A' } : undefined));
 
     // WHEN the bundle runs
-    const run = startCollector(['--print'], cluster.env, 30_000);
+    const run = startCollector(['--print'], { ...cluster.env, AWS_NODE_WATCH: 'false' }, 30_000);
 
     // THEN the first cycle fails after exactly three list calls, saying why
     await waitForLogCount(run, 'cycle failed: could not list aws-node pods', 1);
