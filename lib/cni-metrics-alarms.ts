@@ -1,6 +1,6 @@
 /**
- * CloudWatch alarms on the CNI metrics: IP utilization, ipamd errors, and a collector that has
- * gone silent. Their metrics come from the same factory as the dashboard's.
+ * CloudWatch alarms on the CNI metrics: IP utilization, ipamd errors, a collector that has gone
+ * silent, a subnet running out of addresses and the fullest node. Their metrics come from the same factory as the dashboard's.
  */
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -87,6 +87,68 @@ export interface CollectorSilentAlarmOptions {
   readonly alarmNameOverride?: string;
 }
 
+export interface MinSubnetAvailableIpsAlarmOptions {
+  /**
+   * Create this alarm. It watches a metric the collector publishes only when it watches subnets,
+   * so `CniMetricsHelper` creates it only with subnet metrics on.
+   *
+   * @default - false; through CniMetricsHelper, true when subnet metrics are on
+   */
+  readonly enabled?: boolean;
+
+  /**
+   * Alarm when the fewest free IPv4 addresses in any watched subnet are below this, in IP addresses.
+   *
+   * @default 100
+   */
+  readonly thresholdIps?: number;
+
+  /**
+   * Consecutive periods the figure must be below the threshold before the alarm fires.
+   *
+   * @default 1
+   */
+  readonly evaluationPeriods?: number;
+
+  /**
+   * Name of the alarm.
+   *
+   * @default - `<alarmNamePrefix>-CNI-MinSubnetAvailableIps`
+   */
+  readonly alarmNameOverride?: string;
+}
+
+export interface MaxNodeIpUtilizationAlarmOptions {
+  /**
+   * Create this alarm. Off by default: one full node is normal where pods are packed densely;
+   * turn it on where a full node means pods stuck in ContainerCreating.
+   *
+   * @default false
+   */
+  readonly enabled?: boolean;
+
+  /**
+   * Alarm when the fullest node has more than this share of its maximum IPs assigned to pods, in percent.
+   *
+   * @default 90
+   */
+  readonly thresholdPercent?: number;
+
+  /**
+   * Consecutive periods the figure must be above the threshold before the alarm fires.
+   *
+   * @default 3
+   */
+  readonly evaluationPeriods?: number;
+
+  /**
+   * Name of the alarm.
+   *
+   * @default - `<alarmNamePrefix>-CNI-MaxNodeIpUtilization`
+   */
+  readonly alarmNameOverride?: string;
+}
+
 export interface CniMetricsAlarmsOptions {
   /**
    * Alarm on IP utilization (assigned / total IPs ipamd holds, in percent): the warm pools are
@@ -118,6 +180,23 @@ export interface CniMetricsAlarmsOptions {
   readonly collectorSilent?: CollectorSilentAlarmOptions;
 
   /**
+   * Alarm when the fewest free IPv4 addresses in any watched subnet (`minSubnetAvailableIPs`) fall
+   * below a threshold: ipamd cannot grow a warm pool from an exhausted subnet, and new pods then
+   * get no IP. Needs the collector to watch subnets (the helper's `subnetMetrics`).
+   *
+   * @default - through CniMetricsHelper, on (below 100 IPs) when subnet metrics are on; otherwise no alarm
+   */
+  readonly minSubnetAvailableIps?: MinSubnetAvailableIpsAlarmOptions;
+
+  /**
+   * Alarm when the fullest node's IP utilization (`maxNodeIPUtilization`: 100 × assigned / maximum
+   * IPs of one node) is above a threshold: that node can take few more pods.
+   *
+   * @default - no alarm
+   */
+  readonly maxNodeIpUtilization?: MaxNodeIpUtilizationAlarmOptions;
+
+  /**
    * Topic notified when an alarm fires and when it returns to OK.
    *
    * @default - no notifications
@@ -136,11 +215,13 @@ export interface CniMetricsAlarmsProps extends CniMetricsAlarmsOptions, CniMetri
 
 /** CloudWatch alarms on the CNI metrics of one cluster. */
 export class CniMetricsAlarms extends Construct {
-  /** Every alarm created, in the order ipUtilization, ipamdErrors, collectorSilent. */
+  /** Every alarm created, in the order ipUtilization, ipamdErrors, collectorSilent, minSubnetAvailableIps, maxNodeIpUtilization. */
   public readonly alarms: cloudwatch.Alarm[] = [];
   public readonly ipUtilizationAlarm?: cloudwatch.Alarm;
   public readonly ipamdErrorsAlarm?: cloudwatch.Alarm;
   public readonly collectorSilentAlarm?: cloudwatch.Alarm;
+  public readonly minSubnetAvailableIpsAlarm?: cloudwatch.Alarm;
+  public readonly maxNodeIpUtilizationAlarm?: cloudwatch.Alarm;
 
   private readonly metrics: CniMetricFactory;
 
@@ -153,6 +234,8 @@ export class CniMetricsAlarms extends Construct {
     if (resolved.ipUtilization) this.ipUtilizationAlarm = this.addIpUtilizationAlarm(resolved.ipUtilization);
     if (resolved.ipamdErrors) this.ipamdErrorsAlarm = this.addIpamdErrorsAlarm(resolved.ipamdErrors);
     if (resolved.collectorSilent) this.collectorSilentAlarm = this.addCollectorSilentAlarm(resolved.collectorSilent);
+    if (resolved.minSubnetAvailableIps) this.minSubnetAvailableIpsAlarm = this.addMinSubnetAvailableIpsAlarm(resolved.minSubnetAvailableIps);
+    if (resolved.maxNodeIpUtilization) this.maxNodeIpUtilizationAlarm = this.addMaxNodeIpUtilizationAlarm(resolved.maxNodeIpUtilization);
 
     if (props.alarmTopic) {
       const action = new cloudwatchActions.SnsAction(props.alarmTopic);
@@ -215,6 +298,34 @@ export class CniMetricsAlarms extends Construct {
         `No node's ipamd metrics reached CloudWatch for cluster ${this.metrics.clusterName} in namespace ` +
         `${this.metrics.namespace}. Check that the collector's Deployment is running and its logs for failures ` +
         `to list aws-node pods, scrape ipamd or publish to CloudWatch.`,
+    });
+  }
+
+  private addMinSubnetAvailableIpsAlarm({ thresholdIps, evaluationPeriods, alarmName }: NonNullable<ResolvedAlarms['minSubnetAvailableIps']>): cloudwatch.Alarm {
+    return this.addAlarm('MinSubnetAvailableIps', alarmName, {
+      metric: this.metrics.metric('minSubnetAvailableIPs'),
+      threshold: thresholdIps,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods,
+      // The collector stops publishing stale subnet figures after failed refreshes (subnetRefreshErrors
+      // on the dashboard) and a stopped collector has its own alarm: no data says nothing here.
+      treatMissingData: cloudwatch.TreatMissingData.MISSING,
+      alarmDescription:
+        `A subnet that pods of cluster ${this.metrics.clusterName} draw IPs from has fewer than ${thresholdIps} free IPv4 addresses. ` +
+        'Add subnets (custom networking or a secondary CIDR), enable prefix delegation, or free addresses before new pods get none.',
+    });
+  }
+
+  private addMaxNodeIpUtilizationAlarm({ thresholdPercent, evaluationPeriods, alarmName }: NonNullable<ResolvedAlarms['maxNodeIpUtilization']>): cloudwatch.Alarm {
+    return this.addAlarm('MaxNodeIpUtilization', alarmName, {
+      metric: this.metrics.metric('maxNodeIPUtilization'),
+      threshold: thresholdPercent,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods,
+      treatMissingData: cloudwatch.TreatMissingData.MISSING,
+      alarmDescription:
+        `A node of cluster ${this.metrics.clusterName} has more than ${thresholdPercent}% of its maximum IPs assigned to pods. ` +
+        'Pods scheduled there will soon get no IP: add nodes, use larger instance types, or enable prefix delegation.',
     });
   }
 

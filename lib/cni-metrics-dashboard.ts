@@ -23,6 +23,15 @@ export interface CniMetricsDashboardProps extends CniMetricFactoryProps {
    * @default - no alarm status widget
    */
   readonly alarms?: cloudwatch.IAlarm[];
+
+  /**
+   * Show the subnet metrics (the collector watches subnets: `SUBNET_IDS`): a row with each
+   * subnet's available IPs, and the fewest available IPs in any subnet beside the cluster figures.
+   * Off, the dashboard has no subnet widget, which would stay empty.
+   *
+   * @default false
+   */
+  readonly subnetMetrics?: boolean;
 }
 
 // Widget sizes on CloudWatch's 24-column grid.
@@ -50,12 +59,14 @@ export class CniMetricsDashboard extends Construct {
   public readonly dashboard: cloudwatch.Dashboard;
 
   private readonly metrics: CniMetricFactory;
+  private readonly subnetMetrics: boolean;
 
   constructor(scope: Construct, id: string, props: CniMetricsDashboardProps) {
     super(scope, id);
     const dashboardName = props.dashboardName ?? DEFAULT_DASHBOARD_NAME;
     validateDashboardName(dashboardName, 'dashboardName');
     this.metrics = new CniMetricFactory(props);
+    this.subnetMetrics = props.subnetMetrics ?? false;
 
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { dashboardName });
     this.dashboard.addWidgets(this.header());
@@ -71,6 +82,7 @@ export class CniMetricsDashboard extends Construct {
     }
     this.dashboard.addWidgets(this.numbers());
     this.dashboard.addWidgets(this.graph('capacityGraph', HALF_WIDTH), this.utilization(HALF_WIDTH));
+    if (this.subnetMetrics) this.dashboard.addWidgets(this.subnets(FULL_WIDTH));
     this.dashboard.addWidgets(
       this.graph('activityGraph', THIRD_WIDTH),
       this.graph('errorGraph', THIRD_WIDTH),
@@ -95,7 +107,7 @@ export class CniMetricsDashboard extends Construct {
   private numbers(): cloudwatch.SingleValueWidget {
     return new cloudwatch.SingleValueWidget({
       title: 'Cluster now',
-      metrics: catalogEntriesWithRole('number').map((entry) => this.metrics.metric(entry.metricName)),
+      metrics: this.entriesWithRole('number').map((entry) => this.metrics.metric(entry.metricName)),
       sparkline: true,
       region: this.metrics.region,
       width: FULL_WIDTH,
@@ -109,7 +121,7 @@ export class CniMetricsDashboard extends Construct {
    * on the right, so that neither flattens the other.
    */
   private graph(role: GraphRole, width: number): cloudwatch.GraphWidget {
-    const entries = catalogEntriesWithRole(role);
+    const entries = this.entriesWithRole(role);
     const leftScale = scaleOf(entries[0]);
     const left = entries.filter((entry) => scaleOf(entry) === leftScale);
     const right = entries.filter((entry) => scaleOf(entry) !== leftScale);
@@ -119,6 +131,23 @@ export class CniMetricsDashboard extends Construct {
       right: right.map((entry) => this.metrics.metric(entry.metricName)),
       leftYAxis: { min: 0, label: leftScale, showUnits: false },
       rightYAxis: right.length > 0 ? { min: 0, label: scaleOf(right[0]), showUnits: false } : undefined,
+      region: this.metrics.region,
+      width,
+      height: GRAPH_HEIGHT,
+    });
+  }
+
+  /** The catalog's metrics in `role`; the subnet watcher's only when it runs. */
+  private entriesWithRole(role: DashboardRole): CatalogMetric[] {
+    return CATALOG.filter((entry) => entry.dashboard.includes(role) && (this.subnetMetrics || entry.aggregation !== 'ec2Subnet'));
+  }
+
+  /** One line per watched subnet: its free IPv4 addresses (the lowest in each period). */
+  private subnets(width: number): cloudwatch.GraphWidget {
+    return new cloudwatch.GraphWidget({
+      title: 'Subnets: available IPs (per subnet)',
+      left: [this.metrics.subnetAvailableIps()],
+      leftYAxis: { min: 0, label: 'Count', showUnits: false },
       region: this.metrics.region,
       width,
       height: GRAPH_HEIGHT,
@@ -140,11 +169,10 @@ export class CniMetricsDashboard extends Construct {
   }
 }
 
-function catalogEntriesWithRole(role: DashboardRole): CatalogMetric[] {
-  return CATALOG.filter((entry) => entry.dashboard.includes(role));
-}
+/** One node's figures (the worst node's), whose scale is a node's, not the cluster's. */
+const PER_NODE_AGGREGATIONS: ReadonlySet<string> = new Set(['minAvailableIps', 'minNodeHeadroom']);
 
 /** The axis a metric belongs on: its unit, and whether it is one node's figure or the cluster's. */
 function scaleOf(entry: CatalogMetric): string {
-  return entry.aggregation === 'minAvailableIps' ? `${entry.unit} per node` : entry.unit;
+  return PER_NODE_AGGREGATIONS.has(entry.aggregation) ? `${entry.unit} per node` : entry.unit;
 }

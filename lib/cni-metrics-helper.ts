@@ -6,6 +6,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as cdk8s from 'cdk8s';
 import { Construct } from 'constructs';
 import { eksClusterNameProblem, cloudWatchNamespaceProblem } from '../common/naming';
+import { INTEGER_LIMITS, inRange } from '../common/limits';
 import { DEFAULTS } from '../common/settings';
 import { CniMetricsAlarms, CniMetricsAlarmsOptions } from './cni-metrics-alarms';
 import { CniMetricsDashboard } from './cni-metrics-dashboard';
@@ -18,6 +19,7 @@ import { validateAlarmsOptions } from './private/alarm-options';
 import { AnyCluster, WARNING_IDS, hasKubectl, isEksV2Cluster, warnAboutAutoMode } from './private/cluster';
 import { DEFAULT_COLLECTOR_NAME, DEFAULT_COLLECTOR_NAMESPACE, validateCollectorChartOptions } from './private/collector-chart-validation';
 import { validateDashboardName } from './private/dashboard-name';
+import { validateSubnetIds } from './private/subnet-ids';
 import { ValidationError, withValue } from './private/errors';
 import { chartToYaml, writeManifestOnSynth } from './private/manifest-writer';
 
@@ -73,6 +75,35 @@ export interface CniMetricsHelperDashboardOptions {
    * @default 'EKS-CNI-metrics'
    */
   readonly dashboardName?: string;
+}
+
+/** Subnet exhaustion: the collector reads the subnets' free IPv4 addresses with EC2 DescribeSubnets. */
+export interface CniMetricsHelperSubnetMetricsOptions {
+  /**
+   * Watch subnets. On, the collector gets `SUBNET_IDS` and publishes `subnetAvailableIPs` (per
+   * subnet) and `minSubnetAvailableIPs`; the policy gains `ec2:DescribeSubnets` (on `*`, in a
+   * statement without the namespace condition); the dashboard gets a per-subnet row; and the
+   * `minSubnetAvailableIps` alarm is on unless turned off.
+   *
+   * @default false
+   */
+  readonly enabled?: boolean;
+
+  /**
+   * The subnets the pods draw their IPs from. Required without `cluster`: the YAML manifest for
+   * a cluster managed elsewhere is written at synth, so the ids must be plain strings there.
+   * With `cluster`, they may be CloudFormation tokens (e.g. `vpc.privateSubnets[i].subnetId`).
+   *
+   * @default - the private subnets of `cluster.vpc`
+   */
+  readonly subnetIds?: string[];
+
+  /**
+   * Time between DescribeSubnets calls (`SUBNET_REFRESH_SECONDS`), whole seconds from 30 s to one day.
+   *
+   * @default Duration.minutes(5) (the collector's default)
+   */
+  readonly refreshInterval?: Duration;
 }
 
 export interface CniMetricsHelperProps {
@@ -162,6 +193,13 @@ export interface CniMetricsHelperProps {
    * @default - deployed with its defaults
    */
   readonly collector?: CollectorOptions;
+
+  /**
+   * Subnet exhaustion metrics (EC2 DescribeSubnets), their dashboard row and alarm.
+   *
+   * @default - off
+   */
+  readonly subnetMetrics?: CniMetricsHelperSubnetMetricsOptions;
 }
 
 /**
@@ -205,11 +243,15 @@ export class CniMetricsHelper extends Construct {
     if (collectorEnabled) validateCollectorChartOptions(collector, 'collector');
     this.metricsRegion = collector.region ?? stack.region;
 
+    const subnetMetricsEnabled = props.subnetMetrics?.enabled ?? false;
+    const subnetIds = subnetMetricsEnabled && collectorEnabled ? resolveSubnetIds(props) : undefined;
+    const subnetRefreshSeconds = subnetMetricsEnabled ? refreshSeconds(props.subnetMetrics?.refreshInterval) : undefined;
+
     const alarmOptions = props.alarms ?? {};
     const alarmsEnabled = alarmOptions.enabled ?? true;
     if (alarmsEnabled) {
       checkAlarmsRegion(this, stack, collector.region);
-      validateAlarmsOptions(this, this.alarmsProps(alarmOptions, collectorEnabled, props.period, cloudWatchNamespace), 'alarms');
+      validateAlarmsOptions(this, this.alarmsProps(alarmOptions, collectorEnabled, subnetMetricsEnabled, props.period, cloudWatchNamespace), 'alarms');
     }
     validateRoleSources(props, identity);
     checkNodeRoleAccounts(stack, props.nodeRoles ?? []);
@@ -221,6 +263,7 @@ export class CniMetricsHelper extends Construct {
     this.policy = new CniMetricsPolicy(this, 'Policy', {
       namespace: cloudWatchNamespace,
       managedPolicyName: props.managedPolicyName,
+      describeSubnets: subnetMetricsEnabled,
     });
 
     const serviceAccountNamespace = collector.namespace ?? DEFAULT_COLLECTOR_NAMESPACE;
@@ -243,7 +286,7 @@ export class CniMetricsHelper extends Construct {
     }
 
     if (alarmsEnabled) {
-      this.alarms = new CniMetricsAlarms(this, 'Alarms', this.alarmsProps(alarmOptions, collectorEnabled, props.period, cloudWatchNamespace));
+      this.alarms = new CniMetricsAlarms(this, 'Alarms', this.alarmsProps(alarmOptions, collectorEnabled, subnetMetricsEnabled, props.period, cloudWatchNamespace));
     }
     if (dashboardEnabled) {
       this.dashboard = new CniMetricsDashboard(this, 'Dashboard', {
@@ -253,6 +296,7 @@ export class CniMetricsHelper extends Construct {
         region: this.metricsRegion,
         dashboardName: dashboardOptions.dashboardName,
         alarms: this.alarms?.alarms,
+        subnetMetrics: subnetMetricsEnabled,
       });
     }
 
@@ -271,6 +315,8 @@ export class CniMetricsHelper extends Construct {
       nodeArchitecture,
       cloudWatchNamespace,
       serviceAccountAnnotations,
+      subnetIds,
+      subnetRefreshSeconds,
     });
     this.chart = chart;
     if (props.cluster) {
@@ -284,12 +330,16 @@ export class CniMetricsHelper extends Construct {
     }
   }
 
-  /** The alarms' props: with the collector off, no CollectorSilent alarm unless asked for. */
-  private alarmsProps(options: CniMetricsHelperAlarmsOptions, collectorEnabled: boolean, period: Duration | undefined, namespace: string) {
+  /**
+   * The alarms' props: with the collector off, no CollectorSilent alarm unless asked for; with
+   * subnet metrics on, the MinSubnetAvailableIps alarm unless turned off.
+   */
+  private alarmsProps(options: CniMetricsHelperAlarmsOptions, collectorEnabled: boolean, subnetMetricsEnabled: boolean, period: Duration | undefined, namespace: string) {
     const { enabled: _enabled, ...alarms } = options;
     return {
       ...alarms,
       collectorSilent: { ...alarms.collectorSilent, enabled: alarms.collectorSilent?.enabled ?? collectorEnabled },
+      minSubnetAvailableIps: { ...alarms.minSubnetAvailableIps, enabled: alarms.minSubnetAvailableIps?.enabled ?? subnetMetricsEnabled },
       clusterName: this.clusterName,
       namespace,
       period,
@@ -317,6 +367,59 @@ function resolveClusterName(props: CniMetricsHelperProps): string {
   const problem = Token.isUnresolved(name) ? undefined : eksClusterNameProblem(name);
   if (problem) throw new ValidationError('clusterName', withValue(problem, name), "set it to the EKS cluster's name, e.g. 'prod'");
   return name;
+}
+
+/**
+ * The subnets to watch: the ids given, or the private subnets of the in-app cluster's VPC (tokens,
+ * resolved by CloudFormation in the manifest the kubectl provider applies). The YAML for a cluster
+ * managed elsewhere is written at synth and cannot resolve tokens: plain ids only there.
+ */
+function resolveSubnetIds(props: CniMetricsHelperProps): string[] {
+  const path = 'subnetMetrics.subnetIds';
+  const given = props.subnetMetrics?.subnetIds;
+  if (given !== undefined) {
+    validateSubnetIds(given, path);
+    if (props.cluster === undefined && (Token.isUnresolved(given) || given.some((id) => Token.isUnresolved(id)))) {
+      throw new ValidationError(path, 'holds a CDK token, but without `cluster` the manifest is YAML written at synthesis, where no CloudFormation value can be resolved',
+        "list the subnet ids as plain strings, e.g. ['subnet-0123456789abcdef0']");
+    }
+    return given;
+  }
+  if (props.cluster === undefined) {
+    throw new ValidationError(path, 'is required when subnet metrics are on and no `cluster` is given',
+      "list the subnets the pods draw their IPs from, e.g. ['subnet-0123456789abcdef0'], or set subnetMetrics: { enabled: false }");
+  }
+  const ids = privateSubnetIds(props.cluster);
+  if (ids === undefined || ids.length === 0) {
+    throw new ValidationError(path, `is required: cluster ${props.cluster.node.path} has ${ids === undefined ? 'no VPC it can tell (an imported cluster without `vpc`)' : 'a VPC without private subnets'}`,
+      "list the subnets the pods draw their IPs from, e.g. ['subnet-0123456789abcdef0'], or import the cluster with `vpc`");
+  }
+  validateSubnetIds(ids, path);
+  return ids;
+}
+
+/** The ids of the private subnets of the cluster's VPC; undefined when it has none it can tell. */
+function privateSubnetIds(cluster: AnyCluster): string[] | undefined {
+  let vpc: { privateSubnets: { subnetId: string }[] } | undefined;
+  try {
+    // An imported cluster without `vpc` throws on access.
+    vpc = (cluster as { vpc?: { privateSubnets: { subnetId: string }[] } }).vpc;
+  } catch {
+    return undefined;
+  }
+  return vpc?.privateSubnets.map((subnet) => subnet.subnetId);
+}
+
+/** subnetMetrics.refreshInterval in whole seconds, inside the collector's range. */
+function refreshSeconds(interval: Duration | undefined): number | undefined {
+  if (interval === undefined || interval.isUnresolved()) return undefined;
+  const seconds = interval.toSeconds({ integral: false });
+  const range = INTEGER_LIMITS.subnetRefreshSeconds;
+  if (!inRange(seconds, range)) {
+    throw new ValidationError('subnetMetrics.refreshInterval', `must be whole seconds from ${range.min} s to ${range.max} s, got ${interval.toHumanString()}`,
+      'e.g. Duration.minutes(5) (the default); DescribeSubnets shares the account\'s EC2 API quota');
+  }
+  return seconds;
 }
 
 function validateCloudWatchNamespace(namespace: string): void {

@@ -1,6 +1,7 @@
 /**
  * The IAM managed policy that lets the collector publish: cloudwatch:PutMetricData, narrowed by
- * the `cloudwatch:namespace` condition to the one namespace it writes.
+ * the `cloudwatch:namespace` condition to the one namespace it writes; with subnet metrics,
+ * ec2:DescribeSubnets in a statement of its own.
  */
 import { Stack, Token, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -38,6 +39,14 @@ export interface CniMetricsPolicyProps {
    * @default - none
    */
   readonly roles?: iam.IRole[];
+
+  /**
+   * Also allow `ec2:DescribeSubnets`, which the collector calls when it watches subnets
+   * (`SUBNET_IDS`). A statement of its own: the namespace condition is PutMetricData's only.
+   *
+   * @default false
+   */
+  readonly describeSubnets?: boolean;
 }
 
 /** The catalog's namespace, the one the collector publishes to by default. */
@@ -48,6 +57,10 @@ export const DEFAULT_MANAGED_POLICY_NAME = 'CNIMetricsHelperPolicy';
 const WILDCARD_RESOURCE_REASON =
   'cloudwatch:PutMetricData supports no resource-level permissions, so its Resource can only be "*"; the ' +
   'cloudwatch:namespace condition narrows the statement to the one namespace the collector publishes to.';
+/** Why the subnet statement (only with describeSubnets) has Resource '*' too. */
+const DESCRIBE_SUBNETS_REASON =
+  ' ec2:DescribeSubnets (only when subnet metrics are on) is a read-only List action that supports no ' +
+  'resource-level permissions either, so its Resource can only be "*".';
 
 /** Marks instances, so that `isCniMetricsPolicy` works across copies of this package (no instanceof). */
 const POLICY_SYMBOL = Symbol.for('cdk-cni-metrics-helper.CniMetricsPolicy');
@@ -88,13 +101,20 @@ export class CniMetricsPolicy extends Construct implements IRoleAttachable {
           resources: ['*'],
           conditions: { StringEquals: { 'cloudwatch:namespace': this.namespace } },
         }),
+        ...((props.describeSubnets ?? false) ? [
+          // Read-only and without resource-level permissions: the subnet watcher's one EC2 call.
+          new iam.PolicyStatement({ effect: iam.Effect.ALLOW, actions: ['ec2:DescribeSubnets'], resources: ['*'] }),
+        ] : []),
       ],
       roles: props.roles,
     });
     // cdk-nag's AwsSolutions-IAM5 flags the '*' resource. It is the only resource PutMetricData
     // can have, so this one finding is acknowledged here, with the construct that cannot avoid it,
     // and users' cdk-nag runs need no suppression of ours. Any other finding still shows.
-    Validations.of(this.policy).acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason: WILDCARD_RESOURCE_REASON });
+    Validations.of(this.policy).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: WILDCARD_RESOURCE_REASON + ((props.describeSubnets ?? false) ? DESCRIBE_SUBNETS_REASON : ''),
+    });
 
     this.node.addValidation({ validate: () => this.findNameClash() });
   }

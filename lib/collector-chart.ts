@@ -1,14 +1,15 @@
 /**
  * The cdk8s chart that runs the collector in the cluster: its ServiceAccount, least-privilege RBAC
- * in the aws-node namespace, and a single-replica Deployment, hardened and with explicit resources.
+ * in the aws-node namespace, and a Deployment (one replica, or several electing a leader), hardened
+ * and with explicit resources.
  */
 import * as cdk8s from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { DEFAULTS } from '../common/settings';
+import { DEFAULTS, ENV } from '../common/settings';
 import { CollectorBundleMount } from './collector-bundle';
 import { CollectorLogLevel, ScrapeMode } from './collector-settings';
-import { DEFAULT_COLLECTOR_NAME, collectorEnvironment, validateCollectorChartProps } from './private/collector-chart-validation';
+import { DEFAULT_COLLECTOR_NAME, ResolvedCollectorSettings, collectorEnvironment, validateCollectorChartProps } from './private/collector-chart-validation';
 
 /** The name of the Deployment, Role and RoleBinding, and the prefix of the bundle ConfigMaps. */
 export const COLLECTOR_NAME = DEFAULT_COLLECTOR_NAME;
@@ -149,6 +150,58 @@ export interface CollectorChartOptions {
    * @default false
    */
   readonly networkPolicy?: boolean;
+
+  /**
+   * Collector pods. With more than one, the replicas elect a leader on a Kubernetes Lease in the
+   * collector's namespace and only the leader scrapes and publishes; the others are hot standbys.
+   * The chart then adds `LEADER_ELECTION=true` with the pod's name and namespace (downward API), a
+   * Role and RoleBinding for `get`, `create` and `update` on leases in the collector's namespace, a
+   * PodDisruptionBudget (minAvailable 1), preferred pod anti-affinity across nodes
+   * (`kubernetes.io/hostname`) and a RollingUpdate strategy. One replica is replaced with Recreate.
+   *
+   * @default 1
+   */
+  readonly replicas?: number;
+
+  /**
+   * Timings of the Lease leader election, used when `replicas` is more than 1.
+   *
+   * @default - the collector's defaults: lease duration 15 s, renew deadline 10 s, retry period 2 s (client-go's)
+   */
+  readonly leaderElection?: CollectorLeaderElectionOptions;
+}
+
+/** Lease leader election among the collector's replicas (client-go's algorithm and timings). */
+export interface CollectorLeaderElectionOptions {
+  /**
+   * Name of the Lease, in the collector's namespace (`LEASE_NAME`).
+   *
+   * @default 'cni-metrics-helper'
+   */
+  readonly leaseName?: string;
+
+  /**
+   * Seconds a standby waits after the leader's last renewal before taking the lease
+   * (`LEASE_DURATION_SECONDS`). Must be more than `renewDeadlineSeconds`.
+   *
+   * @default 15
+   */
+  readonly leaseDurationSeconds?: number;
+
+  /**
+   * Seconds the leader keeps trying to renew before it stops leading (`LEASE_RENEW_DEADLINE_SECONDS`).
+   * Must be more than `retryPeriodSeconds`.
+   *
+   * @default 10
+   */
+  readonly renewDeadlineSeconds?: number;
+
+  /**
+   * Seconds between tries to acquire or renew the lease (`LEASE_RETRY_PERIOD_SECONDS`).
+   *
+   * @default 2
+   */
+  readonly retryPeriodSeconds?: number;
 }
 
 /** The chart's props: the user's options plus what the helper (or you, using the chart alone) decides. */
@@ -201,6 +254,22 @@ export interface CollectorChartProps extends CollectorChartOptions {
    * @default - only the chart's own labels
    */
   readonly labels?: Record<string, string>;
+
+  /**
+   * Subnets whose free IPv4 addresses the collector reads with EC2 DescribeSubnets and publishes
+   * (`SUBNET_IDS`); the node role or the collector's role needs `ec2:DescribeSubnets`. May hold
+   * CloudFormation tokens when the chart is applied through a cluster of the app.
+   *
+   * @default - no subnet metrics
+   */
+  readonly subnetIds?: string[];
+
+  /**
+   * Seconds between DescribeSubnets calls (`SUBNET_REFRESH_SECONDS`), when `subnetIds` is given.
+   *
+   * @default - the collector's default, 300
+   */
+  readonly subnetRefreshSeconds?: number;
 }
 
 /** The collector's ServiceAccount, RBAC and Deployment. */
@@ -224,8 +293,45 @@ export class CollectorChart extends cdk8s.Chart {
 
     // The bundle's ConfigMaps come before the Deployment that mounts them.
     const bundleConfigMaps = props.bundle ? this.createBundleConfigMaps(props.bundle) : [];
-    this.deployment = this.createDeployment(props, collectorEnvironment(props, settings), settings.usePrometheus, bundleConfigMaps);
+    this.deployment = this.createDeployment(props, collectorEnvironment(props, settings), settings, bundleConfigMaps);
     if (props.networkPolicy ?? false) this.createNetworkPolicy(settings.usePrometheus);
+    if (settings.leaderElection) {
+      this.createLeaseRole(settings.leaderElection.leaseName);
+      this.createPodDisruptionBudget();
+    }
+  }
+
+  /**
+   * Leader election (replicas > 1) in the collector's own namespace: `create` on leases (which
+   * cannot be narrowed by name: the object does not exist yet), `get` and `update` on its one Lease.
+   */
+  private createLeaseRole(leaseName: string): void {
+    const role = new cdk8s.ApiObject(this, 'LeaseRole', {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: { name: `${COLLECTOR_NAME}-leader-election` },
+      rules: [
+        { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
+        { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: [leaseName], verbs: ['get', 'update'] },
+      ],
+    });
+    new cdk8s.ApiObject(this, 'LeaseRoleBinding', {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: `${COLLECTOR_NAME}-leader-election` },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role.name },
+      subjects: [{ kind: 'ServiceAccount', name: this.serviceAccount.name, namespace: this.namespace }],
+    });
+  }
+
+  /** With replicas > 1: a voluntary eviction (a node drain) always leaves one collector running. */
+  private createPodDisruptionBudget(): void {
+    new cdk8s.ApiObject(this, 'PodDisruptionBudget', {
+      apiVersion: 'policy/v1',
+      kind: 'PodDisruptionBudget',
+      metadata: { name: COLLECTOR_NAME },
+      spec: { minAvailable: 1, selector: { matchLabels: { ...COLLECTOR_SELECTOR } } },
+    });
   }
 
   /** Ingress to the collector's pod on its own ports only (see CollectorChartOptions.networkPolicy). */
@@ -269,15 +375,19 @@ export class CollectorChart extends cdk8s.Chart {
   private createDeployment(
     props: CollectorChartProps,
     env: Record<string, string>,
-    usePrometheus: boolean,
+    settings: ResolvedCollectorSettings,
     bundleConfigMaps: kplus.ConfigMap[],
   ): kplus.Deployment {
+    const usePrometheus = settings.usePrometheus;
+    const electsLeader = settings.leaderElection !== undefined;
     const deployment = new kplus.Deployment(this, 'Deployment', {
       metadata: { name: COLLECTOR_NAME },
-      // One replica, replaced (not rolled) on update: there is no leader election, and two
-      // collectors at once would publish every metric twice.
-      replicas: 1,
-      strategy: kplus.DeploymentStrategy.recreate(),
+      replicas: settings.replicas,
+      // One replica is replaced, not rolled: without leader election two collectors at once would
+      // publish every metric twice. With election only the leader publishes, so replicas can roll.
+      strategy: electsLeader
+        ? kplus.DeploymentStrategy.rollingUpdate({ maxSurge: kplus.PercentOrAbsolute.absolute(1), maxUnavailable: kplus.PercentOrAbsolute.absolute(0) })
+        : kplus.DeploymentStrategy.recreate(),
       // An explicit, stable selector instead of cdk8s-plus's construct-path label.
       select: false,
       podMetadata: { labels: { ...COLLECTOR_SELECTOR, ...COLLECTOR_LABELS } },
@@ -299,7 +409,14 @@ export class CollectorChart extends cdk8s.Chart {
       imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
       command: props.bundle?.runCommand,
       ports,
-      envVariables: Object.fromEntries(Object.entries(env).map(([name, value]) => [name, kplus.EnvValue.fromValue(value)])),
+      envVariables: {
+        ...Object.fromEntries(Object.entries(env).map(([name, value]) => [name, kplus.EnvValue.fromValue(value)])),
+        // The replica's identity in the Lease, and the Lease's namespace: the pod's own.
+        ...(electsLeader ? {
+          [ENV.podName]: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_NAME),
+          [ENV.podNamespace]: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_NAMESPACE),
+        } : {}),
+      },
       // /healthz fails once no cycle has finished for three intervals; /readyz passes after the first.
       liveness: kplus.Probe.fromHttpGet('/healthz', {
         port: DEFAULTS.healthPort,
@@ -333,6 +450,19 @@ export class CollectorChart extends cdk8s.Chart {
       cdk8s.JsonPatch.add('/spec/template/spec/securityContext/seccompProfile', { type: 'RuntimeDefault' }),
       cdk8s.JsonPatch.add('/spec/template/spec/containers/0/securityContext/capabilities', { drop: ['ALL'] }),
     ];
+    if (electsLeader) {
+      // Standbys on other nodes than the leader where the cluster allows: a node's loss then
+      // leaves a replica ready to take the lease.
+      const antiAffinity = {
+        preferredDuringSchedulingIgnoredDuringExecution: [{
+          weight: 100,
+          podAffinityTerm: { labelSelector: { matchLabels: { ...COLLECTOR_SELECTOR } }, topologyKey: 'kubernetes.io/hostname' },
+        }],
+      };
+      podPatches.push(props.nodeArchitecture !== undefined
+        ? cdk8s.JsonPatch.add('/spec/template/spec/affinity/podAntiAffinity', antiAffinity)
+        : cdk8s.JsonPatch.add('/spec/template/spec/affinity', { podAntiAffinity: antiAffinity }));
+    }
     if (props.priorityClassName !== undefined) {
       podPatches.push(cdk8s.JsonPatch.add('/spec/template/spec/priorityClassName', props.priorityClassName));
     }

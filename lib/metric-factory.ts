@@ -136,6 +136,29 @@ export class CniMetricFactory {
     return this.percentOf(catalogMetric('eniAllocated'), catalogMetric('eniMaxAvailable'), label);
   }
 
+  /**
+   * Free IPv4 addresses of each watched subnet, one line per subnet: a SEARCH over the per-subnet
+   * metric of this cluster, so subnets found at deploy time (or added later) need no ids at synth.
+   * Read with Minimum, the fewest free addresses in each period.
+   */
+  public subnetAvailableIps(): cloudwatch.MathExpression {
+    const entry = catalogMetric('subnetAvailableIPs');
+    const [subnetId, availabilityZone] = entry.extraDimensions ?? [];
+    // The namespace is quoted (it may hold '/', '.', ':' or spaces) and escaped; cluster names are
+    // letters, digits, '-' and '_' only.
+    const namespace = this.namespace.replace(/[\\"]/g, (c) => `\\${c}`);
+    const schema = `{"${namespace}",${CLUSTER_DIMENSION},${subnetId},${availabilityZone}}`;
+    const search = `${schema} MetricName="${entry.metricName}" ${CLUSTER_DIMENSION}="${this.clusterName}"`;
+    return new cloudwatch.MathExpression({
+      expression: `SEARCH('${search.replace(/'/g, "\\'")}', '${entry.statistic}', ${this.period.toSeconds()})`,
+      usingMetrics: {},
+      // One line per subnet, named by its dimensions.
+      label: `\${PROP('Dim.${subnetId}')} (\${PROP('Dim.${availabilityZone}')})`,
+      period: this.period,
+      searchRegion: this.region,
+    });
+  }
+
   private percentOf(part: CatalogMetric, whole: CatalogMetric, label: string): cloudwatch.MathExpression {
     return new cloudwatch.MathExpression({
       // Ids must start with a lowercase letter; the catalog names do.

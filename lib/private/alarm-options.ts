@@ -12,6 +12,12 @@ const DEFAULT_IP_UTILIZATION_PERCENT = 80;
 const DEFAULT_IP_UTILIZATION_PERIODS = 3;
 const DEFAULT_IPAMD_ERROR_THRESHOLD = 1;
 const DEFAULT_SILENT_PERIODS = 3;
+/** About a /25's worth: time to add a subnet before ipamd's warm pools drain it. */
+const DEFAULT_MIN_SUBNET_AVAILABLE_IPS = 100;
+/** Subnet figures refresh every 5 minutes by default: one period below is already a trend. */
+const DEFAULT_MIN_SUBNET_PERIODS = 1;
+const DEFAULT_MAX_NODE_IP_UTILIZATION_PERCENT = 90;
+const DEFAULT_MAX_NODE_PERIODS = 3;
 const DEFAULT_PERIOD = Duration.minutes(5);
 /** CloudWatch caps an alarm's evaluation window (periods x period) at one day. */
 const MAX_EVALUATION_WINDOW = Duration.days(1);
@@ -24,6 +30,8 @@ export interface ResolvedAlarms {
   readonly ipUtilization?: { thresholdPercent: number; evaluationPeriods: number; alarmName: string };
   readonly ipamdErrors?: { threshold: number; alarmName: string };
   readonly collectorSilent?: { periods: number; alarmName: string };
+  readonly minSubnetAvailableIps?: { thresholdIps: number; evaluationPeriods: number; alarmName: string };
+  readonly maxNodeIpUtilization?: { thresholdPercent: number; evaluationPeriods: number; alarmName: string };
 }
 
 /** What the checks need besides the options. */
@@ -103,7 +111,31 @@ export function validateAlarmsOptions(scope: IConstruct, options: CniMetricsAlar
     checkPeriods(path('collectorSilent', 'periods'), periods);
     collectorSilent = { periods, alarmName: alarmName('collectorSilent', 'CollectorSilent', o.alarmNameOverride) };
   }
-  return { ipUtilization, ipamdErrors, collectorSilent };
+  let minSubnetAvailableIps: ResolvedAlarms['minSubnetAvailableIps'];
+  // Off unless asked for: the helper asks when the collector watches subnets.
+  if (options.minSubnetAvailableIps?.enabled ?? false) {
+    const o = options.minSubnetAvailableIps ?? {};
+    const thresholdIps = o.thresholdIps ?? DEFAULT_MIN_SUBNET_AVAILABLE_IPS;
+    const evaluationPeriods = o.evaluationPeriods ?? DEFAULT_MIN_SUBNET_PERIODS;
+    if (!Token.isUnresolved(thresholdIps) && !(Number.isInteger(thresholdIps) && thresholdIps >= 1)) {
+      throw new ValidationError(path('minSubnetAvailableIps', 'thresholdIps'), 'must be a whole number >= 1 (free IP addresses)' + got(thresholdIps), 'e.g. 100');
+    }
+    checkPeriods(path('minSubnetAvailableIps', 'evaluationPeriods'), evaluationPeriods);
+    minSubnetAvailableIps = { thresholdIps, evaluationPeriods, alarmName: alarmName('minSubnetAvailableIps', 'MinSubnetAvailableIps', o.alarmNameOverride) };
+  }
+
+  let maxNodeIpUtilization: ResolvedAlarms['maxNodeIpUtilization'];
+  if (options.maxNodeIpUtilization?.enabled ?? false) {
+    const o = options.maxNodeIpUtilization ?? {};
+    const thresholdPercent = o.thresholdPercent ?? DEFAULT_MAX_NODE_IP_UTILIZATION_PERCENT;
+    const evaluationPeriods = o.evaluationPeriods ?? DEFAULT_MAX_NODE_PERIODS;
+    if (!Token.isUnresolved(thresholdPercent) && !(thresholdPercent > 0 && thresholdPercent <= 100)) {
+      throw new ValidationError(path('maxNodeIpUtilization', 'thresholdPercent'), 'must be > 0 and <= 100' + got(thresholdPercent), 'e.g. 90');
+    }
+    checkPeriods(path('maxNodeIpUtilization', 'evaluationPeriods'), evaluationPeriods);
+    maxNodeIpUtilization = { thresholdPercent, evaluationPeriods, alarmName: alarmName('maxNodeIpUtilization', 'MaxNodeIpUtilization', o.alarmNameOverride) };
+  }
+  return { ipUtilization, ipamdErrors, collectorSilent, minSubnetAvailableIps, maxNodeIpUtilization };
 }
 
 /** CloudWatch alarms watch metrics of their own region only: a metric region other than the stack's fails. */

@@ -4,11 +4,13 @@
  * turned into the collector's environment. The helper checks its `collector` options here with the
  * prefix `collector` before it builds the chart, so a message names the prop the user wrote.
  */
+import { Token } from 'aws-cdk-lib';
 import { INTEGER_LIMITS, LOG_LEVELS, SCRAPE_MODES, inRange } from '../../common/limits';
 import { cloudWatchNamespaceProblem, eksClusterNameProblem } from '../../common/naming';
 import { DEFAULTS, ENV } from '../../common/settings';
-import type { CollectorChartOptions, CollectorChartProps } from '../collector-chart';
+import type { CollectorChartOptions, CollectorChartProps, CollectorLeaderElectionOptions } from '../collector-chart';
 import { ValidationError, propPath, withValue } from './errors';
+import { validateSubnetIds } from './subnet-ids';
 import {
   DNS_LABEL_RULE,
   DNS_SUBDOMAIN_RULE,
@@ -42,7 +44,21 @@ export interface ResolvedCollectorSettings {
   readonly scrapeTimeoutMs: number;
   readonly awsNodeNamespace: string;
   readonly awsNodeLabelSelector: string;
+  readonly replicas: number;
+  /** The Lease settings when replicas > 1; undefined with one replica. */
+  readonly leaderElection?: ResolvedLeaderElection;
 }
+
+/** Lease leader election with defaults applied. */
+export interface ResolvedLeaderElection {
+  readonly leaseName: string;
+  readonly leaseDurationSeconds: number;
+  readonly renewDeadlineSeconds: number;
+  readonly retryPeriodSeconds: number;
+}
+
+/** Most collector replicas: one leader publishes, the rest only wait; more than a few standbys buy nothing. */
+export const MAX_COLLECTOR_REPLICAS = 5;
 
 /** The string an enum-like choice holds; a plain string from JavaScript is taken as it is. */
 function choiceValue(choice: { readonly value: string } | string | undefined, fallback: string): string {
@@ -51,6 +67,7 @@ function choiceValue(choice: { readonly value: string } | string | undefined, fa
 }
 
 function resolve(props: CollectorChartOptions & Partial<CollectorChartProps>): ResolvedCollectorSettings {
+  const replicas = props.replicas ?? 1;
   return {
     namespace: props.namespace ?? DEFAULT_COLLECTOR_NAMESPACE,
     serviceAccountName: props.serviceAccountName ?? DEFAULT_COLLECTOR_NAME,
@@ -64,6 +81,15 @@ function resolve(props: CollectorChartOptions & Partial<CollectorChartProps>): R
     scrapeTimeoutMs: props.scrapeTimeoutMs ?? DEFAULTS.scrapeTimeoutMs,
     awsNodeNamespace: props.awsNodeNamespace ?? DEFAULTS.awsNodeNamespace,
     awsNodeLabelSelector: props.awsNodeLabelSelector ?? DEFAULTS.awsNodeLabelSelector,
+    replicas,
+    ...(replicas > 1 ? {
+      leaderElection: {
+        leaseName: props.leaderElection?.leaseName ?? DEFAULTS.leaseName,
+        leaseDurationSeconds: props.leaderElection?.leaseDurationSeconds ?? DEFAULTS.leaseDurationSeconds,
+        renewDeadlineSeconds: props.leaderElection?.renewDeadlineSeconds ?? DEFAULTS.leaseRenewDeadlineSeconds,
+        retryPeriodSeconds: props.leaderElection?.retryPeriodSeconds ?? DEFAULTS.leaseRetryPeriodSeconds,
+      },
+    } : {}),
   };
 }
 
@@ -116,12 +142,55 @@ export function validateCollectorChartOptions(options: CollectorChartOptions, pr
       fail('resources', `${what} request must not be above its limit`, `request ${request.shown}, limit ${limit.shown}`, `lower the ${what} request or raise its limit`);
     }
   }
+  if (!Token.isUnresolved(settings.replicas) && !inRange(settings.replicas, { min: 1, max: MAX_COLLECTOR_REPLICAS, unit: 'pods' })) {
+    fail('replicas', `must be a whole number from 1 to ${MAX_COLLECTOR_REPLICAS}`, settings.replicas, 'use 1, or 2 for a hot standby');
+  }
+  validateLeaderElection(options, settings, prefix);
   for (const name of Object.keys(options.extraEnv ?? {})) {
     if (!isEnvName(name)) fail('extraEnv', 'keys must be environment variable names (letters, digits, "_")', name, 'rename the variable');
     const instead = envSetByChart(prefix)[name];
     if (instead !== undefined) fail('extraEnv', `may not set ${name}, which the chart sets itself`, name, instead);
   }
   return settings;
+}
+
+/**
+ * The Lease options: names and ranges as the collector reads them, and client-go's order
+ * (duration > renew deadline > retry period), checked with the defaults filled in.
+ */
+function validateLeaderElection(options: CollectorChartOptions, settings: ResolvedCollectorSettings, prefix: string): void {
+  if (options.leaderElection === undefined) return;
+  const path = (name: string) => propPath(propPath(prefix, 'leaderElection'), name);
+  if (settings.replicas === 1) {
+    throw new ValidationError(propPath(prefix, 'leaderElection'), 'is set but replicas is 1, and one replica elects no leader',
+      `set ${propPath(prefix, 'replicas')} to 2 or more, or leave leaderElection out`);
+  }
+  const lease = settings.leaderElection!;
+  if (known(lease.leaseName) && !isDnsSubdomain(lease.leaseName)) {
+    throw new ValidationError(path('leaseName'), withValue(`must be ${DNS_SUBDOMAIN_RULE}`, lease.leaseName), `e.g. '${DEFAULTS.leaseName}'`);
+  }
+  const timings = [
+    ['leaseDurationSeconds', lease.leaseDurationSeconds, INTEGER_LIMITS.leaseDurationSeconds, DEFAULTS.leaseDurationSeconds],
+    ['renewDeadlineSeconds', lease.renewDeadlineSeconds, INTEGER_LIMITS.leaseRenewDeadlineSeconds, DEFAULTS.leaseRenewDeadlineSeconds],
+    ['retryPeriodSeconds', lease.retryPeriodSeconds, INTEGER_LIMITS.leaseRetryPeriodSeconds, DEFAULTS.leaseRetryPeriodSeconds],
+  ] as const;
+  for (const [name, value, range, fallback] of timings) {
+    if (Token.isUnresolved(value)) return;
+    if (!inRange(value, range)) {
+      throw new ValidationError(path(name), withValue(`must be a whole number from ${range.min} to ${range.max} (${range.unit})`, value), `leave it out for the default, ${fallback}`);
+    }
+  }
+  const order = 'leaseDurationSeconds > renewDeadlineSeconds > retryPeriodSeconds (a leader gives up before a standby may take over, and tries more than once)';
+  if (!(lease.leaseDurationSeconds > lease.renewDeadlineSeconds)) {
+    throw new ValidationError(path('leaseDurationSeconds'),
+      `is ${lease.leaseDurationSeconds}, not more than the renew deadline, ${lease.renewDeadlineSeconds}; the timings must be ${order}`,
+      'lengthen the lease duration or shorten the renew deadline');
+  }
+  if (!(lease.renewDeadlineSeconds > lease.retryPeriodSeconds)) {
+    throw new ValidationError(path('renewDeadlineSeconds'),
+      `is ${lease.renewDeadlineSeconds}, not more than the retry period, ${lease.retryPeriodSeconds}; the timings must be ${order}`,
+      'lengthen the renew deadline or shorten the retry period');
+  }
 }
 
 /** Checks the whole of the chart's props: the options, then what the helper adds. */
@@ -149,6 +218,14 @@ export function validateCollectorChartProps(props: CollectorChartProps, prefix: 
     if (known(key) && !isLabelKey(key)) fail('labels', `keys must be [prefix/]name (${NAME_RULE})`, key, 'rename the label');
     if (known(value) && !isLabelValue(value)) fail('labels', `values must be empty or a name (${NAME_RULE})`, value, 'change the value');
   }
+  if (props.subnetIds !== undefined) validateSubnetIds(props.subnetIds, 'subnetIds');
+  if (props.subnetRefreshSeconds !== undefined) {
+    if (props.subnetIds === undefined) fail('subnetRefreshSeconds', 'is set but subnetIds is not, so no subnet is read', props.subnetRefreshSeconds, 'give subnetIds too, or leave it out');
+    const range = INTEGER_LIMITS.subnetRefreshSeconds;
+    if (!Token.isUnresolved(props.subnetRefreshSeconds) && !inRange(props.subnetRefreshSeconds, range)) {
+      fail('subnetRefreshSeconds', `must be a whole number from ${range.min} to ${range.max} (${range.unit})`, props.subnetRefreshSeconds, `leave it out for the default, ${DEFAULTS.subnetRefreshSeconds}`);
+    }
+  }
   for (const key of Object.keys(props.serviceAccountAnnotations ?? {})) {
     if (known(key) && !isLabelKey(key)) fail('serviceAccountAnnotations', `keys must be [prefix/]name (${NAME_RULE})`, key, 'rename the annotation');
   }
@@ -171,6 +248,15 @@ function envSetByChart(prefix: string): Readonly<Record<string, string>> {
     [ENV.awsNodeNamespace]: option('awsNodeNamespace'),
     [ENV.awsNodeLabelSelector]: option('awsNodeLabelSelector'),
     [ENV.cloudWatchNamespace]: 'set the prop cloudWatchNamespace instead',
+    [ENV.leaderElection]: option('replicas'),
+    [ENV.podName]: `it comes from the downward API when ${propPath(prefix, 'replicas')} is more than 1`,
+    [ENV.podNamespace]: `it comes from the downward API when ${propPath(prefix, 'replicas')} is more than 1`,
+    [ENV.leaseName]: option('leaderElection.leaseName'),
+    [ENV.leaseDurationSeconds]: option('leaderElection.leaseDurationSeconds'),
+    [ENV.leaseRenewDeadlineSeconds]: option('leaderElection.renewDeadlineSeconds'),
+    [ENV.leaseRetryPeriodSeconds]: option('leaderElection.retryPeriodSeconds'),
+    [ENV.subnetIds]: prefix === '' ? 'set the prop subnetIds instead' : 'set the prop subnetMetrics instead',
+    [ENV.subnetRefreshSeconds]: prefix === '' ? 'set the prop subnetRefreshSeconds instead' : 'set the prop subnetMetrics.refreshInterval instead',
     [ENV.healthPort]: `it is fixed at ${DEFAULTS.healthPort}, the port of the probes`,
     [ENV.prometheusPort]: `it is fixed at ${DEFAULTS.prometheusPort}, the container's "metrics" port`,
   };
@@ -193,6 +279,24 @@ export function collectorEnvironment(props: CollectorChartProps, settings: Resol
     [ENV.cloudWatchNamespace]: settings.cloudWatchNamespace,
     [ENV.healthPort]: String(DEFAULTS.healthPort),
     ...(settings.usePrometheus ? { [ENV.prometheusPort]: String(DEFAULTS.prometheusPort) } : {}),
+    ...(props.subnetIds !== undefined ? { [ENV.subnetIds]: props.subnetIds.join(',') } : {}),
+    ...(props.subnetIds !== undefined && props.subnetRefreshSeconds !== undefined ? { [ENV.subnetRefreshSeconds]: String(props.subnetRefreshSeconds) } : {}),
+    ...(settings.leaderElection ? leaderElectionEnvironment(props.leaderElection ?? {}) : {}),
     ...props.extraEnv,
+  };
+}
+
+/**
+ * LEADER_ELECTION and the Lease settings that were given (the others stay at the collector's
+ * defaults); POD_NAME and POD_NAMESPACE come from the downward API (see the chart).
+ */
+function leaderElectionEnvironment(lease: CollectorLeaderElectionOptions): Record<string, string> {
+  const given = (name: string, value: string | number | undefined) => (value === undefined ? {} : { [name]: String(value) });
+  return {
+    [ENV.leaderElection]: 'true',
+    ...given(ENV.leaseName, lease.leaseName),
+    ...given(ENV.leaseDurationSeconds, lease.leaseDurationSeconds),
+    ...given(ENV.leaseRenewDeadlineSeconds, lease.renewDeadlineSeconds),
+    ...given(ENV.leaseRetryPeriodSeconds, lease.retryPeriodSeconds),
   };
 }

@@ -48,6 +48,22 @@ function acknowledgmentsUnder(scope: IConstruct): Acknowledgment[] {
 const PUT_METRIC_DATA_REASON = /^cloudwatch:PutMetricData supports no resource-level permissions, so its Resource can only be "\*"; the cloudwatch:namespace condition narrows/;
 
 describe('cdk-nag AwsSolutions on the example stack', () => {
+  test('with subnet metrics on, the DescribeSubnets statement is covered by the same acknowledgment, which says why', () => {
+    // GIVEN a helper for a cluster managed elsewhere, with subnet metrics
+    const app = newApp();
+    const stack = new Stack(app, 'Subnets', { env: ENV });
+    const role = iam.Role.fromRoleName(stack, 'NodeRole', 'node-role');
+    new CniMetricsHelper(stack, 'Helper', { clusterName: 'prod', nodeRoles: [role], subnetMetrics: { enabled: true, subnetIds: ['subnet-0123456789abcdef0'] } });
+
+    // THEN no finding is left, and the one acknowledgment names both actions
+    expect(findingsAt(awsSolutionsFindings(app))).toEqual([]);
+    expect(acknowledgmentsUnder(stack)).toEqual([{
+      path: 'Subnets/Helper/Policy/Resource',
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: expect.stringMatching(/PutMetricData .* ec2:DescribeSubnets \(only when subnet metrics are on\) is a read-only List action/),
+    }]);
+  });
+
   test('finds nothing: the one finding on our policy is acknowledged, with its reason, on that policy only', () => {
     // GIVEN the example app, as `npx cdk synth` builds it
     const app = newApp();

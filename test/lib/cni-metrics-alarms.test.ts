@@ -154,6 +154,77 @@ describe('CniMetricsAlarms', () => {
     });
   });
 
+  describe('min subnet available IPs', () => {
+    test('off unless enabled (a standalone CniMetricsAlarms cannot tell whether subnets are watched)', () => {
+      expect(synthDefault().alarms.minSubnetAvailableIpsAlarm).toBeUndefined();
+      expect(alarmNames(synth({ minSubnetAvailableIps: { thresholdIps: 5 } }).template)).toEqual(alarmNames(synthDefault().template));
+    });
+
+    test('enabled: true alarms on Minimum of minSubnetAvailableIPs below 100 for 1 period, missing data ignored', () => {
+      const { template, alarms } = synth({ minSubnetAvailableIps: { enabled: true } });
+
+      expect(alarms.alarms).toEqual([alarms.ipUtilizationAlarm, alarms.collectorSilentAlarm, alarms.minSubnetAvailableIpsAlarm]);
+      template.hasResourceProperties(ALARM, {
+        AlarmName: 'prod-eks-CNI-MinSubnetAvailableIps',
+        AlarmDescription: Match.stringLikeRegexp('^A subnet that pods of cluster prod-eks draw IPs from has fewer than 100 free IPv4 addresses\\.'),
+        Namespace: 'Kubernetes',
+        MetricName: 'minSubnetAvailableIPs',
+        Dimensions: CLUSTER_DIMENSIONS,
+        Statistic: 'Minimum',
+        Period: 300,
+        ComparisonOperator: 'LessThanThreshold',
+        Threshold: 100,
+        EvaluationPeriods: 1,
+        TreatMissingData: 'missing',
+      });
+    });
+
+    test('takes the threshold, periods and name given', () => {
+      const { template } = synth({ minSubnetAvailableIps: { enabled: true, thresholdIps: 250, evaluationPeriods: 2, alarmNameOverride: 'subnets-low' } });
+      template.hasResourceProperties(ALARM, { AlarmName: 'subnets-low', MetricName: 'minSubnetAvailableIPs', Threshold: 250, EvaluationPeriods: 2 });
+    });
+
+    test.each([0, 1.5, -3])('a threshold of %s IPs fails naming the prop', (thresholdIps) => {
+      expect(() => synth({ minSubnetAvailableIps: { enabled: true, thresholdIps } })).toThrow(
+        `cni-metrics-helper: minSubnetAvailableIps.thresholdIps: must be a whole number >= 1 (free IP addresses), got ${thresholdIps} — e.g. 100`,
+      );
+    });
+  });
+
+  describe('max node IP utilization (the fullest node)', () => {
+    test('off by default', () => {
+      expect(synthDefault().alarms.maxNodeIpUtilizationAlarm).toBeUndefined();
+    });
+
+    test('enabled: true alarms on Maximum of maxNodeIPUtilization above 90% for 3 periods', () => {
+      const { template, alarms } = synth({ maxNodeIpUtilization: { enabled: true } });
+
+      expect(alarms.alarms[alarms.alarms.length - 1]).toBe(alarms.maxNodeIpUtilizationAlarm);
+      template.hasResourceProperties(ALARM, {
+        AlarmName: 'prod-eks-CNI-MaxNodeIpUtilization',
+        MetricName: 'maxNodeIPUtilization',
+        Dimensions: CLUSTER_DIMENSIONS,
+        Statistic: 'Maximum',
+        ComparisonOperator: 'GreaterThanThreshold',
+        Threshold: 90,
+        EvaluationPeriods: 3,
+        TreatMissingData: 'missing',
+      });
+    });
+
+    test.each([0, 101])('a threshold of %s%% fails naming the prop', (thresholdPercent) => {
+      expect(() => synth({ maxNodeIpUtilization: { enabled: true, thresholdPercent } })).toThrow(
+        `cni-metrics-helper: maxNodeIpUtilization.thresholdPercent: must be > 0 and <= 100, got ${thresholdPercent} — e.g. 90`,
+      );
+    });
+
+    test('periods beyond a day fail naming the prop', () => {
+      expect(() => synth({ maxNodeIpUtilization: { enabled: true, evaluationPeriods: 289 } })).toThrow(
+        /^cni-metrics-helper: maxNodeIpUtilization.evaluationPeriods: is 289, .*use at most 288 periods/,
+      );
+    });
+  });
+
   test('with every alarm turned off, no alarm is created', () => {
     // GIVEN / WHEN (no Template here: CloudFormation validation warns about an empty stack)
     const stack = new Stack(new App(), 'Stack');

@@ -107,9 +107,13 @@ function visibleNames(widget: Widget): string[] {
   return metricLines(widget).filter((m) => m.visible).map((m) => m.metricName);
 }
 
-function namesWithRole(role: string): string[] {
-  return CATALOG.filter((m) => (m.dashboard as readonly string[]).includes(role)).map((m) => m.metricName);
+/** The catalog's metrics in `role`; the subnet watcher's only when the dashboard shows subnet metrics. */
+function namesWithRole(role: string, subnetMetrics = false): string[] {
+  return CATALOG.filter((m) => (m.dashboard as readonly string[]).includes(role) && (subnetMetrics || m.aggregation !== 'ec2Subnet')).map((m) => m.metricName);
 }
+
+/** The subnet watcher's metrics (published only with SUBNET_IDS). */
+const SUBNET_METRIC_NAMES = CATALOG.filter((m) => m.aggregation === 'ec2Subnet').map((m) => m.metricName);
 
 describe('CniMetricsDashboard', () => {
   test("is named 'EKS-CNI-metrics' by default, as in the AWS guide", () => {
@@ -120,12 +124,43 @@ describe('CniMetricsDashboard', () => {
     synth({ dashboardName: 'prod_EKS-CNI' }).template.hasResourceProperties(DASHBOARD, { DashboardName: 'prod_EKS-CNI' });
   });
 
-  test('shows exactly the catalog metrics that have a dashboard role', () => {
+  test('shows exactly the catalog metrics that have a dashboard role, without the subnet metrics by default', () => {
     const { widgets } = synthDefault();
 
     const shown = new Set(widgets.flatMap((w) => metricLines(w).map((m) => m.metricName)));
-    const withRole = CATALOG.filter((m) => m.dashboard.length > 0).map((m) => m.metricName);
+    const withRole = CATALOG.filter((m) => m.dashboard.length > 0 && !SUBNET_METRIC_NAMES.includes(m.metricName)).map((m) => m.metricName);
     expect([...shown].sort()).toEqual([...withRole].sort());
+    expect(JSON.stringify(widgets)).not.toContain('subnet');
+  });
+
+  describe('subnet metrics', () => {
+    test('subnetMetrics: true adds the subnet metrics that have a role, and a per-subnet SEARCH graph', () => {
+      const { widgets } = synth({ subnetMetrics: true });
+
+      const shown = new Set(widgets.flatMap((w) => metricLines(w).map((m) => m.metricName)));
+      const withRole = CATALOG.filter((m) => m.dashboard.length > 0).map((m) => m.metricName);
+      expect([...shown].sort()).toEqual([...withRole].sort());
+      expect(visibleNames(widgetTitled(widgets, 'Cluster now'))).toEqual(namesWithRole('number', true));
+      expect(visibleNames(widgetTitled(widgets, 'Collector health'))).toContain('subnetRefreshErrors');
+
+      const perSubnet = widgetTitled(widgets, 'Subnets: available IPs (per subnet)');
+      expect(perSubnet.width).toBe(24);
+      expect(expressions(perSubnet)).toEqual([{
+        expression: `SEARCH('{"Kubernetes",CLUSTER_ID,SubnetId,AvailabilityZone} MetricName="subnetAvailableIPs" CLUSTER_ID="${CLUSTER}"', 'Minimum', 300)`,
+        label: "${PROP('Dim.SubnetId')} (${PROP('Dim.AvailabilityZone')})",
+      }]);
+      // The row sits right under the capacity and utilization graphs.
+      const capacity = widgetTitled(widgets, 'Capacity: ENIs and IPs');
+      expect(perSubnet.y).toBe(capacity.y + capacity.height);
+    });
+
+    test('the SEARCH follows the namespace, the period and the region, escaping a quote in the namespace', () => {
+      const { widgets } = synth({ subnetMetrics: true, namespace: 'Team "A"/CNI', period: Duration.minutes(1), region: 'eu-west-1' });
+      const perSubnet = widgetTitled(widgets, 'Subnets: available IPs (per subnet)');
+      const [search] = expressions(perSubnet);
+      expect(search.expression).toBe(`SEARCH('{"Team \\"A\\"/CNI",CLUSTER_ID,SubnetId,AvailabilityZone} MetricName="subnetAvailableIPs" CLUSTER_ID="${CLUSTER}"', 'Minimum', 60)`);
+      expect((perSubnet.properties as any).region).toBe('eu-west-1');
+    });
   });
 
   test('reads every metric of the cluster in its namespace with the statistic the catalog calls for', () => {
@@ -208,7 +243,8 @@ describe('CniMetricsDashboard', () => {
     const { widgets } = synthDefault();
 
     const rightOf = (title: string) => metricLines(widgetTitled(widgets, title)).filter((m) => m.yAxis === 'right').map((m) => m.metricName);
-    expect(rightOf('Capacity: ENIs and IPs')).toEqual(['minAvailableIPsPerNode']);
+    // Both worst-node figures share the per-node axis, away from the cluster sums.
+    expect(rightOf('Capacity: ENIs and IPs')).toEqual(['minAvailableIPsPerNode', 'minFreeIPCapacityPerNode']);
     expect(rightOf('Collector health')).toEqual(['collectorCycleDuration']);
     expect(rightOf('AWS API latency')).toEqual([]);
   });

@@ -40,6 +40,24 @@ describe('CniMetricsPolicy', () => {
     ]);
   });
 
+  test('describeSubnets: true adds ec2:DescribeSubnets on * as a statement of its own, without the namespace condition', () => {
+    const stack = newStack();
+
+    new CniMetricsPolicy(stack, 'Policy', { describeSubnets: true });
+
+    const [policy] = Object.values(Template.fromStack(stack).findResources('AWS::IAM::ManagedPolicy')) as any[];
+    expect(policy.Properties.PolicyDocument.Statement).toEqual([
+      { Effect: 'Allow', Action: 'cloudwatch:PutMetricData', Resource: '*', Condition: { StringEquals: { 'cloudwatch:namespace': 'Kubernetes' } } },
+      { Effect: 'Allow', Action: 'ec2:DescribeSubnets', Resource: '*' },
+    ]);
+  });
+
+  test('no ec2 action unless describeSubnets is on', () => {
+    const stack = newStack();
+    new CniMetricsPolicy(stack, 'Policy', { describeSubnets: false });
+    expect(JSON.stringify(Template.fromStack(stack).toJSON())).not.toContain('ec2:');
+  });
+
   test('narrows to the namespace and name it is given', () => {
     const stack = newStack();
 

@@ -429,4 +429,160 @@ describe('CollectorChart', () => {
       expect(policy.spec.ingress[0].ports).toEqual([{ protocol: 'TCP', port: 61682 }, { protocol: 'TCP', port: 61681 }]);
     });
   });
+
+  describe('high availability (replicas > 1)', () => {
+    /** The Deployment's env with the downward API's fields as the kubelet would fill them in. */
+    function envWithPod(docs: any[], podName: string, podNamespace: string): Record<string, string> {
+      const fieldValues: Record<string, string> = { 'metadata.name': podName, 'metadata.namespace': podNamespace };
+      return Object.fromEntries(collectorContainer(docs).env.map((e: any) => [e.name, e.value ?? fieldValues[e.valueFrom.fieldRef.fieldPath]]));
+    }
+
+    test('one replica: Recreate, no election, no Lease RBAC, no PDB, no anti-affinity', () => {
+      const docs = synth();
+      const deployment = only(docs, 'Deployment');
+      expect(deployment.spec.replicas).toBe(1);
+      expect(deployment.spec.strategy).toEqual({ type: 'Recreate' });
+      const env = envOf(collectorContainer(docs));
+      for (const name of [ENV.leaderElection, ENV.podName, ENV.podNamespace, ENV.leaseName]) expect(env).not.toHaveProperty(name);
+      expect(find(docs, 'PodDisruptionBudget')).toEqual([]);
+      expect(find(docs, 'Role').map((role) => role.metadata.name)).toEqual(['cni-metrics-helper']);
+      expect(find(docs, 'RoleBinding')).toHaveLength(1);
+      expect(JSON.stringify(docs)).not.toContain('coordination.k8s.io');
+      expect(podSpec(docs).affinity).toBeUndefined();
+    });
+
+    test('two replicas: LEADER_ELECTION, POD_NAME and POD_NAMESPACE from the downward API, RollingUpdate', () => {
+      const docs = synth({ replicas: 2, namespace: 'monitoring' });
+      const deployment = only(docs, 'Deployment');
+      expect(deployment.spec.replicas).toBe(2);
+      expect(deployment.spec.strategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } });
+      const env = collectorContainer(docs).env;
+      expect(env).toEqual(expect.arrayContaining([
+        { name: ENV.leaderElection, value: 'true' },
+        { name: ENV.podName, valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+        { name: ENV.podNamespace, valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+      ]));
+      // The Lease timings stay at the collector's defaults unless given.
+      for (const name of [ENV.leaseName, ENV.leaseDurationSeconds, ENV.leaseRenewDeadlineSeconds, ENV.leaseRetryPeriodSeconds]) {
+        expect(env.map((e: any) => e.name)).not.toContain(name);
+      }
+    });
+
+    test('the collector reads the two-replica environment as leader election on its own pod and namespace', () => {
+      const env = envWithPod(synth({ replicas: 2, namespace: 'monitoring' }), 'cni-metrics-helper-7d9f-abcde', 'monitoring');
+      expect(loadConfig(env).leaderElection).toEqual({
+        identity: 'cni-metrics-helper-7d9f-abcde',
+        namespace: 'monitoring',
+        leaseName: DEFAULTS.leaseName,
+        leaseDurationSeconds: 15,
+        renewDeadlineSeconds: 10,
+        retryPeriodSeconds: 2,
+      });
+    });
+
+    test('Lease settings given are passed on, and the collector reads them', () => {
+      const docs = synth({ replicas: 3, leaderElection: { leaseName: 'cni-leader', leaseDurationSeconds: 30, renewDeadlineSeconds: 20, retryPeriodSeconds: 4 } });
+      const env = envWithPod(docs, 'pod-a', 'kube-system');
+      expect(env).toMatchObject({ [ENV.leaseName]: 'cni-leader', [ENV.leaseDurationSeconds]: '30', [ENV.leaseRenewDeadlineSeconds]: '20', [ENV.leaseRetryPeriodSeconds]: '4' });
+      expect(loadConfig(env).leaderElection).toMatchObject({ leaseName: 'cni-leader', leaseDurationSeconds: 30, renewDeadlineSeconds: 20, retryPeriodSeconds: 4 });
+      // The Role names the chosen Lease.
+      const leaseRole = find(docs, 'Role').find((role) => role.metadata.name === 'cni-metrics-helper-leader-election');
+      expect(leaseRole.rules[1].resourceNames).toEqual(['cni-leader']);
+    });
+
+    test('Lease RBAC in the collector namespace: create on leases, get and update on the one Lease, bound to the ServiceAccount', () => {
+      const docs = synth({ replicas: 2, namespace: 'monitoring', serviceAccountName: 'cni-collector' });
+      const leaseRole = find(docs, 'Role').find((role) => role.metadata.name === 'cni-metrics-helper-leader-election');
+      expect(leaseRole.metadata.namespace).toBe('monitoring');
+      expect(leaseRole.rules).toEqual([
+        { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
+        { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['cni-metrics-helper'], verbs: ['get', 'update'] },
+      ]);
+      const binding = find(docs, 'RoleBinding').find((b) => b.metadata.name === 'cni-metrics-helper-leader-election');
+      expect(binding.metadata.namespace).toBe('monitoring');
+      expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'cni-metrics-helper-leader-election' });
+      expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'cni-collector', namespace: 'monitoring' }]);
+      // The aws-node pods Role is unchanged: no lease right there.
+      const podsRole = find(docs, 'Role').find((role) => role.metadata.name === 'cni-metrics-helper');
+      expect(JSON.stringify(podsRole)).not.toContain('leases');
+    });
+
+    test('a PodDisruptionBudget keeps one collector up, selecting the Deployment\'s pods', () => {
+      const docs = synth({ replicas: 2 });
+      const pdb = only(docs, 'PodDisruptionBudget');
+      expect(pdb.apiVersion).toBe('policy/v1');
+      expect(pdb.metadata).toMatchObject({ name: 'cni-metrics-helper', namespace: 'kube-system' });
+      expect(pdb.spec).toEqual({ minAvailable: 1, selector: { matchLabels: only(docs, 'Deployment').spec.selector.matchLabels } });
+    });
+
+    test('preferred pod anti-affinity on kubernetes.io/hostname, beside the node architecture affinity when there is one', () => {
+      const expected = {
+        preferredDuringSchedulingIgnoredDuringExecution: [{
+          weight: 100,
+          podAffinityTerm: { labelSelector: { matchLabels: { 'k8s-app': 'cni-metrics-helper' } }, topologyKey: 'kubernetes.io/hostname' },
+        }],
+      };
+      expect(podSpec(synth({ replicas: 2 })).affinity).toEqual({ podAntiAffinity: expected });
+      const withArch = podSpec(synth({ replicas: 2, nodeArchitecture: 'arm64' })).affinity;
+      expect(withArch.podAntiAffinity).toEqual(expected);
+      expect(JSON.stringify(withArch.nodeAffinity)).toContain('arm64');
+    });
+
+    test('the two-replica chart passes the Kubernetes schema validation', () => {
+      const docs = [
+        ...synth({ replicas: 2, leaderElection: { leaseDurationSeconds: 20 } }),
+        ...synth({ replicas: 2, nodeArchitecture: 'amd64', image: 'public.ecr.aws/docker/library/node:20.20.2-alpine3.23', bundle: packCollectorBundle(incompressibleBundle(1000)) }),
+      ];
+      expect(schemaErrors(docs)).toEqual([]);
+    });
+
+    test.each<[string, Partial<CollectorChartProps>, RegExp]>([
+      ['zero replicas', { replicas: 0 }, /^cni-metrics-helper: replicas: must be a whole number from 1 to 5, got 0 — /],
+      ['too many replicas', { replicas: 6 }, /^cni-metrics-helper: replicas: must be a whole number from 1 to 5, got 6 — /],
+      ['fractional replicas', { replicas: 1.5 }, /^cni-metrics-helper: replicas: must be a whole number/],
+      ['leaderElection with one replica', { leaderElection: { leaseName: 'x' } }, /^cni-metrics-helper: leaderElection: is set but replicas is 1/],
+      ['a bad lease name', { replicas: 2, leaderElection: { leaseName: 'Not_A_Name' } }, /^cni-metrics-helper: leaderElection.leaseName: must be a Kubernetes object name/],
+      ['a lease duration not above the default renew deadline', { replicas: 2, leaderElection: { leaseDurationSeconds: 10 } },
+        /^cni-metrics-helper: leaderElection.leaseDurationSeconds: is 10, not more than the renew deadline, 10; .* — /],
+      ['a renew deadline not above the retry period', { replicas: 2, leaderElection: { renewDeadlineSeconds: 3, retryPeriodSeconds: 3 } },
+        /^cni-metrics-helper: leaderElection.renewDeadlineSeconds: is 3, not more than the retry period, 3; /],
+      ['a zero retry period', { replicas: 2, leaderElection: { retryPeriodSeconds: 0 } }, /^cni-metrics-helper: leaderElection.retryPeriodSeconds: must be a whole number from 1 to 3600/],
+      ['extraEnv setting LEADER_ELECTION', { extraEnv: { LEADER_ELECTION: 'true' } }, /^cni-metrics-helper: extraEnv: may not set LEADER_ELECTION.* — set the prop replicas instead$/],
+      ['extraEnv setting POD_NAME', { extraEnv: { POD_NAME: 'x' } }, /^cni-metrics-helper: extraEnv: may not set POD_NAME.*downward API/],
+    ])('rejects %s, naming the prop', (_case, props, message) => {
+      expect(() => synth(props)).toThrow(message);
+    });
+  });
+
+  describe('subnet metrics', () => {
+    const SUBNETS = ['subnet-0123456789abcdef0', 'subnet-89abcdef'];
+
+    test('none by default: no SUBNET_IDS', () => {
+      expect(envOf(collectorContainer(synth()))).not.toHaveProperty(ENV.subnetIds);
+    });
+
+    test('subnetIds become SUBNET_IDS (and SUBNET_REFRESH_SECONDS when given), as the collector reads them', () => {
+      const env = envOf(collectorContainer(synth({ subnetIds: SUBNETS, subnetRefreshSeconds: 600 })));
+      expect(env[ENV.subnetIds]).toBe('subnet-0123456789abcdef0,subnet-89abcdef');
+      expect(env[ENV.subnetRefreshSeconds]).toBe('600');
+      expect(loadConfig(env)).toMatchObject({ subnets: { subnetIds: SUBNETS, refreshSeconds: 600 } });
+    });
+
+    test('subnet ids held in tokens pass through for CloudFormation to resolve', () => {
+      const token = Lazy.string({ produce: () => 'subnet-0123456789abcdef0' });
+      expect(envOf(collectorContainer(synth({ subnetIds: [token] })))[ENV.subnetIds]).toBe(token);
+    });
+
+    test.each<[string, Partial<CollectorChartProps>, RegExp]>([
+      ['an empty list', { subnetIds: [] }, /^cni-metrics-helper: subnetIds: must list at least one subnet id — /],
+      ['a malformed id', { subnetIds: ['subnet-XYZ'] }, /^cni-metrics-helper: subnetIds: holds something that is not a subnet id .*, got "subnet-XYZ" — e.g. 'subnet-0123456789abcdef0'$/],
+      ['a duplicate', { subnetIds: [SUBNETS[0], SUBNETS[0]] }, /^cni-metrics-helper: subnetIds: lists a subnet twice, got "subnet-0123456789abcdef0"/],
+      ['too many', { subnetIds: Array.from({ length: 1001 }, (_, i) => `subnet-${i.toString(16).padStart(8, '0')}`) }, /^cni-metrics-helper: subnetIds: lists 1001 subnets, more than 1000/],
+      ['a refresh without subnets', { subnetRefreshSeconds: 600 }, /^cni-metrics-helper: subnetRefreshSeconds: is set but subnetIds is not/],
+      ['a refresh too short', { subnetIds: SUBNETS, subnetRefreshSeconds: 10 }, /^cni-metrics-helper: subnetRefreshSeconds: must be a whole number from 30 to 86400/],
+      ['extraEnv setting SUBNET_IDS', { extraEnv: { SUBNET_IDS: 'subnet-89abcdef' } }, /^cni-metrics-helper: extraEnv: may not set SUBNET_IDS.* — set the prop subnetIds instead$/],
+    ])('rejects %s, naming the prop', (_case, props, message) => {
+      expect(() => synth(props)).toThrow(message);
+    });
+  });
 });

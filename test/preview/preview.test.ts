@@ -151,7 +151,6 @@ describeWithBrowser('npm run preview in headless chromium', () => {
       cniVersionCount: '1', // awscni_build_info version="v1.20.1" on all three nodes: one distinct version
       maxNodeIPUtilization: '96.3', // node-b: 100 * 26 / 27 = 96.296 (node-a 20 / 56, node-prefix 33 / 432 are emptier)
       nodesAtIPCapacity: '0', // no node has assigned >= awscni_ip_max (26 < 27 on the fullest)
-      minSubnetAvailableIPs: 'no data', // the simulated cluster watches no subnet (SUBNET_IDS unset)
     });
     // And they are what CloudWatch stored for the last cycle.
     const lastCycle = result.run.cycleTimestamps[result.run.cycleTimestamps.length - 1];
