@@ -351,16 +351,16 @@ export class CollectorChart extends cdk8s.Chart {
   }
 
   /**
-   * Exactly what the collector calls, in the aws-node namespace only: `list` pods (discovery is a
-   * paginated list with a label selector; no `get` or `watch`), and in proxy mode `get` on
-   * `pods/proxy` (each scrape is a GET through the pod proxy). Direct mode reaches ipamd on the
+   * Exactly what the collector calls, in the aws-node namespace only: `list` and `watch` pods
+   * (discovery is a paginated list with a label selector, then a watch for the pod cache; no `get`),
+   * and in proxy mode `get` on `pods/proxy` (each scrape is a GET through the pod proxy). Direct mode reaches ipamd on the
    * node's IP, outside the API server, so it gets no proxy right.
    */
   private createRole(awsNodeNamespace: string, scrapeMode: string): kplus.Role {
     const role = new kplus.Role(this, 'AwsNodePodsRole', {
       metadata: { name: COLLECTOR_NAME, namespace: awsNodeNamespace },
     });
-    role.allow(['list'], kplus.ApiResource.PODS);
+    role.allow(['list', 'watch'], kplus.ApiResource.PODS);
     if (scrapeMode === ScrapeMode.PROXY.value) {
       role.allow(['get'], kplus.ApiResource.custom({ apiGroup: '', resourceType: 'pods/proxy' }));
     }

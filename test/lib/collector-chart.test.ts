@@ -114,19 +114,19 @@ describe('CollectorChart', () => {
       const role = only(docs, 'Role');
       expect(role.metadata.namespace).toBe('kube-system');
       expect(role.rules).toEqual([
-        { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
+        { apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] },
         { apiGroups: [''], resources: ['pods/proxy'], verbs: ['get'] },
       ]);
       expect(find(docs, 'ClusterRole')).toEqual([]);
       expect(find(docs, 'ClusterRoleBinding')).toEqual([]);
     });
 
-    test('in direct mode grants only list on pods: no pods/proxy', () => {
+    test('in direct mode grants only list and watch on pods: no pods/proxy', () => {
       // WHEN
       const docs = synth({ scrapeMode: ScrapeMode.DIRECT });
 
       // THEN
-      expect(only(docs, 'Role').rules).toEqual([{ apiGroups: [''], resources: ['pods'], verbs: ['list'] }]);
+      expect(only(docs, 'Role').rules).toEqual([{ apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] }]);
       expect(JSON.stringify(docs)).not.toContain('pods/proxy');
     });
 

@@ -151,14 +151,14 @@ describe.each(VARIANTS)('the manifest with the %s image in %s mode', (image, scr
     expect(docs.filter((doc) => !doc.metadata.namespace).map((doc) => `${doc.kind} ${doc.metadata.name}`)).toEqual([]);
   });
 
-  test(`grants exactly list on pods${scrapeMode === 'proxy' ? ' and get on pods/proxy' : ''}, in the aws-node namespace, to the collector only`, () => {
+  test(`grants exactly list and watch on pods${scrapeMode === 'proxy' ? ' and get on pods/proxy' : ''}, in the aws-node namespace, to the collector only`, () => {
     const docs = manifestOf(image, scrapeMode);
     const [role] = docs.filter((doc) => doc.kind === 'Role');
     const [binding] = docs.filter((doc) => doc.kind === 'RoleBinding');
 
     expect(role.metadata.namespace).toBe('kube-system');
     expect(role.rules).toEqual([
-      { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
+      { apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] },
       ...(scrapeMode === 'proxy' ? [{ apiGroups: [''], resources: ['pods/proxy'], verbs: ['get'] }] : []),
     ]);
     expect(binding.metadata.namespace).toBe(role.metadata.namespace);
