@@ -6,20 +6,10 @@ import type { ClusterDatum } from '../../runtime/types';
 import {
   createTestCloudWatchClient, startCloudWatchServer, type CloudWatchServer, type ReceivedDatum, type TestCloudWatchClient,
 } from '../support/cloudwatch-server';
+import { isolateFromAwsEnvironment } from '../support/isolated-aws-env';
 
-// No test may read ~/.aws or reach AWS: shared config files point nowhere, and every client gets
-// explicit fake credentials, region and a loopback endpoint.
-const savedEnv = { ...process.env };
-beforeAll(() => {
-  process.env.AWS_CONFIG_FILE = '/nonexistent/aws-config';
-  process.env.AWS_SHARED_CREDENTIALS_FILE = '/nonexistent/aws-credentials';
-  delete process.env.AWS_PROFILE;
-  delete process.env.AWS_ENDPOINT_URL;
-  delete process.env.AWS_ENDPOINT_URL_CLOUDWATCH;
-});
-afterAll(() => {
-  process.env = savedEnv;
-});
+// No test may read ~/.aws or reach AWS.
+isolateFromAwsEnvironment('AWS_ENDPOINT_URL_CLOUDWATCH');
 
 const CLUSTER_ID = 'test-cluster';
 const NAMESPACE = 'Kubernetes';

@@ -2,20 +2,10 @@ import { createLogger, type Logger } from '../../runtime/log';
 import { SUBNET_ENV, SubnetSettingsError, loadSubnetSettings, parseSubnetIds } from '../../runtime/subnet-settings';
 import { MAX_FILTER_VALUES, SUBNET_METRICS, SubnetWatcher, type DimensionedDatum, type SubnetWatcherOptions } from '../../runtime/subnets';
 import { createTestEc2Client, startEc2Server, type Ec2Server, type LoopbackSubnet } from '../support/ec2-server';
+import { isolateFromAwsEnvironment } from '../support/isolated-aws-env';
 
-// No test may read ~/.aws or reach AWS: shared config files point nowhere, and every client gets
-// fake credentials, a region and a loopback endpoint.
-const savedEnv = { ...process.env };
-beforeAll(() => {
-  process.env.AWS_CONFIG_FILE = '/nonexistent/aws-config';
-  process.env.AWS_SHARED_CREDENTIALS_FILE = '/nonexistent/aws-credentials';
-  delete process.env.AWS_PROFILE;
-  delete process.env.AWS_ENDPOINT_URL;
-  delete process.env.AWS_ENDPOINT_URL_EC2;
-});
-afterAll(() => {
-  process.env = savedEnv;
-});
+// No test may read ~/.aws or reach AWS.
+isolateFromAwsEnvironment('AWS_ENDPOINT_URL_EC2');
 
 /** The 17-hex-digit id of subnet number `n`. */
 const subnetId = (n: number): string => `subnet-${n.toString(16).padStart(17, '0')}`;
