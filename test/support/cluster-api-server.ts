@@ -14,7 +14,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { KubeApiServer } from './kube-api-server';
+import { loopbackKubeconfig, type KubeApiServer } from './kube-api-server';
 import type { LeaseServer } from './lease-server';
 
 const LEASE_PREFIX = '/apis/coordination.k8s.io/';
@@ -70,24 +70,7 @@ export async function startClusterApiServer(
     routed,
     writeKubeconfig: (client) => {
       const file = path.join(tempDir, `kubeconfig-${client}`);
-      fs.writeFileSync(file, [
-        'apiVersion: v1',
-        'kind: Config',
-        'clusters:',
-        '- name: loopback',
-        '  cluster:',
-        `    server: ${url}`,
-        // client-node 1.4 refuses an http:// server unless TLS verification is explicitly skipped.
-        '    insecure-skip-tls-verify: true',
-        'users:',
-        `- name: ${client}`,
-        `  user: { token: ${JSON.stringify(`token-${client}`)} }`,
-        'contexts:',
-        '- name: loopback',
-        `  context: { cluster: loopback, user: ${client}, namespace: kube-system }`,
-        'current-context: loopback',
-        '',
-      ].join('\n'));
+      fs.writeFileSync(file, loopbackKubeconfig(url, client, `token-${client}`));
       return file;
     },
     close: async () => {

@@ -618,24 +618,7 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
     });
   });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const kubeconfigYaml = [
-    'apiVersion: v1',
-    'kind: Config',
-    'clusters:',
-    '- name: loopback',
-    '  cluster:',
-    `    server: ${url}`,
-    // client-node 1.4 refuses an http:// server unless TLS verification is explicitly skipped.
-    '    insecure-skip-tls-verify: true',
-    'users:',
-    '- name: loopback',
-    `  user: ${options.token !== undefined ? `{ token: ${JSON.stringify(options.token)} }` : '{}'}`,
-    'contexts:',
-    '- name: loopback',
-    '  context: { cluster: loopback, user: loopback, namespace: kube-system }',
-    'current-context: loopback',
-    '',
-  ].join('\n');
+  const kubeconfigYaml = loopbackKubeconfig(url, 'loopback', options.token);
 
   let closed = false;
   return {
@@ -763,4 +746,28 @@ function decodeContinue(token: string): ContinueState | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A kubeconfig for a loopback API server at `url`: user `user` with `token` (none: no credentials),
+ * namespace kube-system. client-node 1.4 refuses an http:// server unless TLS verification is skipped.
+ */
+export function loopbackKubeconfig(url: string, user: string, token?: string): string {
+  return [
+    'apiVersion: v1',
+    'kind: Config',
+    'clusters:',
+    '- name: loopback',
+    '  cluster:',
+    `    server: ${url}`,
+    '    insecure-skip-tls-verify: true',
+    'users:',
+    `- name: ${user}`,
+    `  user: ${token !== undefined ? `{ token: ${JSON.stringify(token)} }` : '{}'}`,
+    'contexts:',
+    '- name: loopback',
+    `  context: { cluster: loopback, user: ${user}, namespace: kube-system }`,
+    'current-context: loopback',
+    '',
+  ].join('\n');
 }
