@@ -19,6 +19,7 @@ describe('loadConfig', () => {
       awsNodeLabelSelector: 'k8s-app=aws-node',
       cloudWatchNamespace: 'Kubernetes',
       ipamdPort: 61678,
+      watchPods: true,
     });
     expect(config.region).toBe('eu-west-1');
   });
@@ -39,6 +40,7 @@ describe('loadConfig', () => {
       AWS_NODE_NAMESPACE: 'cni',
       AWS_NODE_LABEL_SELECTOR: 'app=ipamd',
       POD_LIST_PAGE_SIZE: '50',
+      AWS_NODE_WATCH: 'false',
       CLOUDWATCH_NAMESPACE: 'Custom/CNI',
       CLOUDWATCH_BUFFER_MAX_DATUMS: '100',
       PROMETHEUS_PORT: '9999',
@@ -57,7 +59,7 @@ describe('loadConfig', () => {
     expect(config).toEqual({
       clusterId: 'prod-eu', region: 'eu-west-1', useCloudWatch: false, usePrometheus: true, intervalSeconds: 1,
       logLevel: 'DEBUG', scrapeMode: 'direct', scrapeConcurrency: 8, scrapeTimeoutMs: 250, scrapeMaxBytes: 65536,
-      ipamdPort: 9100, awsNodeNamespace: 'cni', awsNodeLabelSelector: 'app=ipamd', listPageSize: 50,
+      ipamdPort: 9100, awsNodeNamespace: 'cni', awsNodeLabelSelector: 'app=ipamd', listPageSize: 50, watchPods: false,
       cloudWatchNamespace: 'Custom/CNI', bufferMaxDatums: 100, prometheusPort: 9999, healthPort: 0,
       unreadyAfterPublishFailures: 5,
       subnets: { subnetIds: ['subnet-0123456789abcdef0', 'subnet-89abcdef'], refreshSeconds: 60 },
