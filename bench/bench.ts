@@ -220,7 +220,7 @@ async function main(argv: readonly string[]): Promise<number> {
         const file = fs.readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
         if (!file) throw new Error(`no CPU profile was written (collector exit ${run.exitCode}): ${run.stderrTail}`);
         const summary = summarizeCpuProfile(path.join(profileDir, file), 20,
-          ['parseExposition', 'aggregate', 'fetchText', 'scrapeOne', 'discoverAwsNodePods', 'publish']);
+          ['parseExposition', 'aggregate', 'fetchText', 'scrapeOne', 'discoverNodes', 'publish']);
         profile = {
           scenario: `N=${nodes}, ${mode}, SCRAPE_CONCURRENCY=${concurrency}, cycle ${run.cycle?.durationMs ?? '-'} ms under the profiler`,
           text: formatProfileSummary(summary),

@@ -3,11 +3,12 @@
  * Bad values stop start-up with one line naming the variable, the value and what is allowed;
  * upstream hangs on an interval of 0 and panics on "abc".
  */
-import { INTEGER_LIMITS, IntegerRange, LOG_LEVELS, SCRAPE_MODES, inRange } from '../common/limits';
+import { INTEGER_LIMITS, LOG_LEVELS, SCRAPE_MODES } from '../common/limits';
 import { cloudWatchNamespaceProblem } from '../common/naming';
 import { CniLogLevel, DEFAULTS, ENV, ScrapeMode } from '../common/settings';
-import { LeaderSettingsError, loadLeaderElectionSettings, type LeaderElectionSettings } from './leader-settings';
-import { SubnetSettingsError, loadSubnetSettings, type SubnetSettings } from './subnet-settings';
+import { ConfigError, Env, nonEmpty, readBoolean, readChoice, readInteger, readString } from './env-reader';
+import { loadLeaderElectionSettings, type LeaderElectionSettings } from './leader-settings';
+import { loadSubnetSettings, type SubnetSettings } from './subnet-settings';
 
 export interface CollectorConfig {
   readonly clusterId: string;
@@ -39,14 +40,7 @@ export interface CollectorConfig {
   readonly leaderElection?: LeaderElectionSettings;
 }
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
-
-type Env = Readonly<Record<string, string | undefined>>;
+export { ConfigError };
 
 /** The configuration from `env`; throws ConfigError on the first bad value. */
 export function loadConfig(env: Env = process.env): CollectorConfig {
@@ -63,11 +57,11 @@ export function loadConfig(env: Env = process.env): CollectorConfig {
   if (useCloudWatch && region === undefined) {
     throw new ConfigError(`${ENV.region} is not set: set it to the cluster's AWS region (e.g. eu-west-1), or set ${ENV.useCloudWatch}=false`);
   }
-  const subnets = settingsOrConfigError(() => loadSubnetSettings(env));
+  const subnets = loadSubnetSettings(env);
   if (subnets && region === undefined) {
     throw new ConfigError(`${ENV.subnetIds} is set but ${ENV.region} is not: DescribeSubnets needs the subnets' region; set ${ENV.region} (e.g. eu-west-1)`);
   }
-  const leaderElection = settingsOrConfigError(() => loadLeaderElectionSettings(env));
+  const leaderElection = loadLeaderElectionSettings(env);
   return {
     clusterId,
     region,
@@ -94,16 +88,6 @@ export function loadConfig(env: Env = process.env): CollectorConfig {
   };
 }
 
-/** Runs a settings reader, turning its own error type into a ConfigError (one line at start). */
-function settingsOrConfigError<T>(read: () => T): T {
-  try {
-    return read();
-  } catch (err) {
-    if (err instanceof SubnetSettingsError || err instanceof LeaderSettingsError) throw new ConfigError(err.message);
-    throw err;
-  }
-}
-
 function readNamespace(env: Env): string {
   const namespace = readString(env, ENV.cloudWatchNamespace, DEFAULTS.cloudWatchNamespace);
   const problem = cloudWatchNamespaceProblem(namespace);
@@ -113,41 +97,3 @@ function readNamespace(env: Env): string {
   return namespace;
 }
 
-function nonEmpty(value: string | undefined): string | undefined {
-  const trimmed = value?.trim();
-  return trimmed ? trimmed : undefined;
-}
-
-function readString(env: Env, name: string, fallback: string): string {
-  return nonEmpty(env[name]) ?? fallback;
-}
-
-function readBoolean(env: Env, name: string, fallback: boolean): boolean {
-  const raw = nonEmpty(env[name]);
-  if (raw === undefined) return fallback;
-  const lower = raw.toLowerCase();
-  if (lower === 'true' || lower === '1' || lower === 'yes') return true;
-  if (lower === 'false' || lower === '0' || lower === 'no') return false;
-  throw new ConfigError(`${name}=${JSON.stringify(raw)} is not a boolean: use true or false`);
-}
-
-function readInteger(env: Env, name: string, fallback: number, range: IntegerRange): number {
-  const raw = nonEmpty(env[name]);
-  if (raw === undefined) return fallback;
-  const value = /^[0-9]+$/.test(raw) ? Number(raw) : NaN;
-  if (!inRange(value, range)) {
-    throw new ConfigError(`${name}=${JSON.stringify(raw)} is invalid: use a whole number of ${range.unit} from ${range.min} to ${range.max}`);
-  }
-  return value;
-}
-
-function readChoice<T extends string>(env: Env, name: string, fallback: T, allowed: readonly T[], upperCase: boolean): T {
-  const raw = nonEmpty(env[name]);
-  if (raw === undefined) return fallback;
-  const normalized = upperCase ? raw.toUpperCase() : raw.toLowerCase();
-  const found = allowed.find((a) => a === normalized);
-  if (!found) {
-    throw new ConfigError(`${name}=${JSON.stringify(raw)} is invalid: use one of ${allowed.join(', ')}`);
-  }
-  return found;
-}

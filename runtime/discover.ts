@@ -189,14 +189,6 @@ export async function listPods(kc: KubeConfig, options: DiscoverOptions, visitor
   }
 }
 
-/**
- * The pods alone, as earlier versions returned them.
- * @deprecated use discoverNodes, which also says what was skipped and why.
- */
-export async function discoverAwsNodePods(kc: KubeConfig, options: DiscoverOptions): Promise<AwsNodePod[]> {
-  return [...(await discoverNodes(kc, options)).pods];
-}
-
 /** A 410 on a continued page: the server compacted the list's snapshot away. */
 class ContinueExpired extends Error {
   constructor(readonly failure: Error, readonly pages: number) {

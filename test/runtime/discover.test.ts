@@ -3,7 +3,7 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
-import { discoverAwsNodePods, discoverNodes, DiscoveryError, type DiscoverOptions } from '../../runtime/discover';
+import { discoverNodes, DiscoveryError, type DiscoverOptions } from '../../runtime/discover';
 import { loadKubeConfig } from '../../runtime/kube-config';
 import type { Logger } from '../../runtime/log';
 import { kubePod, startKubeApiServer, type KubeApiServer, type KubePod } from '../support/kube-api-server';
@@ -44,7 +44,7 @@ function get(url: string, headers: Record<string, string> = {}): Promise<{ statu
   });
 }
 
-describe('discoverAwsNodePods', () => {
+describe('discoverNodes: the pods', () => {
   let server: KubeApiServer;
   let kc: KubeConfig;
 
@@ -61,7 +61,7 @@ describe('discoverAwsNodePods', () => {
     server.setPods(awsNodePods(7));
 
     // WHEN
-    const pods = await discoverAwsNodePods(kc, options({ pageSize: 3 }));
+    const { pods } = await discoverNodes(kc, options({ pageSize: 3 }));
 
     // THEN three list calls, the later two continuing the first
     expect(pods.map((p) => p.podName).sort()).toEqual(awsNodePods(7).map((p) => p.metadata.name).sort());
@@ -81,7 +81,7 @@ describe('discoverAwsNodePods', () => {
       kubePod({ name: 'aws-node-x', namespace: 'other', nodeName: 'node-9', podIP: '10.0.0.9' }),
     ]);
 
-    const pods = await discoverAwsNodePods(kc, options());
+    const { pods } = await discoverNodes(kc, options());
 
     expect(pods.map((p) => p.podName).sort()).toEqual(['aws-node-0', 'aws-node-1']);
     expect(decodeURIComponent(server.requests[0].url)).toContain('labelSelector=k8s-app=aws-node');
@@ -95,7 +95,7 @@ describe('discoverAwsNodePods', () => {
         status: { phase: 'Running', podIP: '10.0.0.2', startTime: '2026-01-02T00:00:00Z' } },
     ]);
 
-    const pods = await discoverAwsNodePods(kc, options());
+    const { pods } = await discoverNodes(kc, options());
 
     expect(pods).toEqual([
       { podName: 'aws-node-a', namespace: 'kube-system', nodeName: 'node-a', podIP: '10.0.0.1', startTimeMs: Date.parse('2026-01-01T00:05:00Z'),
@@ -114,7 +114,7 @@ describe('discoverAwsNodePods', () => {
       kubePod({ name: 'aws-node-failed', nodeName: 'node-7', phase: 'Failed' }),
     ]);
 
-    const pods = await discoverAwsNodePods(kc, options({ logger }));
+    const { pods } = await discoverNodes(kc, options({ logger }));
 
     expect(pods.map((p) => p.podName)).toEqual(['aws-node-0']);
     const skipped = logger.lines.filter((l) => l.level === 'debug' && l.msg.includes('skipping'));
@@ -141,7 +141,7 @@ describe('discoverAwsNodePods', () => {
     server.setPods(awsNodePods(2));
     server.failNextLists(1, { status: 429 });
 
-    const pods = await discoverAwsNodePods(kc, options());
+    const { pods } = await discoverNodes(kc, options());
 
     expect(pods).toHaveLength(2);
     expect(server.requests.map((r) => r.status)).toEqual([429, 200]);
@@ -154,7 +154,7 @@ describe('discoverAwsNodePods', () => {
     server.failNextLists(1, { status: 429, retryAfterSeconds: 1 });
     server.failNextLists(1, { status: 429, retryAfterSeconds: 60 });
 
-    const pods = await discoverAwsNodePods(kc, options({ logger, retry: { ...FAST_RETRY, maxDelayMs: 1100 } }));
+    const { pods } = await discoverNodes(kc, options({ logger, retry: { ...FAST_RETRY, maxDelayMs: 1100 } }));
 
     expect(pods).toHaveLength(1);
     const delays = logger.lines.filter((l) => l.level === 'warn').map((l) => l.fields?.delayMs);
@@ -167,7 +167,7 @@ describe('discoverAwsNodePods', () => {
     server.failNextLists(1, { status: 500 });
     server.failNextLists(1, { status: 503 });
 
-    const pods = await discoverAwsNodePods(kc, options({ logger }));
+    const { pods } = await discoverNodes(kc, options({ logger }));
 
     expect(pods).toHaveLength(3);
     expect(server.requests.map((r) => r.status)).toEqual([500, 503, 200]);
@@ -177,7 +177,7 @@ describe('discoverAwsNodePods', () => {
   test('gives up after the attempt limit with an error naming the call, namespace, selector and status', async () => {
     server.failNextLists(10, { status: 500 });
 
-    const listing = discoverAwsNodePods(kc, options({ retry: { ...FAST_RETRY, maxAttempts: 3 } }));
+    const listing = discoverNodes(kc, options({ retry: { ...FAST_RETRY, maxAttempts: 3 } }));
 
     await expect(listing).rejects.toThrow(
       /listNamespacedPod\(namespace='kube-system', labelSelector='k8s-app=aws-node'\) failed: HTTP 500: injected fault: HTTP 500 \(after 3 attempts\)/,
@@ -188,7 +188,7 @@ describe('discoverAwsNodePods', () => {
   test('does not retry a 403 and says which permission is missing', async () => {
     server.failNextLists(1, { status: 403 });
 
-    await expect(discoverAwsNodePods(kc, options())).rejects.toThrow(/HTTP 403.*list on pods/);
+    await expect(discoverNodes(kc, options())).rejects.toThrow(/HTTP 403.*list on pods/);
     expect(server.counters.lists).toBe(1);
   });
 
@@ -196,7 +196,7 @@ describe('discoverAwsNodePods', () => {
     const wrong = new KubeConfig();
     wrong.loadFromString(server.kubeconfigYaml.replace(TOKEN, 'wrong-token'));
 
-    await expect(discoverAwsNodePods(wrong, options())).rejects.toThrow(/HTTP 401.*credentials rejected/);
+    await expect(discoverNodes(wrong, options())).rejects.toThrow(/HTTP 401.*credentials rejected/);
     expect(server.counters.unauthorized).toBe(1);
   });
 
@@ -206,7 +206,7 @@ describe('discoverAwsNodePods', () => {
     server.setPods(awsNodePods(5));
     server.failNextLists(1, { status: 410, onlyContinued: true });
 
-    const pods = await discoverAwsNodePods(kc, options({ pageSize: 2, logger }));
+    const { pods } = await discoverNodes(kc, options({ pageSize: 2, logger }));
 
     // THEN page 1, 410, then pages 1, 2, 3 again: every pod exactly once
     expect(pods.map((p) => p.podName).sort()).toEqual(['aws-node-0', 'aws-node-1', 'aws-node-2', 'aws-node-3', 'aws-node-4']);
@@ -219,7 +219,7 @@ describe('discoverAwsNodePods', () => {
     server.setPods(awsNodePods(5));
     server.failNextLists(10, { status: 410, onlyContinued: true });
 
-    const listing = discoverAwsNodePods(kc, options({ pageSize: 2, retry: { ...FAST_RETRY, maxListRestarts: 2 } }));
+    const listing = discoverNodes(kc, options({ pageSize: 2, retry: { ...FAST_RETRY, maxListRestarts: 2 } }));
 
     await expect(listing).rejects.toThrow(/HTTP 410.*restarted 2 times/);
     expect(server.counters.lists).toBe(6);
@@ -229,7 +229,7 @@ describe('discoverAwsNodePods', () => {
     server.setPods(awsNodePods(1));
     server.setListDelay(2000);
 
-    const listing = discoverAwsNodePods(kc, options({ retry: { ...FAST_RETRY, requestTimeoutMs: 100, maxAttempts: 2 } }));
+    const listing = discoverNodes(kc, options({ retry: { ...FAST_RETRY, requestTimeoutMs: 100, maxAttempts: 2 } }));
 
     await expect(listing).rejects.toThrow(/timed out after 100 ms while connecting and waiting for response headers \(after 2 attempts\)/);
     expect(server.counters.lists).toBe(2);
@@ -240,7 +240,7 @@ describe('discoverAwsNodePods', () => {
     const controller = new AbortController();
     const reason = new Error('collector stopping');
 
-    const listing = discoverAwsNodePods(kc, options({ signal: controller.signal, retry: { ...FAST_RETRY, baseDelayMs: 10_000, maxDelayMs: 10_000 } }));
+    const listing = discoverNodes(kc, options({ signal: controller.signal, retry: { ...FAST_RETRY, baseDelayMs: 10_000, maxDelayMs: 10_000 } }));
     setTimeout(() => controller.abort(reason), 50);
 
     await expect(listing).rejects.toBe(reason);
@@ -402,7 +402,7 @@ describe('discoverAwsNodePods', () => {
   });
 
   test('rejects a page size that is not a positive integer', async () => {
-    await expect(discoverAwsNodePods(kc, options({ pageSize: 0 }))).rejects.toThrow(/pageSize must be a positive integer, got 0/);
+    await expect(discoverNodes(kc, options({ pageSize: 0 }))).rejects.toThrow(/pageSize must be a positive integer, got 0/);
   });
 });
 
@@ -451,7 +451,7 @@ describe('startKubeApiServer', () => {
     const kc = new KubeConfig();
     kc.loadFromFile(file);
 
-    const pods = await discoverAwsNodePods(kc, options());
+    const { pods } = await discoverNodes(kc, options());
 
     expect(pods).toHaveLength(4);
     await server.close();

@@ -1,7 +1,9 @@
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { LeaderElector, leaderElectorOptions, type LeaderElectorOptions } from '../../runtime/leader-election';
-import { LEADER_ENV, LeaderSettingsError, loadLeaderElectionSettings } from '../../runtime/leader-settings';
+import { ENV } from '../../common/settings';
+import { ConfigError } from '../../runtime/env-reader';
+import { loadLeaderElectionSettings } from '../../runtime/leader-settings';
 import { createLogger } from '../../runtime/log';
 import { startLeaseServer, type LeaseServer, type LeaseWrite } from '../support/lease-server';
 
@@ -45,7 +47,7 @@ describe('leader election settings', () => {
     [{ LEASE_RENEW_DEADLINE_SECONDS: '2' }, /renew deadline \(2 seconds\) must be longer than the retry period \(2 seconds\)/],
   ])('%j is refused with a message naming the setting and the fix', (change, message) => {
     const env: Record<string, string | undefined> = { ...enabled, ...change };
-    expect(() => loadLeaderElectionSettings(env)).toThrow(LeaderSettingsError);
+    expect(() => loadLeaderElectionSettings(env)).toThrow(ConfigError);
     expect(() => loadLeaderElectionSettings(env)).toThrow(message);
   });
 
@@ -53,7 +55,7 @@ describe('leader election settings', () => {
     const settings = loadLeaderElectionSettings(enabled);
     const options = leaderElectorOptions(settings!, {} as never);
     expect(options).toMatchObject({ leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000, identity: enabled.POD_NAME });
-    expect(LEADER_ENV.leaseName).toBe('LEASE_NAME');
+    expect(ENV.leaseName).toBe('LEASE_NAME');
   });
 });
 

@@ -1,5 +1,7 @@
 import { createLogger, type Logger } from '../../runtime/log';
-import { SUBNET_ENV, SubnetSettingsError, loadSubnetSettings, parseSubnetIds } from '../../runtime/subnet-settings';
+import { ENV } from '../../common/settings';
+import { ConfigError } from '../../runtime/env-reader';
+import { loadSubnetSettings, parseSubnetIds } from '../../runtime/subnet-settings';
 import { MAX_FILTER_VALUES, SUBNET_METRICS, SubnetWatcher, type DimensionedDatum, type SubnetWatcherOptions } from '../../runtime/subnets';
 import { createTestEc2Client, startEc2Server, type Ec2Server, type LoopbackSubnet } from '../support/ec2-server';
 import { isolateFromAwsEnvironment } from '../support/isolated-aws-env';
@@ -14,7 +16,7 @@ const T = new Date('2026-11-29T12:00:00.000Z');
 describe('SUBNET_IDS and SUBNET_REFRESH_SECONDS', () => {
   test('unset or blank SUBNET_IDS turns subnet metrics off', () => {
     expect(loadSubnetSettings({})).toBeUndefined();
-    expect(loadSubnetSettings({ [SUBNET_ENV.subnetIds]: '  ' })).toBeUndefined();
+    expect(loadSubnetSettings({ [ENV.subnetIds]: '  ' })).toBeUndefined();
   });
 
   test('ids of 8 and 17 hex digits are read in order, trimmed, each once; the refresh defaults to 300 s', () => {
@@ -31,7 +33,7 @@ describe('SUBNET_IDS and SUBNET_REFRESH_SECONDS', () => {
     ['subnet-0123abcd,,subnet-0123abce', /SUBNET_IDS=.* has an empty item at position 2/],
     ['subnet-0123abcd,', /has an empty item at position 2/],
   ])('SUBNET_IDS=%j is refused with a message naming the variable and the fix', (raw, message) => {
-    expect(() => loadSubnetSettings({ SUBNET_IDS: raw })).toThrow(SubnetSettingsError);
+    expect(() => loadSubnetSettings({ SUBNET_IDS: raw })).toThrow(ConfigError);
     expect(() => loadSubnetSettings({ SUBNET_IDS: raw })).toThrow(message);
   });
 
