@@ -60,3 +60,20 @@ export function joinAbort(sources: readonly (AbortSignal | undefined)[], timeout
     dispose,
   };
 }
+
+/** Resolves after `ms`, or at once when `signal` aborts (or already has): a wait that stop cuts short. */
+export function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) {
+      resolve();
+      return;
+    }
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}

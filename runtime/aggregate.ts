@@ -28,7 +28,7 @@
  * - One result per node and cycle: discovery keeps one aws-node pod per node, so a second add() for
  *   a node is a programming error and throws.
  */
-import { CATALOG, PROCESS_START_FAMILY, catalogMetric, type CatalogMetric } from '../common/catalog';
+import { CATALOG, PROCESS_START_FAMILY, catalogMetric, type CatalogMetric, type CatalogMetricName } from '../common/catalog';
 import { silentLogger, type Logger } from './log';
 import type {
   AwsNodePod, ClusterDatum, CycleAggregation, MetricFamily, NodeOutcome, NodeScrapeResult, ParsedMetrics, Sample,
@@ -382,7 +382,8 @@ export class ClusterAggregator {
   }
 }
 
-function healthDatum(metricName: 'collectorSeriesDropped' | 'collectorNonFiniteDropped', value: number, timestamp: Date): ClusterDatum {
+/** A datum of a catalog metric (its unit from the catalog): the collector's own figures, here and in the cycle. */
+export function healthDatum(metricName: CatalogMetricName, value: number, timestamp: Date): ClusterDatum {
   return { metricName, unit: catalogMetric(metricName).unit, value, timestamp };
 }
 

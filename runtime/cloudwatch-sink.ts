@@ -19,9 +19,9 @@
  */
 import { CloudWatchClient, PutMetricDataCommand, type MetricDatum, type PutMetricDataInput } from '@aws-sdk/client-cloudwatch';
 import { CLUSTER_DIMENSION, catalogMetric } from '../common/catalog';
-import { joinAbort } from './abort';
+import { joinAbort, sleep } from './abort';
 import { silentLogger, type Logger } from './log';
-import type { ClusterDatum, Sink } from './types';
+import type { ClusterDatum, Sink, SinkReport } from './types';
 
 // PutMetricData limits, from the API reference
 // (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricData.html) and the
@@ -145,6 +145,8 @@ export class CloudWatchSink implements Sink {
   /** Counts carried by drop-report datums that were dropped themselves, to be reported again. */
   private lostDropReports = 0;
   private sent = 0;
+  /** Running total behind report().dropped. */
+  private reportedDrops = 0;
   private readonly drops = { bufferFull: 0, rejected: 0, expired: 0, invalid: 0 };
 
   constructor(options: CloudWatchSinkOptions) {
@@ -216,6 +218,15 @@ export class CloudWatchSink implements Sink {
   /** The next collectorDatumsDropped figure: new drops plus the counts of lost drop reports. */
   takeDropsToReport(): number {
     return this.takeDroppedCount() + this.takeLostDropReports();
+  }
+
+  /**
+   * Running totals for the cycle runner (Sink.report): sent, held, and dropped, where dropped is the
+   * running total of takeDropsToReport() (drops plus the counts of drop reports dropped themselves).
+   */
+  report(): SinkReport {
+    this.reportedDrops += this.takeDropsToReport();
+    return { sent: this.sent, dropped: this.reportedDrops, held: this.queue.length };
   }
 
   /** Datums held and not yet accepted by CloudWatch. */
@@ -623,14 +634,3 @@ function untilAborted(promise: Promise<unknown>, signal: AbortSignal): Promise<v
   });
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-  });
-}

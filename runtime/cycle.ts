@@ -7,7 +7,7 @@
 import type { Logger } from './log';
 import { summarizeNodeFailures } from './node-failures';
 import type { ClusterDatum, NodeOutcome, OnePodPerNode, Sink } from './types';
-import { catalogMetric } from '../common/catalog';
+import { healthDatum } from './aggregate';
 
 /** What the collect stage hands back: the cycle's cluster datums and every node's verdict, no payloads. */
 export interface CollectedCycle {
@@ -255,10 +255,6 @@ function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> 
       resolve(true);
     });
   });
-}
-
-function healthDatum(metricName: string, value: number, timestamp: Date): ClusterDatum {
-  return { metricName, unit: catalogMetric(metricName).unit, value, timestamp };
 }
 
 /** The drop count is published when non-zero, so a quiet buffer costs no datum. */

@@ -15,7 +15,7 @@
 import { createHash } from 'node:crypto';
 import { ApiException, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import type { ScrapeMode } from '../common/settings';
-import { joinAbort, type JoinedAbort } from './abort';
+import { joinAbort, sleep, type JoinedAbort } from './abort';
 import { safeExcerpt } from './excerpt';
 import { HttpStatusError } from './fetch-text';
 import { silentLogger, type Logger } from './log';
@@ -479,19 +479,3 @@ function parseRetryAfter(value: string | undefined): number | undefined {
   return Number.isFinite(at) ? Math.max(0, at - Date.now()) : undefined;
 }
 
-/** Waits `ms`, or less when `signal` aborts (the caller then checks what ended it). */
-export function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) {
-      resolve();
-      return;
-    }
-    const done = (): void => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}

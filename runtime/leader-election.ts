@@ -33,6 +33,7 @@ import {
 } from '@kubernetes/client-node';
 import type { LeaderElectionSettings } from './leader-settings';
 import { checkTimings } from './leader-settings';
+import { joinAbort, sleep } from './abort';
 import { silentLogger, type Logger } from './log';
 
 export interface LeaderElectorOptions {
@@ -202,7 +203,7 @@ export class LeaderElector extends EventEmitter<LeaderElectorEvents> {
     const now = Date.now();
     let lease: V1Lease;
     try {
-      lease = await this.api.readNamespacedLease({ name: this.leaseName, namespace: this.namespace }, this.requestOptions());
+      lease = await this.withDeadline((options) => this.api.readNamespacedLease({ name: this.leaseName, namespace: this.namespace }, options));
     } catch (err) {
       if (this.lifetime.signal.aborted) return false;
       if (err instanceof ApiException && err.code === 404) {
@@ -245,8 +246,8 @@ export class LeaderElector extends EventEmitter<LeaderElectorEvents> {
     let written: V1Lease;
     try {
       written = verb === 'create'
-        ? await this.api.createNamespacedLease({ namespace: this.namespace, body }, this.requestOptions())
-        : await this.api.replaceNamespacedLease({ name: this.leaseName, namespace: this.namespace, body }, this.requestOptions());
+        ? await this.withDeadline((options) => this.api.createNamespacedLease({ namespace: this.namespace, body }, options))
+        : await this.withDeadline((options) => this.api.replaceNamespacedLease({ name: this.leaseName, namespace: this.namespace, body }, options));
     } catch (err) {
       if (this.lifetime.signal.aborted) return 'error';
       if (err instanceof ApiException && err.code === 409) {
@@ -378,11 +379,19 @@ export class LeaderElector extends EventEmitter<LeaderElectorEvents> {
     this.logger.info('Lease calls succeed again', { lease: `${this.namespace}/${this.leaseName}` });
   }
 
-  /** The request deadline and the stop signal; a leader's deadline also ends at its renew deadline. */
-  private requestOptions() {
+  /**
+   * Runs one Lease call under the request deadline and the stop signal (a leader's deadline also ends
+   * at its renew deadline), joined without AbortSignal.any (see abort.ts) and released after the call.
+   */
+  private async withDeadline<T>(call: (options: ReturnType<typeof signalOptions>) => Promise<T>): Promise<T> {
     let timeoutMs = this.requestTimeoutMs;
     if (this.leading) timeoutMs = Math.min(timeoutMs, this.lastRenewMs + this.renewDeadlineMs - Date.now());
-    return signalOptions(AbortSignal.any([AbortSignal.timeout(Math.max(1, timeoutMs)), this.lifetime.signal]));
+    const joined = joinAbort([this.lifetime.signal], Math.max(1, timeoutMs));
+    try {
+      return await call(signalOptions(joined.signal));
+    } finally {
+      joined.dispose();
+    }
   }
 }
 
@@ -422,15 +431,3 @@ function describeError(err: unknown): string {
   return e?.name === 'AbortError' || e?.name === 'TimeoutError' ? 'request timed out' : e?.message ?? String(err);
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
-}

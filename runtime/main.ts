@@ -12,6 +12,7 @@
  * baseline: no spike from counters last seen long ago); losing the Lease aborts the cycle in
  * flight, which is then not published; a stop request gives the Lease up at once.
  */
+import { joinAbort } from './abort';
 import { ConfigError, CollectorConfig, loadConfig } from './config';
 import { CycleReport, errorMessage } from './cycle';
 import { HealthServer, HealthState } from './health-server';
@@ -188,7 +189,8 @@ class Collector {
       }
       this.health.standby = false;
       const term = this.term;
-      const signal = elector ? AbortSignal.any([this.cycleAbort.signal, this.leadership.signal]) : this.cycleAbort.signal;
+      const joined = elector ? joinAbort([this.cycleAbort.signal, this.leadership.signal]) : undefined;
+      const signal = joined?.signal ?? this.cycleAbort.signal;
       try {
         report = await pipeline.runner.run(signal, {
           // A cycle publishes only if this replica still leads in the term the cycle started in.
@@ -198,6 +200,8 @@ class Collector {
       } catch (err) {
         // Not expected (stages catch their own failures); the loop goes on, and liveness sees no finished cycle.
         this.logger.error('cycle crashed', { error: errorMessage(err) });
+      } finally {
+        joined?.dispose();
       }
       if (this.args.once) break;
       nextStart += intervalMs;

@@ -19,7 +19,7 @@ import { PrometheusSink } from './prometheus-sink';
 import { Scraper } from './scrape';
 import { StdoutSink } from './stdout-sink';
 import type { SubnetWatcher } from './subnets';
-import type { ClusterDatum, NodeOutcome, ParsedMetrics, Sink, SinkReport } from './types';
+import type { NodeOutcome, ParsedMetrics, Sink } from './types';
 
 /** A cycle waits for its sinks half the interval, and never longer than this. */
 const MAX_PUBLISH_WAIT_MS = 5_000;
@@ -109,7 +109,7 @@ export function createPipeline(config: CollectorConfig, deps: PipelineDeps): Pip
       ...(tuning.cloudWatchBaseBackoffMs !== undefined ? { baseBackoffMs: tuning.cloudWatchBaseBackoffMs } : {}),
       ...(tuning.cloudWatchMaxBackoffMs !== undefined ? { maxBackoffMs: tuning.cloudWatchMaxBackoffMs } : {}),
     });
-    sinks.push(new ReportingCloudWatchSink(cloudWatch));
+    sinks.push(cloudWatch);
   }
   if (deps.print) sinks.push(new StdoutSink(config.clusterId));
   const prometheus = config.usePrometheus
@@ -217,37 +217,6 @@ export function createPipeline(config: CollectorConfig, deps: PipelineDeps): Pip
 }
 
 const NO_METRICS: ParsedMetrics = new Map();
-
-/**
- * The CloudWatch sink behind the generic Sink interface, its counters included (its own report()
- * can replace this adapter once the sink is reworked).
- */
-class ReportingCloudWatchSink implements Sink {
-  readonly name: string;
-  /** Running total of takeDropsToReport(): drops, plus the counts of drop reports dropped themselves. */
-  private droppedTotal = 0;
-
-  constructor(private readonly sink: CloudWatchSink) {
-    this.name = sink.name;
-  }
-
-  publish(datums: readonly ClusterDatum[]): Promise<void> {
-    return this.sink.publish(datums);
-  }
-
-  flush(deadlineMs?: number): Promise<void> {
-    return this.sink.flush(deadlineMs);
-  }
-
-  stop(): Promise<void> {
-    return this.sink.stop();
-  }
-
-  report(): SinkReport {
-    this.droppedTotal += this.sink.takeDropsToReport();
-    return { sent: this.sink.sentCount, dropped: this.droppedTotal, held: this.sink.bufferedCount };
-  }
-}
 
 /** Whether `promise` settles within `ms` (true) or not (false); rejections pass through. */
 function within(promise: Promise<unknown>, ms: number): Promise<boolean> {

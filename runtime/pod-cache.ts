@@ -18,9 +18,10 @@
  */
 import { Watch, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import {
-  classifyPod, DEFAULT_MAX_PODS, discoverNodes, emptySkips, keepOnePerNode, listPods, sleep,
+  classifyPod, DEFAULT_MAX_PODS, discoverNodes, emptySkips, keepOnePerNode, listPods,
   type DiscoverOptions, type Discovery, type KeptPod, type PodVerdict, type SkipCounts,
 } from './discover';
+import { sleep } from './abort';
 import { safeExcerpt } from './excerpt';
 import { silentLogger, type Logger } from './log';
 import type { AwsNodePod, OnePodPerNode } from './types';

@@ -16,6 +16,7 @@
  */
 import { DescribeSubnetsCommand, EC2Client, type Subnet } from '@aws-sdk/client-ec2';
 import { SUBNET_DIMENSIONS, catalogMetric } from '../common/catalog';
+import { joinAbort } from './abort';
 import { silentLogger, type Logger } from './log';
 import type { ClusterDatum } from './types';
 
@@ -247,12 +248,12 @@ export class SubnetWatcher {
     const tokensSeen = new Set<string>();
     let nextToken: string | undefined;
     for (let page = 0; page < MAX_PAGES_PER_CHUNK; page++) {
-      const signal = AbortSignal.any([AbortSignal.timeout(this.callTimeoutMs), this.lifetime.signal]);
+      const call = joinAbort([this.lifetime.signal], this.callTimeoutMs);
       const answer = await this.client.send(new DescribeSubnetsCommand({
         Filters: [{ Name: 'subnet-id', Values: [...ids] }],
         MaxResults: PAGE_SIZE,
         NextToken: nextToken,
-      }), { abortSignal: signal });
+      }), { abortSignal: call.signal }).finally(() => call.dispose());
       for (const subnet of answer.Subnets ?? []) {
         const figures = readFigures(subnet);
         if (wanted.has(figures.subnetId)) found.set(figures.subnetId, figures);
