@@ -145,8 +145,9 @@ class AssetCollectorImage extends CollectorImage {
   constructor(private readonly options: CollectorAssetImageOptions) {
     super();
     this.platform = options.platform ?? CollectorImagePlatform.LINUX_AMD64;
-    // A caller without types (JavaScript, or a string where the class belongs) gets a clear error.
-    if (!(this.platform instanceof CollectorImagePlatform)) {
+    // A caller without types (JavaScript, or a string where the class belongs) gets a clear error. The
+    // check is on the value, not instanceof: a platform from a second copy of this package is as good.
+    if (this.platform?.platform !== 'linux/amd64' && this.platform?.platform !== 'linux/arm64') {
       throw new Error(
         "CollectorImage.fromAsset(): 'platform' must be CollectorImagePlatform.LINUX_AMD64 or CollectorImagePlatform.LINUX_ARM64, " +
           `got ${JSON.stringify(this.platform)}`,
@@ -159,7 +160,7 @@ class AssetCollectorImage extends CollectorImage {
     if (!asset) {
       asset = new DockerImageAsset(scope, 'CollectorImage', {
         directory: stageImageContext(bundleFile('CollectorImage.fromAsset()', this.options.bundlePath)),
-        platform: this.platform === CollectorImagePlatform.LINUX_ARM64 ? Platform.LINUX_ARM64 : Platform.LINUX_AMD64,
+        platform: this.platform.platform === CollectorImagePlatform.LINUX_ARM64.platform ? Platform.LINUX_ARM64 : Platform.LINUX_AMD64,
       });
       this.assets.set(scope, asset);
     }

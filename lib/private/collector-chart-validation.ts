@@ -195,7 +195,7 @@ function validateLeaderElection(options: CollectorChartOptions, settings: Resolv
 
 /** Checks the whole of the chart's props: the options, then what the helper adds. */
 export function validateCollectorChartProps(props: CollectorChartProps, prefix: string): ResolvedCollectorSettings {
-  const settings = { ...validateCollectorChartOptions(props, prefix), ...resolve(props) };
+  const settings = validateCollectorChartOptions(props, prefix);
   const fail = (name: string, problem: string, value: unknown, fix: string): never => {
     throw new ValidationError(name, withValue(problem, value), fix);
   };

@@ -192,6 +192,7 @@ describe('bundled collector: two replicas with Lease leader election', () => {
     const aTimes = new Set(printedCycles(a).map((c) => c.timestampMs));
     expect(printedCycles(b).filter((c) => aTimes.has(c.timestampMs))).toEqual([]);
     const keys = cloudWatch.datums.map((d) => `${d.MetricName} ${d.Timestamp!.toISOString()} ${JSON.stringify(d.Dimensions)}`);
+    expect(keys.length).toBeGreaterThan(0);
     expect(new Set(keys).size).toBe(keys.length);
     // AND the terms did not overlap: each replica's printed cycles fall inside its own terms
     const termsOf = (run: CollectorRun): Array<[number, number]> => {

@@ -5,7 +5,8 @@
  * numbers the collector published, checked against figures computed by hand from the fixtures.
  *
  * Skipped, with a message, when chromium is missing and cannot be installed (not root, or apt-get
- * failed): a fresh clone still passes. Under CI (CI=true, root on Debian) a missing chromium is installed first.
+ * failed): a fresh clone still passes. Under CI (CI=true, root on Debian) a missing chromium is installed
+ * first, and one that cannot be is a failure.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -29,6 +30,8 @@ const chromium = ((): string | undefined => {
     }
     return ensureChromium((line) => process.stderr.write(`test/preview: ${line}\n`));
   } catch (err) {
+    // Under CI a browser that cannot be installed is a failure, not a skip: the page checks must run there.
+    if (process.env.CI) throw err;
     // eslint-disable-next-line no-console
     console.warn(`test/preview skipped: ${(err as Error).message}`);
     return undefined;
