@@ -49,9 +49,8 @@ export interface CniMetricsPolicyProps {
   readonly describeSubnets?: boolean;
 }
 
-/** The catalog's namespace, the one the collector publishes to by default. */
-export const DEFAULT_CLOUDWATCH_NAMESPACE = DEFAULT_NAMESPACE;
-export const DEFAULT_MANAGED_POLICY_NAME = 'CNIMetricsHelperPolicy';
+/** The managed policy's name, as the AWS guide names it. */
+const DEFAULT_MANAGED_POLICY_NAME = 'CNIMetricsHelperPolicy';
 
 /** Why the policy's only statement has Resource '*'. */
 const WILDCARD_RESOURCE_REASON =
@@ -84,7 +83,7 @@ export class CniMetricsPolicy extends Construct implements IRoleAttachable {
   constructor(scope: Construct, id: string, props: CniMetricsPolicyProps = {}) {
     super(scope, id);
     Object.defineProperty(this, POLICY_SYMBOL, { value: true });
-    this.namespace = props.namespace ?? DEFAULT_CLOUDWATCH_NAMESPACE;
+    this.namespace = props.namespace ?? DEFAULT_NAMESPACE;
     this.managedPolicyName = props.managedPolicyName ?? DEFAULT_MANAGED_POLICY_NAME;
     validateNamespace(this.namespace);
     validateManagedPolicyName(this.managedPolicyName);
@@ -178,7 +177,7 @@ function validateNamespace(namespace: string): void {
     throw new ValidationError(
       'namespace',
       withValue(problem, namespace),
-      `choose another CloudWatch namespace, e.g. '${DEFAULT_CLOUDWATCH_NAMESPACE}' (the default, as upstream)`,
+      `choose another CloudWatch namespace, e.g. '${DEFAULT_NAMESPACE}' (the default, as upstream)`,
     );
   }
 }

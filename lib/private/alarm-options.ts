@@ -35,7 +35,7 @@ export interface ResolvedAlarms {
 }
 
 /** What the checks need besides the options. */
-export interface AlarmContext {
+interface AlarmContext {
   readonly clusterName: string;
   readonly period?: Duration;
   readonly region?: string;

@@ -13,13 +13,13 @@ import type { AwsAuthRoleMapping } from '../aws-auth';
 import { ValidationError } from './errors';
 
 /** The Kubernetes group of kubelets: a role mapped to it is a node role. */
-export const NODES_GROUP = 'system:nodes';
+const NODES_GROUP = 'system:nodes';
 
 /**
  * The group aws-eks (and the EKS console) maps Fargate pod execution roles to, beside system:nodes.
  * Fargate pods run no aws-node, so such a role is no node role for the CNI metrics policy.
  */
-export const NODE_PROXIER_GROUP = 'system:node-proxier';
+const NODE_PROXIER_GROUP = 'system:node-proxier';
 
 /** Whether a mapping's groups are those of an EC2 node (system:nodes, and not Fargate's system:node-proxier). */
 export function isEc2NodeMapping(groups: readonly string[]): boolean {

@@ -39,7 +39,7 @@ function clusterResource(cluster: AnyCluster): (CfnResource & { computeConfig?: 
  * Whether the cluster runs EKS Auto Mode compute (aws-eks-v2's default): its nodes run no aws-node,
  * so they give the collector nothing to scrape and need no CNI metrics policy.
  */
-export function isAutoMode(cluster: AnyCluster): boolean {
+function isAutoMode(cluster: AnyCluster): boolean {
   const compute = clusterResource(cluster)?.computeConfig;
   if (compute === undefined || compute === null || Token.isUnresolved(compute)) return false;
   return (compute as { enabled?: unknown }).enabled === true;

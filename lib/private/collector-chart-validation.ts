@@ -50,7 +50,7 @@ export interface ResolvedCollectorSettings {
 }
 
 /** Lease leader election with defaults applied. */
-export interface ResolvedLeaderElection {
+interface ResolvedLeaderElection {
   readonly leaseName: string;
   readonly leaseDurationSeconds: number;
   readonly renewDeadlineSeconds: number;
@@ -58,7 +58,7 @@ export interface ResolvedLeaderElection {
 }
 
 /** Most collector replicas: one leader publishes, the rest only wait; more than a few standbys buy nothing. */
-export const MAX_COLLECTOR_REPLICAS = 5;
+const MAX_COLLECTOR_REPLICAS = 5;
 
 /** The string an enum-like choice holds; a plain string from JavaScript is taken as it is. */
 function choiceValue(choice: { readonly value: string } | string | undefined, fallback: string): string {

@@ -8,7 +8,7 @@
  */
 
 /** The first word of every message, so a user can tell whose error it is. */
-export const ERROR_PREFIX = 'cni-metrics-helper';
+const ERROR_PREFIX = 'cni-metrics-helper';
 
 /** Bad props, found at construction or at synthesis. Not exported by the package (jsii has no Error). */
 export class ValidationError extends Error {

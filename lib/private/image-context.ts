@@ -14,7 +14,7 @@ export function collectorDockerfilePath(): string {
 }
 
 /** The three files of the image's build context, by name (runtime/Dockerfile COPYs the last two). */
-export const CONTEXT_FILES = { dockerfile: 'Dockerfile', bundle: 'collector.js', notices: NOTICES_FILE_NAME } as const;
+const CONTEXT_FILES = { dockerfile: 'Dockerfile', bundle: 'collector.js', notices: NOTICES_FILE_NAME } as const;
 
 /**
  * Writes the image's build context, the Dockerfile, the bundle and the bundle's notices (the

@@ -65,13 +65,13 @@ export function isEnvName(value: string): boolean {
 }
 
 /** A resource quantity as a comparable number, and as the manifest shows it. */
-export interface Quantity {
+interface Quantity {
   readonly amount: number;
   readonly shown: string;
 }
 
 /** A request and a limit of one resource, in comparable amounts; forms that cannot be read are left out. */
-export interface ResourceAmounts {
+interface ResourceAmounts {
   readonly what: string;
   readonly request?: Quantity;
   readonly limit?: Quantity;

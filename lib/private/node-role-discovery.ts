@@ -51,7 +51,7 @@ export function combineNodeRoles(scope: Construct, sources: NodeRoleSources, aws
  * an imported cluster unless the app adds node groups or capacity to it. Roles known only by a
  * literal ARN are imported into `scope`.
  */
-export function clusterNodeRoles(scope: Construct, cluster: AnyCluster): iam.IRole[] {
+function clusterNodeRoles(scope: Construct, cluster: AnyCluster): iam.IRole[] {
   const everything = cluster.node.root.node.findAll();
   const rolesByArn = new Map<string, iam.IRole>();
   for (const construct of everything) {
@@ -92,7 +92,7 @@ export function clusterNodeRoles(scope: Construct, cluster: AnyCluster): iam.IRo
  * Of an imported role and the app's own definition of it, the definition wins: referencing it
  * makes CloudFormation create the role before attaching the policy to it.
  */
-export function uniqueRoles(roles: readonly iam.IRole[]): iam.IRole[] {
+function uniqueRoles(roles: readonly iam.IRole[]): iam.IRole[] {
   const positions = new Map<string, number>();
   const unique: iam.IRole[] = [];
   for (const role of roles) {
