@@ -3,23 +3,9 @@
  * CloudWatch's answers (not ready after UNREADY_AFTER_PUBLISH_FAILURES cycles in which it took
  * nothing, ready again once it takes the buffer), and liveness stays up because the loop runs.
  */
-import * as net from 'node:net';
 import { startCollector } from '../support/collector-process';
 import { LoopbackCluster, NODE_A, NODE_B, logsNamed, startLoopbackCluster, waitFor } from '../support/loopback-cluster';
-
-/** A port free right now on every interface (the collector binds it a moment later). */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '::', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-async function probe(url: string): Promise<{ status: number; body: string }> {
-  const response = await fetch(url);
-  return { status: response.status, body: (await response.text()).trim() };
-}
+import { freePort, probe } from '../support/health-probe';
 
 describe('bundled collector: health endpoints', () => {
   let cluster: LoopbackCluster | undefined;

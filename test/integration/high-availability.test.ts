@@ -5,7 +5,6 @@
  * leader is killed with SIGKILL (no release); the standby takes over within two intervals, its first
  * cycle is a baseline (no counter delta), and no cycle's timestamp reaches CloudWatch twice.
  */
-import * as net from 'node:net';
 import { startCloudWatchServer, type CloudWatchServer } from '../support/cloudwatch-server';
 import { startClusterApiServer, type ClusterApiServer } from '../support/cluster-api-server';
 import { loopbackCollectorEnv, startCollector, type CollectorRun } from '../support/collector-process';
@@ -15,25 +14,13 @@ import { startLeaseServer, type LeaseServer } from '../support/lease-server';
 import {
   ADD_REQ, CLUSTER_ID, NODE_A, NODE_B, TOKEN, logsNamed, printedCycles, waitFor, waitForLogCount, withAddReq,
 } from '../support/loopback-cluster';
+import { freePort, probe } from '../support/health-probe';
 
 const REPLICAS = ['collector-a', 'collector-b'];
 const INTERVAL_SECONDS = 3;
 /** Short Lease settings (client-go's rule holds: 3 > 2 > 1): takeover within 3 + 1 s of the last renewal. */
 const LEASE = { LEASE_DURATION_SECONDS: '3', LEASE_RENEW_DEADLINE_SECONDS: '2', LEASE_RETRY_PERIOD_SECONDS: '1' };
 const LEASE_NAME = 'cni-metrics-helper';
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-async function probe(port: number, path: string): Promise<{ status: number; body: string }> {
-  const response = await fetch(`http://127.0.0.1:${port}${path}`);
-  return { status: response.status, body: (await response.text()).trim() };
-}
 
 describe('bundled collector: two replicas with Lease leader election', () => {
   let fleet: IpamdFleet | undefined;
@@ -81,8 +68,8 @@ describe('bundled collector: two replicas with Lease leader election', () => {
     await waitForLogCount(a, 'cycle done', 2, 15_000);
 
     // THEN b stands by: live and ready (a rollout may proceed past it), running no cycle
-    expect(await probe(healthPorts[1], '/readyz')).toEqual({ status: 200, body: 'ready (standby: another replica leads)' });
-    expect((await probe(healthPorts[1], '/healthz')).status).toBe(200);
+    expect(await probe(`http://127.0.0.1:${healthPorts[1]}/readyz`)).toEqual({ status: 200, body: 'ready (standby: another replica leads)' });
+    expect((await probe(`http://127.0.0.1:${healthPorts[1]}/healthz`)).status).toBe(200);
     expect(logsNamed(b, 'cycle done')).toEqual([]);
     expect(leases.lease('kube-system', LEASE_NAME)?.spec.holderIdentity).toBe('collector-a');
 
