@@ -124,14 +124,31 @@ interface PlannedMetric {
   readonly family: string;
 }
 
-/** Per-metric figures of one cycle, filled node by node. */
-class CycleRollup {
+/**
+ * Per-metric figures of one cycle, filled node by node. Every figure merges (sums, minimums,
+ * maximums, unions), so the rollups of several shards of the nodes, made apart, add up to the rollup
+ * of all of them (runtime/shards.ts): `CycleRollupParts` is its plain form, as it crosses threads.
+ */
+export interface CycleRollupParts {
+  readonly totals: ReadonlyMap<string, number>;
+  readonly latencySum: ReadonlyMap<string, number>;
+  readonly latencyCount: ReadonlyMap<string, number>;
+  readonly minimums: ReadonlyMap<string, number>;
+  readonly maximums: ReadonlyMap<string, number>;
+  readonly distinct: ReadonlyMap<string, ReadonlySet<string>>;
+  /** Nodes that had a previous successful scrape to compare with. */
+  readonly comparedNodes: number;
+  readonly seriesDropped: number;
+  readonly nodesOverLimit: readonly string[];
+}
+
+class CycleRollup implements CycleRollupParts {
   readonly totals = new Map<string, number>();
   readonly latencySum = new Map<string, number>();
   readonly latencyCount = new Map<string, number>();
-  readonly extremes = new Map<string, number>();
+  readonly minimums = new Map<string, number>();
+  readonly maximums = new Map<string, number>();
   readonly distinct = new Map<string, Set<string>>();
-  /** Nodes that had a previous successful scrape to compare with. */
   comparedNodes = 0;
   seriesDropped = 0;
   readonly nodesOverLimit: string[] = [];
@@ -140,10 +157,41 @@ class CycleRollup {
     into.set(metricName, (into.get(metricName) ?? 0) + value);
   }
 
-  keep(metricName: string, value: number, better: (a: number, b: number) => boolean): void {
-    const current = this.extremes.get(metricName);
-    if (current === undefined || better(value, current)) this.extremes.set(metricName, value);
+  keepMin(metricName: string, value: number): void {
+    const current = this.minimums.get(metricName);
+    if (current === undefined || value < current) this.minimums.set(metricName, value);
   }
+
+  keepMax(metricName: string, value: number): void {
+    const current = this.maximums.get(metricName);
+    if (current === undefined || value > current) this.maximums.set(metricName, value);
+  }
+
+  addDistinct(metricName: string, value: string): void {
+    let values = this.distinct.get(metricName);
+    if (!values) this.distinct.set(metricName, (values = new Set()));
+    values.add(value);
+  }
+
+  /** Folds in another shard's rollup of other nodes. */
+  merge(part: CycleRollupParts): void {
+    for (const [name, value] of part.totals) this.add(this.totals, name, value);
+    for (const [name, value] of part.latencySum) this.add(this.latencySum, name, value);
+    for (const [name, value] of part.latencyCount) this.add(this.latencyCount, name, value);
+    for (const [name, value] of part.minimums) this.keepMin(name, value);
+    for (const [name, value] of part.maximums) this.keepMax(name, value);
+    for (const [name, values] of part.distinct) for (const value of values) this.addDistinct(name, value);
+    this.comparedNodes += part.comparedNodes;
+    this.seriesDropped += part.seriesDropped;
+    for (const node of part.nodesOverLimit) this.nodesOverLimit.push(node);
+  }
+}
+
+/** One cycle's figures of some nodes, ready to merge with other shards' (see `CycleAggregation.finishPart`). */
+export interface CyclePart {
+  readonly rollup: CycleRollupParts;
+  /** Layouts evicted over the cap since the previous cycle, in this aggregator. */
+  readonly layoutsEvicted: number;
 }
 
 /** One open cycle: what add() has folded in, committed by finish(). */
@@ -245,7 +293,8 @@ export class ClusterAggregator {
     this.open = cycle;
     return {
       add: (result) => this.add(cycle, result),
-      finish: () => this.finish(cycle),
+      finish: () => this.datumsOf([this.finishPart(cycle)], cycle.timestamp),
+      finishPart: () => this.finishPart(cycle),
     };
   }
 
@@ -276,7 +325,7 @@ export class ClusterAggregator {
     };
   }
 
-  private finish(cycle: OpenCycle): ClusterDatum[] {
+  private finishPart(cycle: OpenCycle): CyclePart {
     if (cycle.closed) throw new Error('finish() on a cycle that is finished or superseded; call startCycle() first');
     cycle.closed = true;
     if (this.open === cycle) this.open = undefined;
@@ -286,7 +335,7 @@ export class ClusterAggregator {
       if (!cycle.listed.has(nodeName) && !cycle.added.has(nodeName)) this.nodes.delete(nodeName);
     }
     const layoutsEvicted = this.layouts.endCycle(cycle.index);
-    return this.datums(cycle, layoutsEvicted);
+    return { rollup: cycle.rollup, layoutsEvicted };
   }
 
   /** Adds one OK node's figures to the cycle and returns its new state. */
@@ -301,11 +350,11 @@ export class ClusterAggregator {
     for (const { metric, family } of this.minimums) {
       const total = nodeGaugeTotal(metrics.get(family));
       const subtracted = metric.subtractsFamily === undefined ? 0 : nodeGaugeTotal(metrics.get(metric.subtractsFamily));
-      if (total !== undefined && subtracted !== undefined) rollup.keep(metric.metricName, total - subtracted, (a, b) => a < b);
+      if (total !== undefined && subtracted !== undefined) rollup.keepMin(metric.metricName, total - subtracted);
     }
     for (const { metric, family } of this.p99s) {
       const p99 = nodeMaxP99(metrics.get(family));
-      if (p99 !== undefined) rollup.keep(metric.metricName, p99, (a, b) => a > b);
+      if (p99 !== undefined) rollup.keepMax(metric.metricName, p99);
     }
     for (const { metric, family } of this.worstNode) {
       addWorstNode(rollup, metric, nodeGaugeTotal(metrics.get(family)), nodeGaugeTotal(metrics.get(metric.capacityFamily as string)));
@@ -399,8 +448,20 @@ export class ClusterAggregator {
     return { identity, layouts, values };
   }
 
-  private datums(cycle: OpenCycle, layoutsEvicted: number): ClusterDatum[] {
-    const { rollup, timestamp } = cycle;
+  /**
+   * The cluster datums of one cycle from the parts of every shard of its nodes (one part when this
+   * aggregator saw them all), stamped `timestamp`, with the drop counts when non-zero.
+   */
+  datumsOf(parts: readonly CyclePart[], timestamp: Date): ClusterDatum[] {
+    let rollup: CycleRollupParts;
+    if (parts.length === 1) {
+      rollup = parts[0].rollup;
+    } else {
+      const merged = new CycleRollup();
+      for (const part of parts) merged.merge(part.rollup);
+      rollup = merged;
+    }
+    const layoutsEvicted = parts.reduce((n, part) => n + part.layoutsEvicted, 0);
     const datums: ClusterDatum[] = [];
     const nonFinite: string[] = [];
     for (const { metric } of this.planned) {
@@ -463,7 +524,7 @@ function positiveInteger(option: string, value: number): number {
 }
 
 /** The cycle value of one metric, or undefined when it has none this cycle. */
-function metricValue(metric: CatalogMetric, rollup: CycleRollup): number | undefined {
+function metricValue(metric: CatalogMetric, rollup: CycleRollupParts): number | undefined {
   const name = metric.metricName;
   switch (metric.aggregation) {
     case 'gaugeSum':
@@ -476,10 +537,11 @@ function metricValue(metric: CatalogMetric, rollup: CycleRollup): number | undef
       return count > 0 ? (rollup.latencySum.get(name) ?? 0) / count : undefined;
     }
     case 'latencyMaxP99':
-    case 'minAvailableIps':
     case 'maxNodeUtilization':
+      return rollup.maximums.get(name);
+    case 'minAvailableIps':
     case 'minNodeHeadroom':
-      return rollup.extremes.get(name);
+      return rollup.minimums.get(name);
     case 'nodesAtCapacity':
       return rollup.totals.get(name);
     case 'distinctCount':
@@ -553,13 +615,13 @@ function addWorstNode(rollup: CycleRollup, metric: CatalogMetric, used: number |
   const name = metric.metricName;
   switch (metric.aggregation) {
     case 'maxNodeUtilization':
-      rollup.keep(name, (100 * used) / capacity, (a, b) => a > b);
+      rollup.keepMax(name, (100 * used) / capacity);
       break;
     case 'nodesAtCapacity':
       rollup.add(rollup.totals, name, used >= capacity ? 1 : 0);
       break;
     case 'minNodeHeadroom':
-      rollup.keep(name, capacity - used, (a, b) => a < b);
+      rollup.keepMin(name, capacity - used);
       break;
   }
 }
@@ -597,9 +659,7 @@ function addDistinctValues(rollup: CycleRollup, metric: CatalogMetric, family: M
       dropped++;
       continue;
     }
-    let values = rollup.distinct.get(metric.metricName);
-    if (!values) rollup.distinct.set(metric.metricName, (values = new Set()));
-    values.add(flat(sample.labels[label]));
+    rollup.addDistinct(metric.metricName, flat(sample.labels[label]));
   }
   return dropped;
 }

@@ -2,6 +2,7 @@
  * The contracts between the collector's stages (discover → scrape → parse → aggregate → sinks).
  * Types only, so each stage can be built and tested alone.
  */
+import type { CyclePart } from './aggregate';
 import type { CloudWatchUnit } from '../common/catalog';
 
 /** One sample line of the exposition: `name{labels} value [timestamp]`. */
@@ -98,6 +99,11 @@ export interface CycleAggregation {
    * including its own drop counts when non-zero.
    */
   finish(): ClusterDatum[];
+  /**
+   * Ends the cycle like finish(), but hands back its figures unmerged, for a caller that merges the
+   * parts of several aggregators, each over a shard of the nodes (`ClusterAggregator.datumsOf`).
+   */
+  finishPart(): CyclePart;
 }
 
 /** One cluster-level value of one catalog metric for one cycle. */
