@@ -80,7 +80,10 @@ export function loopbackAwsEnv(cluster: ClusterInfo): NodeJS.ProcessEnv {
   };
 }
 
-/** The collector's environment against the simulated cluster; BENCH_RESOURCE_FILE names the usage file. */
+/**
+ * The collector's environment against the simulated cluster; BENCH_RESOURCE_FILE names the usage file.
+ * SCRAPE_WORKERS set for the bench (`SCRAPE_WORKERS=2 npm run bench ...`) is passed on.
+ */
 export function collectorEnv(cluster: ClusterInfo, settings: CollectorSettings, usageFile: string): NodeJS.ProcessEnv {
   return {
     PATH: process.env.PATH,
@@ -91,6 +94,7 @@ export function collectorEnv(cluster: ClusterInfo, settings: CollectorSettings, 
     IPAMD_METRICS_PORT: String(cluster.ipamdPort),
     SCRAPE_TIMEOUT_MS: String(settings.timeoutMs),
     SCRAPE_CONCURRENCY: String(settings.concurrency),
+    ...(process.env.SCRAPE_WORKERS !== undefined ? { SCRAPE_WORKERS: process.env.SCRAPE_WORKERS } : {}),
     HEALTH_PORT: '0',
     BENCH_RESOURCE_FILE: usageFile,
   };

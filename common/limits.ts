@@ -16,6 +16,7 @@ export const INTEGER_LIMITS = {
   intervalSeconds: { min: 1, max: 86_400, unit: 'whole seconds' },
   scrapeConcurrency: { min: 1, max: 10_000, unit: 'parallel scrapes' },
   scrapeTimeoutMs: { min: 10, max: 600_000, unit: 'milliseconds' },
+  scrapeWorkers: { min: 0, max: 64, unit: 'worker threads, or 0 for none' },
   scrapeMaxBytes: { min: 1024, max: 1024 ** 3, unit: 'bytes' },
   ipamdPort: { min: 1, max: 65_535, unit: 'a TCP port' },
   listPageSize: { min: 1, max: 10_000, unit: 'pods per list page' },

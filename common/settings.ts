@@ -17,6 +17,7 @@ export const ENV = {
   scrapeMode: 'SCRAPE_MODE',
   scrapeConcurrency: 'SCRAPE_CONCURRENCY',
   scrapeTimeoutMs: 'SCRAPE_TIMEOUT_MS',
+  scrapeWorkers: 'SCRAPE_WORKERS',
   scrapeMaxBytes: 'SCRAPE_MAX_BYTES',
   ipamdPort: 'IPAMD_METRICS_PORT',
   awsNodeNamespace: 'AWS_NODE_NAMESPACE',
@@ -53,6 +54,8 @@ export const DEFAULTS = {
   scrapeMode: 'proxy' as ScrapeMode,
   scrapeConcurrency: 64,
   scrapeTimeoutMs: 3000,
+  /** 0: the main thread scrapes; N: N worker threads, each scraping and aggregating a share of the nodes. */
+  scrapeWorkers: 0,
   /** ipamd serves about 10-30 KB; 4 MiB stops a runaway payload without cutting a real one. */
   scrapeMaxBytes: 4 * 1024 * 1024,
   ipamdPort: 61678,

@@ -20,6 +20,8 @@ export interface CollectorConfig {
   readonly scrapeMode: ScrapeMode;
   readonly scrapeConcurrency: number;
   readonly scrapeTimeoutMs: number;
+  /** Worker threads that scrape and aggregate a share of the nodes each; 0: the main thread does. */
+  readonly scrapeWorkers: number;
   readonly scrapeMaxBytes: number;
   readonly ipamdPort: number;
   readonly awsNodeNamespace: string;
@@ -72,6 +74,7 @@ export function loadConfig(env: Env = process.env): CollectorConfig {
     scrapeMode: readChoice(env, ENV.scrapeMode, DEFAULTS.scrapeMode, SCRAPE_MODES, false),
     scrapeConcurrency: readInteger(env, ENV.scrapeConcurrency, DEFAULTS.scrapeConcurrency, INTEGER_LIMITS.scrapeConcurrency),
     scrapeTimeoutMs: readInteger(env, ENV.scrapeTimeoutMs, DEFAULTS.scrapeTimeoutMs, INTEGER_LIMITS.scrapeTimeoutMs),
+    scrapeWorkers: readInteger(env, ENV.scrapeWorkers, DEFAULTS.scrapeWorkers, INTEGER_LIMITS.scrapeWorkers),
     scrapeMaxBytes: readInteger(env, ENV.scrapeMaxBytes, DEFAULTS.scrapeMaxBytes, INTEGER_LIMITS.scrapeMaxBytes),
     ipamdPort: readInteger(env, ENV.ipamdPort, DEFAULTS.ipamdPort, INTEGER_LIMITS.ipamdPort),
     awsNodeNamespace: readString(env, ENV.awsNodeNamespace, DEFAULTS.awsNodeNamespace),

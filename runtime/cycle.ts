@@ -9,10 +9,11 @@ import { summarizeNodeFailures } from './node-failures';
 import type { ClusterDatum, NodeOutcome, OnePodPerNode, Sink } from './types';
 import { healthDatum } from './aggregate';
 
-/** What the collect stage hands back: the cycle's cluster datums and every node's verdict, no payloads. */
+/** What the collect stage hands back: the cycle's cluster datums, how many nodes were scraped, the failed ones; no payloads. */
 export interface CollectedCycle {
   readonly datums: readonly ClusterDatum[];
-  readonly outcomes: readonly NodeOutcome[];
+  readonly scraped: number;
+  readonly failed: readonly NodeOutcome[];
 }
 
 export interface CycleStages {
@@ -124,8 +125,8 @@ export class CycleRunner {
     }
 
     const collected = await stages.collect(pods, cycleTime, signal);
-    const failedNodes = collected.outcomes.filter((o) => !o.ok);
-    const scraped = collected.outcomes.length - failedNodes.length;
+    const failedNodes = collected.failed;
+    const { scraped } = collected;
     const durationMs = now() - startedAt;
     if (failedNodes.length > 0) stages.logger.warn('nodes failed this cycle', { ...summarizeNodeFailures(failedNodes) });
     if (!mayPublish()) return this.withheld(cycleTime, pods.length, scraped, failedNodes.length, durationMs, failedNodes);

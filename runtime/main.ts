@@ -21,6 +21,9 @@ import { createLogger, Logger, routeProcessWarnings } from './log';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { LeaderElector, leaderElectorOptions } from './leader-election';
 import { createPipeline, Pipeline } from './pipeline';
+import { SHARD_WORKER_KIND, type ShardWorkerData } from './shard-protocol';
+import { runShardWorker } from './shard-worker';
+import { isMainThread, workerData } from 'node:worker_threads';
 
 // The stop budget, from the signal: Kubernetes sends SIGKILL 30 s after SIGTERM by default.
 /** The running cycle gets this long to finish before its discovery and scrapes are aborted. */
@@ -104,7 +107,8 @@ class Collector {
       logger.error('cannot reach the Kubernetes API: no configuration', { error: errorMessage(err) });
       return 2;
     }
-    const pipeline = createPipeline(config, { kubeConfig, logger, print: this.args.print, watchPods: !this.args.once });
+    // The bundle is its own scrape worker script (SCRAPE_WORKERS): see the end of this file.
+    const pipeline = createPipeline(config, { kubeConfig, logger, print: this.args.print, watchPods: !this.args.once, workerScript: __filename });
     this.pipeline = pipeline;
     let healthServer: HealthServer | undefined;
     try {
@@ -228,7 +232,7 @@ class Collector {
       this.term += 1;
       this.leadership = new AbortController();
       // Counters last seen before this term (or never) must not come out as one cycle's increase.
-      pipeline.aggregator.reset();
+      pipeline.resetAggregation();
       this.wake();
     });
     elector.on('stoppedLeading', (reason) => {
@@ -280,7 +284,10 @@ class Collector {
   }
 }
 
-if (require.main === module) {
+if (!isMainThread && (workerData as Partial<ShardWorkerData> | null)?.kind === SHARD_WORKER_KIND) {
+  // Started by runtime/shards.ts as a scrape worker: no config, no signals; the main thread owns those.
+  runShardWorker(workerData as ShardWorkerData);
+} else if (require.main === module) {
   process.on('unhandledRejection', (reason) => {
     process.stderr.write(JSON.stringify({ level: 'error', msg: 'unhandled rejection', error: errorMessage(reason) }) + '\n');
     process.exit(1);

@@ -17,6 +17,7 @@ import { PodCache, discoverForCycle } from './pod-cache';
 import type { Logger } from './log';
 import { PrometheusSink } from './prometheus-sink';
 import { Scraper } from './scrape';
+import { ScrapeShards } from './shards';
 import { StdoutSink } from './stdout-sink';
 import type { SubnetWatcher } from './subnets';
 import type { NodeOutcome, ParsedMetrics, Sink } from './types';
@@ -47,6 +48,12 @@ export interface PipelineDeps {
    * @default false
    */
   readonly watchPods?: boolean;
+  /**
+   * The collector's bundle, which SCRAPE_WORKERS worker threads run (main.ts passes its own file).
+   * Without it the main thread scrapes, whatever SCRAPE_WORKERS says (the soak and in-process tests).
+   * @default - no workers
+   */
+  readonly workerScript?: string;
   /** Timings the soak compresses (its cycles are milliseconds apart). @default - production timings */
   readonly tuning?: PipelineTuning;
 }
@@ -65,8 +72,10 @@ export interface Pipeline {
   readonly sinks: readonly Sink[];
   /** The watch cache of aws-node pods, when on. */
   readonly podCache?: PodCache;
-  /** For the soak's memory checks (tracked nodes). */
+  /** For the soak's memory checks (tracked nodes); with scrape workers it only merges their parts. */
   readonly aggregator: ClusterAggregator;
+  /** Forgets every node's counter state, in this thread and in the scrape workers (a new leader). */
+  resetAggregation(): void;
   /** The CloudWatch sink when enabled (its buffer and counters), for the soak and the exit line. */
   readonly cloudWatch?: CloudWatchSink;
   /** The subnet watcher, once open() made it (SUBNET_IDS set). */
@@ -95,6 +104,21 @@ export function createPipeline(config: CollectorConfig, deps: PipelineDeps): Pip
     logger,
   });
   const aggregator = new ClusterAggregator({ logger });
+  const shards = config.scrapeWorkers > 0 && deps.workerScript !== undefined
+    ? new ScrapeShards({
+      workers: config.scrapeWorkers,
+      script: deps.workerScript,
+      workerData: {
+        kubeConfig: kubeConfig.exportConfig(),
+        logLevel: config.logLevel.toLowerCase() as 'debug' | 'info' | 'warn' | 'error',
+        scrape: {
+          mode: config.scrapeMode, port: config.ipamdPort, timeoutMs: config.scrapeTimeoutMs,
+          concurrency: config.scrapeConcurrency, maxBytes: config.scrapeMaxBytes,
+        },
+      },
+      logger,
+    })
+    : undefined;
 
   const sinks: Sink[] = [];
   let cloudWatch: CloudWatchSink | undefined;
@@ -152,14 +176,21 @@ export function createPipeline(config: CollectorConfig, deps: PipelineDeps): Pip
       return discovery.pods;
     },
     collect: async (pods, cycleTime, signal) => {
+      if (shards) {
+        const sharded = await shards.collect(pods, cycleTime, signal);
+        return { datums: aggregator.datumsOf(sharded.parts, cycleTime), scraped: sharded.scraped, failed: sharded.failed };
+      }
       const cycle = aggregator.startCycle(pods, cycleTime);
-      const outcomes: NodeOutcome[] = [];
+      const failed: NodeOutcome[] = [];
+      let scraped = 0;
       // Each node is added as it arrives and its payload dropped, so no cycle holds every payload at once.
       await scraper.scrapeAll(pods, signal, (result) => {
-        outcomes.push(cycle.add(result));
+        const outcome = cycle.add(result);
+        if (outcome.ok) scraped++;
+        else failed.push(outcome);
         return result.ok ? { ...result, metrics: NO_METRICS } : result;
       });
-      return { datums: cycle.finish(), outcomes };
+      return { datums: cycle.finish(), scraped, failed };
     },
     extra: (cycleTime) => subnets?.datums(cycleTime) ?? [],
     sinks,
@@ -174,6 +205,10 @@ export function createPipeline(config: CollectorConfig, deps: PipelineDeps): Pip
     sinks,
     podCache,
     aggregator,
+    resetAggregation: () => {
+      aggregator.reset();
+      shards?.reset();
+    },
     cloudWatch,
     get subnets() {
       return subnets;
@@ -201,6 +236,7 @@ export function createPipeline(config: CollectorConfig, deps: PipelineDeps): Pip
     },
     close: async () => {
       scraper.close();
+      if (shards) await within(shards.close(), SINK_STOP_DEADLINE_MS).catch(() => undefined);
       if (podCache) await within(podCache.stop(), SINK_STOP_DEADLINE_MS).catch(() => undefined);
       if (subnets) {
         await within(subnets.stop(), SINK_STOP_DEADLINE_MS).catch((err: unknown) => {

@@ -131,7 +131,7 @@ const OLD_START = '2026-01-01T00:00:00Z';
 /** The collector's settings for the soak; the loopback ports and bounds are filled in at start. */
 const SOAK_CONFIG: CollectorConfig = {
   clusterId: 'soak', region: 'us-east-1', useCloudWatch: true, usePrometheus: false, intervalSeconds: 1, logLevel: 'INFO',
-  scrapeMode: 'direct', scrapeConcurrency: 16, scrapeTimeoutMs: SCRAPE_TIMEOUT_MS, scrapeMaxBytes: SCRAPE_MAX_BYTES,
+  scrapeMode: 'direct', scrapeConcurrency: 16, scrapeWorkers: 0, scrapeTimeoutMs: SCRAPE_TIMEOUT_MS, scrapeMaxBytes: SCRAPE_MAX_BYTES,
   ipamdPort: DEFAULTS.ipamdPort, awsNodeNamespace: 'kube-system', awsNodeLabelSelector: 'k8s-app=aws-node', listPageSize: PAGE_SIZE,
   cloudWatchNamespace: 'Kubernetes', bufferMaxDatums: BUFFER_MAX_DATUMS, prometheusPort: DEFAULTS.prometheusPort, healthPort: 0,
   unreadyAfterPublishFailures: DEFAULTS.unreadyAfterPublishFailures,

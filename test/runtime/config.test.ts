@@ -20,6 +20,7 @@ describe('loadConfig', () => {
       cloudWatchNamespace: 'Kubernetes',
       ipamdPort: 61678,
       watchPods: true,
+      scrapeWorkers: 0,
     });
     expect(config.region).toBe('eu-west-1');
   });
@@ -35,6 +36,7 @@ describe('loadConfig', () => {
       SCRAPE_MODE: 'direct',
       SCRAPE_CONCURRENCY: '8',
       SCRAPE_TIMEOUT_MS: '250',
+      SCRAPE_WORKERS: '2',
       SCRAPE_MAX_BYTES: '65536',
       IPAMD_METRICS_PORT: '9100',
       AWS_NODE_NAMESPACE: 'cni',
@@ -58,7 +60,7 @@ describe('loadConfig', () => {
     });
     expect(config).toEqual({
       clusterId: 'prod-eu', region: 'eu-west-1', useCloudWatch: false, usePrometheus: true, intervalSeconds: 1,
-      logLevel: 'DEBUG', scrapeMode: 'direct', scrapeConcurrency: 8, scrapeTimeoutMs: 250, scrapeMaxBytes: 65536,
+      logLevel: 'DEBUG', scrapeMode: 'direct', scrapeConcurrency: 8, scrapeTimeoutMs: 250, scrapeWorkers: 2, scrapeMaxBytes: 65536,
       ipamdPort: 9100, awsNodeNamespace: 'cni', awsNodeLabelSelector: 'app=ipamd', listPageSize: 50, watchPods: false,
       cloudWatchNamespace: 'Custom/CNI', bufferMaxDatums: 100, prometheusPort: 9999, healthPort: 0,
       unreadyAfterPublishFailures: 5,

@@ -41,7 +41,8 @@ function stages(overrides: Partial<CycleStages>, sink: Sink = new MemorySink()):
     discover: async () => onePerNode([pod(1), pod(2)]),
     collect: async (pods, cycleTime): Promise<CollectedCycle> => ({
       datums: [{ metricName: 'eniAllocated', unit: 'Count', value: 4, timestamp: cycleTime }],
-      outcomes: [ok(pods[0]), failed(pods[1], 'node node-2 (pod kube-system/aws-node-2): timed out after 100 ms while reading the body')],
+      scraped: 1,
+      failed: [failed(pods[1], 'node node-2 (pod kube-system/aws-node-2): timed out after 100 ms while reading the body')],
     }),
     sinks: [sink],
     publishWaitMs: 1000,
@@ -175,7 +176,7 @@ describe('CycleRunner', () => {
   test('passes the abort signal to discovery and collection', async () => {
     const controller = new AbortController();
     const discover = jest.fn(async () => onePerNode([pod(1)]));
-    const collect = jest.fn(async (): Promise<CollectedCycle> => ({ datums: [], outcomes: [] }));
+    const collect = jest.fn(async (): Promise<CollectedCycle> => ({ datums: [], scraped: 0, failed: [] }));
     await new CycleRunner(stages({ discover, collect })).run(controller.signal);
     expect(discover).toHaveBeenCalledWith(controller.signal);
     expect(collect).toHaveBeenCalledWith([pod(1)], expect.any(Date), controller.signal);
@@ -233,7 +234,7 @@ describe('CycleRunner', () => {
     });
     const { logger, lines, raw } = capturingLogger();
     // WHEN the cycle runs
-    await new CycleRunner(stages({ discover: async () => pods, collect: async () => ({ datums: [], outcomes }), logger })).run();
+    await new CycleRunner(stages({ discover: async () => pods, collect: async () => ({ datums: [], scraped: outcomes.filter((o) => o.ok).length, failed: outcomes.filter((o) => !o.ok) }), logger })).run();
     // THEN one warn line names the first ten and counts all 6,000 by reason
     const summaries = lines().filter((l) => l.msg === 'nodes failed this cycle');
     expect(summaries).toHaveLength(1);

@@ -1,0 +1,62 @@
+/**
+ * One scrape worker thread (see runtime/shards.ts): it owns a share of the nodes, scrapes them with
+ * its own Scraper, folds each payload into its own aggregator as it arrives, and answers each cycle
+ * with its mergeable part and its failed nodes. The collector's bundle runs this when it is started
+ * as a worker with `ShardWorkerData` (main.ts).
+ */
+import { parentPort } from 'node:worker_threads';
+import { KubeConfig } from '@kubernetes/client-node';
+import { SCRAPED_FAMILIES } from '../common/catalog';
+import { ClusterAggregator } from './aggregate';
+import { createLogger } from './log';
+import { Scraper } from './scrape';
+import type { FromShard, ShardWorkerData, ToShard } from './shard-protocol';
+import type { NodeOutcome, ParsedMetrics } from './types';
+
+export function runShardWorker(data: ShardWorkerData): void {
+  const port = parentPort;
+  if (!port) throw new Error('runShardWorker runs in a worker thread only');
+  const logger = createLogger(data.logLevel);
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromString(data.kubeConfig);
+  const scraper = new Scraper(kubeConfig, { ...data.scrape, keep: SCRAPED_FAMILIES, logger });
+  const aggregator = new ClusterAggregator({ logger });
+  const running = new Map<number, AbortController>();
+  const answer = (message: FromShard): void => port.postMessage(message);
+
+  port.on('message', (message: ToShard) => {
+    switch (message.type) {
+      case 'abort':
+        running.get(message.id)?.abort();
+        return;
+      case 'reset':
+        aggregator.reset();
+        return;
+      case 'cycle': {
+        const abort = new AbortController();
+        running.set(message.id, abort);
+        runCycle(message.pods, new Date(message.cycleTimeMs), abort.signal).then(
+          (done) => answer({ type: 'done', id: message.id, ...done }),
+          (err: unknown) => answer({ type: 'failed', id: message.id, error: err instanceof Error ? err.message : String(err) }),
+        ).finally(() => running.delete(message.id));
+        return;
+      }
+    }
+  });
+
+  async function runCycle(pods: Parameters<Scraper['scrapeAll']>[0], cycleTime: Date, signal: AbortSignal) {
+    const cycle = aggregator.startCycle(pods, cycleTime);
+    const failed: NodeOutcome[] = [];
+    let scraped = 0;
+    await scraper.scrapeAll(pods, signal, (result) => {
+      const outcome = cycle.add(result);
+      if (outcome.ok) scraped++;
+      else failed.push(outcome);
+      // Nothing of the node is kept once folded in.
+      return result.ok ? { ...result, metrics: NO_METRICS } : result;
+    });
+    return { part: cycle.finishPart(), scraped, failed };
+  }
+}
+
+const NO_METRICS: ParsedMetrics = new Map();
