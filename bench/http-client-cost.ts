@@ -7,7 +7,8 @@
  *
  *   node --import tsx bench/http-client-cost.ts [--requests 20000] [--concurrency 64] [--undici <path to undici>]
  *
- * CPU is this process's (getrusage), so the server's work is not in it.
+ * CPU is this process's (getrusage), so the server's work is not in it. The server gzips only when
+ * asked, as promhttp does: the "identity" rows ask for the plain text.
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -22,9 +23,13 @@ import { runPool } from '../runtime/scrape-pool';
 const REPO_ROOT = path.resolve(__dirname, '..');
 const SERVER = `
 const http = require('http'); const zlib = require('zlib'); const fs = require('fs');
-const body = zlib.gzipSync(fs.readFileSync(process.argv[1]));
+const plain = fs.readFileSync(process.argv[1]);
+const gzipped = zlib.gzipSync(plain);
 const server = http.createServer((req, res) => {
-  res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4', 'content-encoding': 'gzip', 'content-length': body.length });
+  // As promhttp: gzip only when the client accepts it.
+  const gzip = /\bgzip\b/.test(String(req.headers['accept-encoding'] || ''));
+  const body = gzip ? gzipped : plain;
+  res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4', ...(gzip ? { 'content-encoding': 'gzip' } : {}), 'content-length': body.length });
   res.end(body);
 });
 server.keepAliveTimeout = 60000;
@@ -73,6 +78,13 @@ async function main(): Promise<void> {
     }));
     rows.push(await measure('fetchText + parseExposition (catalog families)', requests, concurrency, async () => {
       parseExposition(await fetchText({ url, agent, headers: {} }, limits, performance.now() + 2000, undefined), SCRAPED_FAMILIES);
+    }));
+    const identity = { 'accept-encoding': 'identity' };
+    rows.push(await measure('fetchText, identity (plain text asked)', requests, concurrency, async () => {
+      await fetchText({ url, agent, headers: identity }, limits, performance.now() + 2000, undefined);
+    }));
+    rows.push(await measure('fetchText, identity + parseExposition', requests, concurrency, async () => {
+      parseExposition(await fetchText({ url, agent, headers: identity }, limits, performance.now() + 2000, undefined), SCRAPED_FAMILIES);
     }));
     if (undiciPath) {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
