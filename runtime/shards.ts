@@ -137,9 +137,10 @@ export class ScrapeShards {
         resolve(answer instanceof Error ? { type: 'failed', id, error: answer.message } : answer);
       };
       slot.pending = { id, settle };
+      // The cycle goes first: an abort the worker reads before its cycle would be lost.
+      worker.postMessage({ type: 'cycle', id, cycleTimeMs: cycleTime.getTime(), pods } satisfies ToShard);
       if (signal.aborted) onAbort();
       else signal.addEventListener('abort', onAbort, { once: true });
-      worker.postMessage({ type: 'cycle', id, cycleTimeMs: cycleTime.getTime(), pods } satisfies ToShard);
     });
   }
 

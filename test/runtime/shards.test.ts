@@ -98,3 +98,29 @@ describe('ScrapeShards faults', () => {
     }
   }, 15_000);
 });
+
+describe('ScrapeShards abort', () => {
+  test('a cycle started with its signal already aborted is aborted in the worker, not run to the end', async () => {
+    // GIVEN a worker whose cycles last 10 s unless aborted, and answer at once when aborted
+    const { script } = workerScript('abortable', `
+      const timers = new Map();
+      parentPort.on('message', (m) => {
+        const done = (id) => parentPort.postMessage({ type: 'done', id, part: ${emptyPart}, scraped: 0, failed: [] });
+        if (m.type === 'cycle') timers.set(m.id, setTimeout(() => done(m.id), 10000));
+        if (m.type === 'abort' && timers.has(m.id)) { clearTimeout(timers.get(m.id)); done(m.id); }
+      });`);
+    const shards = new ScrapeShards({ workers: 1, script, workerData, logger: silentLogger });
+    try {
+      const abort = new AbortController();
+      abort.abort();
+      const started = Date.now();
+      // WHEN a cycle is collected with the aborted signal
+      const result = await shards.collect(pods, new Date(), abort.signal);
+      // THEN the worker's answer to the abort ends it: well before its 10 s and before the 2 s give-up
+      expect(Date.now() - started).toBeLessThan(1_500);
+      expect(result.failed).toEqual([]);
+    } finally {
+      await shards.close();
+    }
+  });
+});
