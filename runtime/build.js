@@ -19,28 +19,51 @@ function buildCollector(entry = ENTRY, outfile = OUTFILE) {
   // esbuild is a development dependency: only a source checkout builds the bundle.
   const esbuild = require('esbuild');
   const result = esbuild.buildSync({
+    ...bundleOptions(),
     entryPoints: [entry],
     outfile,
-    bundle: true,
-    platform: 'node',
-    // Node 20 is the oldest Node that runs it (the test machine's); the image runs a newer LTS.
-    target: 'node20',
-    format: 'cjs',
-    minify: true,
     // The bundled packages' licence comments (@license, @preserve, /*! ... */) are kept, gathered
     // at the end of the file; the full list with licence texts is the notices file.
     legalComments: 'eof',
     metafile: true,
-    // Inputs in the metafile are relative to this directory.
-    absWorkingDir: process.cwd(),
-    logLevel: 'warning',
-    write: false,
+    define: { [WORKER_SOURCE_NAME]: JSON.stringify(scrapeWorkerSource(esbuild, entry)) },
   });
   const output = result.outputFiles.find((file) => file.path === outfile) ?? result.outputFiles[0];
   const notices = thirdPartyNotices(bundledPackages(result.metafile, process.cwd()));
   writeWhole(path.join(path.dirname(outfile), NOTICES_FILE), notices);
   writeWhole(outfile, output.contents);
   return outfile;
+}
+
+function bundleOptions() {
+  return {
+    bundle: true,
+    platform: 'node',
+    // Node 20 is the oldest Node that runs it (the test machine's); the image runs a newer LTS.
+    target: 'node20',
+    format: 'cjs',
+    minify: true,
+    // Inputs in the metafile are relative to this directory.
+    absWorkingDir: process.cwd(),
+    logLevel: 'warning',
+    write: false,
+  };
+}
+
+/** The name runtime/worker-source.ts reads the scrape worker's code from. */
+const WORKER_SOURCE_NAME = '__SCRAPE_WORKER_SOURCE__';
+
+/**
+ * The scrape worker (runtime/shard-worker-main.ts beside the entry) bundled on its own, as text the
+ * collector bundle carries and starts its workers from (`eval`): a worker then parses about 50 KB,
+ * not the whole bundle, which costs about 45 MiB of RSS per worker. An entry without a worker file
+ * beside it (a test's stand-in checkout) gets none.
+ */
+function scrapeWorkerSource(esbuild, entry) {
+  const workerEntry = path.join(path.dirname(entry), 'shard-worker-main.ts');
+  if (!fs.existsSync(workerEntry)) return '';
+  const result = esbuild.buildSync({ ...bundleOptions(), entryPoints: [workerEntry], outfile: 'scrape-worker.js', legalComments: 'none' });
+  return result.outputFiles[0].text;
 }
 
 function writeWhole(file, contents) {

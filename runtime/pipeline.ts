@@ -16,11 +16,13 @@ import type { RetryPolicy } from './discover';
 import { PodCache, discoverForCycle } from './pod-cache';
 import type { Logger } from './log';
 import { PrometheusSink } from './prometheus-sink';
+import { ApiServerProxyAuth } from './proxy-auth';
 import { Scraper } from './scrape';
 import { ScrapeShards } from './shards';
 import { StdoutSink } from './stdout-sink';
 import type { SubnetWatcher } from './subnets';
 import type { NodeOutcome, ParsedMetrics, Sink } from './types';
+import type { WorkerScript } from './worker-source';
 
 /** A cycle waits for its sinks half the interval, and never longer than this. */
 const MAX_PUBLISH_WAIT_MS = 5_000;
@@ -49,11 +51,11 @@ export interface PipelineDeps {
    */
   readonly watchPods?: boolean;
   /**
-   * The collector's bundle, which SCRAPE_WORKERS worker threads run (main.ts passes its own file).
+   * The code SCRAPE_WORKERS worker threads run (runtime/worker-source.ts; collector.ts passes it).
    * Without it the main thread scrapes, whatever SCRAPE_WORKERS says (the soak and in-process tests).
    * @default - no workers
    */
-  readonly workerScript?: string;
+  readonly workerScript?: WorkerScript;
   /** Timings the soak compresses (its cycles are milliseconds apart). @default - production timings */
   readonly tuning?: PipelineTuning;
 }
@@ -104,12 +106,17 @@ export function createPipeline(config: CollectorConfig, deps: PipelineDeps): Pip
     logger,
   });
   const aggregator = new ClusterAggregator({ logger });
+  // Proxy mode with workers: this thread reads the credentials each cycle and hands them over.
+  const shardCredentials = config.scrapeWorkers > 0 && deps.workerScript !== undefined && config.scrapeMode === 'proxy'
+    ? new ApiServerProxyAuth(kubeConfig, { maxSockets: 1, idleSocketTimeoutMs: 1 })
+    : undefined;
   const shards = config.scrapeWorkers > 0 && deps.workerScript !== undefined
     ? new ScrapeShards({
       workers: config.scrapeWorkers,
       script: deps.workerScript,
+      ...(shardCredentials ? { readCredentials: (timeoutMs: number, signal: AbortSignal) => shardCredentials.credentials(timeoutMs, signal) } : {}),
       workerData: {
-        kubeConfig: kubeConfig.exportConfig(),
+        ...(shardCredentials ? { apiServer: shardCredentials.apiServer } : {}),
         logLevel: config.logLevel.toLowerCase() as 'debug' | 'info' | 'warn' | 'error',
         scrape: {
           mode: config.scrapeMode, port: config.ipamdPort, timeoutMs: config.scrapeTimeoutMs,

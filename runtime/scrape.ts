@@ -26,7 +26,7 @@ import { fetchText, HttpStatusError, StaleConnectionError, type FetchTarget } fr
 import { silentLogger, type Logger } from './log';
 import { ExpositionParseError, parseExposition } from './parse';
 import { canonicalIP, urlHost } from './pod-address';
-import { ApiServerProxyAuth, type ProxyAuth } from './proxy-auth';
+import { ApiServerProxyAuth, type ProxyAuth, type ProxyAuthSource } from './proxy-auth';
 import { failedFirst, runPool } from './scrape-pool';
 import type { AwsNodePod, NodeScrapeResult } from './types';
 
@@ -70,7 +70,7 @@ export class Scraper {
   private readonly options: ScrapeOptions;
   private readonly logger: Logger;
   /** Proxy mode only. */
-  private readonly proxyAuth?: ApiServerProxyAuth;
+  private readonly proxyAuth?: ProxyAuthSource;
   private readonly directAgent: http.Agent;
   /** Direct mode above directKeepAliveMaxNodes: one connection per scrape, closed after it. */
   private readonly directCloseAgent = new http.Agent({ keepAlive: false });
@@ -82,14 +82,19 @@ export class Scraper {
   /** Scrapes allowed in flight: the concurrency, less after 429s. Kept across cycles. */
   readonly limit: AdaptiveLimit;
 
-  constructor(kc: KubeConfig, options: ScrapeOptions) {
+  /**
+   * `credentials`: the kubeconfig proxy mode authenticates with, or (a scrape worker) a source of
+   * credentials read elsewhere. Direct mode uses neither.
+   */
+  constructor(credentials: KubeConfig | ProxyAuthSource, options: ScrapeOptions) {
     validate(options);
     this.options = options;
     this.logger = options.logger ?? silentLogger;
     this.limit = new AdaptiveLimit({ max: options.concurrency, maxPauseMs: options.timeoutMs });
     const idleSocketTimeoutMs = options.idleSocketTimeoutMs ?? 60_000;
     if (options.mode === 'proxy') {
-      this.proxyAuth = new ApiServerProxyAuth(kc, { maxSockets: options.concurrency, idleSocketTimeoutMs });
+      this.proxyAuth = 'read' in credentials && 'apiServer' in credentials
+        ? credentials : new ApiServerProxyAuth(credentials, { maxSockets: options.concurrency, idleSocketTimeoutMs });
     }
     this.directAgent = new http.Agent({
       keepAlive: true,

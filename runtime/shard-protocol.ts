@@ -4,6 +4,7 @@
  */
 import type { CyclePart } from './aggregate';
 import type { ScrapeMode } from '../common/settings';
+import type { ProxyCredentials } from './proxy-auth';
 import type { AwsNodePod, NodeOutcome } from './types';
 
 /** Tells the collector's bundle, started as a worker, to run as a scrape worker. */
@@ -12,8 +13,11 @@ export const SHARD_WORKER_KIND = 'cni-metrics-helper/scrape-worker';
 export interface ShardWorkerData {
   readonly kind: typeof SHARD_WORKER_KIND;
   readonly index: number;
-  /** The main thread's kubeconfig as `KubeConfig.exportConfig()` writes it (file paths already absolute). */
-  readonly kubeConfig: string;
+  /**
+   * Proxy mode: the API server's URL. The main thread reads the kubeconfig's credentials each cycle
+   * and sends them with it, so a worker never loads the Kubernetes client.
+   */
+  readonly apiServer?: string;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
   readonly scrape: {
     readonly mode: ScrapeMode;
@@ -27,7 +31,11 @@ export interface ShardWorkerData {
 
 export type ToShard =
   /** Scrape `pods` (this worker's share), fold them into its aggregator and answer `done`. */
-  | { readonly type: 'cycle'; readonly id: number; readonly cycleTimeMs: number; readonly pods: readonly AwsNodePod[] }
+  | {
+    readonly type: 'cycle'; readonly id: number; readonly cycleTimeMs: number; readonly pods: readonly AwsNodePod[];
+    /** Proxy mode: this cycle's credentials. */
+    readonly credentials?: ProxyCredentials;
+  }
   /** End cycle `id`'s scrapes now; the worker still answers `done`, the rest failed as aborted. */
   | { readonly type: 'abort'; readonly id: number }
   /** Forget every node's state (this replica became the leader): the next cycle is a baseline. */

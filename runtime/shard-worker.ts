@@ -5,10 +5,10 @@
  * as a worker with `ShardWorkerData` (main.ts).
  */
 import { parentPort } from 'node:worker_threads';
-import { KubeConfig } from '@kubernetes/client-node';
 import { SCRAPED_FAMILIES } from '../common/catalog';
 import { ClusterAggregator } from './aggregate';
 import { createLogger } from './log';
+import { PassedProxyAuth } from './proxy-auth';
 import { Scraper } from './scrape';
 import type { FromShard, ShardWorkerData, ToShard } from './shard-protocol';
 import type { NodeOutcome, ParsedMetrics } from './types';
@@ -17,9 +17,9 @@ export function runShardWorker(data: ShardWorkerData): void {
   const port = parentPort;
   if (!port) throw new Error('runShardWorker runs in a worker thread only');
   const logger = createLogger(data.logLevel);
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromString(data.kubeConfig);
-  const scraper = new Scraper(kubeConfig, { ...data.scrape, keep: SCRAPED_FAMILIES, logger });
+  // Keep-alive connections to the API server live as long as the worker, as in the main thread.
+  const proxyAuth = new PassedProxyAuth(data.apiServer ?? 'http://api-server.invalid', { maxSockets: data.scrape.concurrency, idleSocketTimeoutMs: 60_000 });
+  const scraper = new Scraper(proxyAuth, { ...data.scrape, keep: SCRAPED_FAMILIES, logger });
   const aggregator = new ClusterAggregator({ logger });
   const running = new Map<number, AbortController>();
   const answer = (message: FromShard): void => port.postMessage(message);
@@ -35,6 +35,7 @@ export function runShardWorker(data: ShardWorkerData): void {
       case 'cycle': {
         const abort = new AbortController();
         running.set(message.id, abort);
+        if (message.credentials) proxyAuth.use(message.credentials);
         runCycle(message.pods, new Date(message.cycleTimeMs), abort.signal).then(
           (done) => answer({ type: 'done', id: message.id, ...done }),
           (err: unknown) => answer({ type: 'failed', id: message.id, error: err instanceof Error ? err.message : String(err) }),

@@ -14,18 +14,22 @@ import { Worker } from 'node:worker_threads';
 import type { CyclePart } from './aggregate';
 import { errorMessage } from './cycle';
 import type { Logger } from './log';
+import type { ProxyCredentials } from './proxy-auth';
 import { SHARD_WORKER_KIND, type FromShard, type ShardWorkerData, type ToShard } from './shard-protocol';
 import type { AwsNodePod, NodeOutcome } from './types';
+import type { WorkerScript } from './worker-source';
 
 /** After an abort, how long a worker may take to hand back its part before it is given up. */
 const ABORT_ANSWER_MS = 2_000;
 
 export interface ScrapeShardsOptions {
   readonly workers: number;
-  /** The collector's bundle: started again as each worker. */
-  readonly script: string;
+  /** Each worker's code: the bundle's inlined worker, or a file that runs one (runtime/worker-source.ts). */
+  readonly script: WorkerScript;
   /** What every worker gets; `index` and `scrape.concurrency` are set per worker. */
   readonly workerData: Omit<ShardWorkerData, 'index' | 'kind'>;
+  /** Proxy mode: reads the kubeconfig's credentials, once a cycle for every worker. */
+  readonly readCredentials?: (timeoutMs: number, signal: AbortSignal) => Promise<ProxyCredentials>;
   readonly logger: Logger;
 }
 
@@ -72,7 +76,16 @@ export class ScrapeShards {
     const shares: AwsNodePod[][] = this.slots.map(() => []);
     for (const pod of pods) shares[ScrapeShards.shardOf(pod.nodeName, this.slots.length)].push(pod);
     const id = this.nextCycleId++;
-    const answers = await Promise.all(this.slots.map((slot, index) => this.runShare(slot, index, id, shares[index], cycleTime, signal)));
+    let credentials: ProxyCredentials | undefined;
+    if (this.options.readCredentials) {
+      try {
+        credentials = await this.options.readCredentials(this.options.workerData.scrape.timeoutMs, signal);
+      } catch (err) {
+        const cause = `cannot build API server credentials from the kubeconfig: ${errorMessage(err)}`;
+        return { parts: [], scraped: 0, failed: pods.map((pod) => notScraped(pod, cause)) };
+      }
+    }
+    const answers = await Promise.all(this.slots.map((slot, index) => this.runShare(slot, index, id, shares[index], cycleTime, signal, credentials)));
     const parts: CyclePart[] = [];
     const failed: NodeOutcome[] = [];
     let scraped = 0;
@@ -84,10 +97,7 @@ export class ScrapeShards {
         return;
       }
       // No part from this worker: its nodes add nothing this cycle and keep no state change.
-      for (const pod of shares[index]) {
-        failed.push({ nodeName: pod.nodeName, podName: pod.podName, ok: false, durationMs: 0,
-          error: `node ${pod.nodeName} (pod ${pod.namespace}/${pod.podName}): not scraped: scrape worker ${index} ${answer.error}` });
-      }
+      for (const pod of shares[index]) failed.push(notScraped(pod, `not scraped: scrape worker ${index} ${answer.error}`));
     });
     return { parts, scraped, failed };
   }
@@ -109,6 +119,7 @@ export class ScrapeShards {
 
   private runShare(
     slot: ShardSlot, index: number, id: number, pods: readonly AwsNodePod[], cycleTime: Date, signal: AbortSignal,
+    credentials: ProxyCredentials | undefined,
   ): Promise<FromShard> {
     if (this.closed) return Promise.resolve({ type: 'failed', id, error: 'did not run: the collector is closing' });
     let worker: Worker;
@@ -138,7 +149,7 @@ export class ScrapeShards {
       };
       slot.pending = { id, settle };
       // The cycle goes first: an abort the worker reads before its cycle would be lost.
-      worker.postMessage({ type: 'cycle', id, cycleTimeMs: cycleTime.getTime(), pods } satisfies ToShard);
+      worker.postMessage({ type: 'cycle', id, cycleTimeMs: cycleTime.getTime(), pods, ...(credentials ? { credentials } : {}) } satisfies ToShard);
       if (signal.aborted) onAbort();
       else signal.addEventListener('abort', onAbort, { once: true });
     });
@@ -153,7 +164,9 @@ export class ScrapeShards {
       // Each worker runs its share of the scrapes at once; together they run the whole concurrency.
       scrape: { ...workerData.scrape, concurrency: Math.max(1, Math.ceil(workerData.scrape.concurrency / workers)) },
     };
-    const worker = new Worker(script, { workerData: data });
+    const worker = 'source' in script
+      ? new Worker(script.source, { eval: true, workerData: data })
+      : new Worker(script.file, { workerData: data });
     slot.worker = worker;
     worker.on('message', (answer: FromShard) => slot.pending?.id === answer.id && slot.pending.settle(answer));
     worker.on('error', (err) => {
@@ -174,4 +187,9 @@ export class ScrapeShards {
     if (slot.worker === worker) slot.worker = undefined;
     await worker.terminate().catch(() => undefined);
   }
+}
+
+/** A node's outcome when its worker gave no answer for it, worded as the scraper words a failure. */
+function notScraped(pod: AwsNodePod, cause: string): NodeOutcome {
+  return { nodeName: pod.nodeName, podName: pod.podName, ok: false, durationMs: 0, error: `node ${pod.nodeName} (pod ${pod.namespace}/${pod.podName}): ${cause}` };
 }

@@ -13,7 +13,7 @@ import type { AwsNodePod } from '../../runtime/types';
 
 const pods: AwsNodePod[] = ['n1', 'n2', 'n3', 'n4'].map((nodeName) => ({ podName: `aws-node-${nodeName}`, namespace: 'kube-system', nodeName }));
 const workerData = {
-  kubeConfig: '{}', logLevel: 'error' as const,
+  logLevel: 'error' as const,
   scrape: { mode: 'direct' as const, port: 61678, timeoutMs: 1000, concurrency: 4, maxBytes: 1 << 20 },
 };
 
@@ -59,7 +59,7 @@ describe('ScrapeShards faults', () => {
         if (starts === 1) process.exit(3);
         parentPort.postMessage({ type: 'done', id: m.id, part: ${emptyPart}, scraped: m.pods.length, failed: [] });
       });`);
-    const shards = new ScrapeShards({ workers: 1, script, workerData, logger: silentLogger });
+    const shards = new ScrapeShards({ workers: 1, script: { file: script }, workerData, logger: silentLogger });
     try {
       // WHEN two cycles run
       const first = await shards.collect(pods, new Date(), new AbortController().signal);
@@ -78,7 +78,7 @@ describe('ScrapeShards faults', () => {
   test('a worker that never answers is given up 2 s after the abort, its nodes failed', async () => {
     // GIVEN a worker stuck in a synchronous loop once a cycle starts (it cannot even read the abort)
     const { script } = workerScript('stuck', "parentPort.on('message', (m) => { if (m.type === 'cycle') for (;;) {} });");
-    const shards = new ScrapeShards({ workers: 2, script, workerData, logger: silentLogger });
+    const shards = new ScrapeShards({ workers: 2, script: { file: script }, workerData, logger: silentLogger });
     try {
       const abort = new AbortController();
       const started = Date.now();
@@ -109,7 +109,7 @@ describe('ScrapeShards abort', () => {
         if (m.type === 'cycle') timers.set(m.id, setTimeout(() => done(m.id), 10000));
         if (m.type === 'abort' && timers.has(m.id)) { clearTimeout(timers.get(m.id)); done(m.id); }
       });`);
-    const shards = new ScrapeShards({ workers: 1, script, workerData, logger: silentLogger });
+    const shards = new ScrapeShards({ workers: 1, script: { file: script }, workerData, logger: silentLogger });
     try {
       const abort = new AbortController();
       abort.abort();
