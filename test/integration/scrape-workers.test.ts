@@ -59,4 +59,24 @@ describe('bundled collector with scrape workers', () => {
     expect(logsNamed(run, 'cycle done').length).toBeGreaterThanOrEqual(3);
     expect(cluster.cloudWatch.datums).toEqual(printedDatums(run).map(asStored));
   }, 60_000);
+
+  test('SIGTERM while a worker waits on a trickling node: the grace aborts the worker\'s scrapes and the collector exits 0', async () => {
+    // GIVEN a node that trickles its body for ever, with a scrape timeout far past the 5 s grace, and 2 workers
+    cluster = await startLoopbackCluster([NODE_A, NODE_B, NODE_A], ['ok', 'ok', 'slow-body'], { SCRAPE_WORKERS: '2', SCRAPE_TIMEOUT_MS: '60000' });
+    const run = startCollector(['--print'], cluster.env, 40_000);
+    await run.waitForLog((l) => typeof l.msg === 'string', 10_000);
+    // (the first cycle cannot finish: the trickling node holds it)
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    // WHEN the collector is told to stop
+    const signalled = Date.now();
+    run.child.kill('SIGTERM');
+    // THEN it exits 0 after the 5 s grace, well inside Kubernetes' 30 s
+    expect(await run.exited).toBe(0);
+    const exitMs = Date.now() - signalled;
+    expect(exitMs).toBeGreaterThanOrEqual(4_500);
+    expect(exitMs).toBeLessThan(12_000);
+    expect(run.logs().filter((l) => l.msg === 'stop budget exceeded; exiting with what is still held')).toEqual([]);
+    // AND the worker answered the abort itself (it was not given up on)
+    expect(run.logs().filter((l) => typeof l.msg === 'string' && /did not answer an abort/.test(l.msg))).toEqual([]);
+  }, 60_000);
 });
