@@ -1,3 +1,5 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as fc from 'fast-check';
 import { EXPECTED_NODE_COUNT_RANGE, maxOldSpaceSizeFor, scrapeConcurrencyFor, sizeCollector, type SizingInput } from '../../common/sizing';
 
@@ -77,5 +79,29 @@ describe('sizeCollector', () => {
         expect(Number.isInteger(size.cpuRequestMillicores) && Number.isInteger(size.memoryLimitMiB) && Number.isInteger(size.maxOldSpaceSizeMiB)).toBe(true);
       }
     }));
+  });
+});
+
+describe('the README\'s "Large clusters" table', () => {
+  test('is what sizeCollector gives at 1,000, 10,000, 50,000 and 100,000 nodes', () => {
+    // GIVEN the table's rows
+    const readme = fs.readFileSync(path.resolve(__dirname, '..', '..', 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('### Large clusters'), readme.indexOf('### Subnet exhaustion'));
+    const rows = section.split('\n').filter((line) => /^\| [\d,]+ \|/.test(line));
+
+    // WHEN each row is written again from the rule
+    const written = [1_000, 10_000, 50_000, 100_000].map((nodes) => {
+      const proxy = sizeCollector({ ...DEFAULT_INPUT, nodes });
+      const direct = sizeCollector({ ...DEFAULT_INPUT, nodes, scrapeMode: 'direct' });
+      const cells = (size: typeof proxy) => [
+        `${size.cpuRequestMillicores}m / ${size.cpuLimitMillicores}m`,
+        `${size.memoryRequestMiB}Mi / ${size.memoryLimitMiB}Mi`,
+        String(size.maxOldSpaceSizeMiB),
+      ];
+      return `| ${nodes.toLocaleString('en-US')} | ${proxy.scrapeConcurrency} | ${[...cells(proxy), ...cells(direct)].join(' | ')} |`;
+    });
+
+    // THEN they are the same
+    expect(rows).toEqual(written);
   });
 });
