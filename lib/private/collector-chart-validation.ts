@@ -188,7 +188,7 @@ export function validateCollectorChartOptions(options: CollectorChartOptions, pr
 /**
  * The collector's size for the cluster (common/sizing.ts) and the concurrency it derives when none
  * was given. Without `expectedNodeCount` the rule runs for the largest cluster: limits and concurrency
- * hold it, and the chart keeps the requests at their floors (see requestsFor).
+ * hold it, and the chart keeps the requests at their floors (see sizedResources).
  */
 function withSizing(options: CollectorChartOptions, settings: BaseSettings): ResolvedCollectorSettings {
   const sizing = sizeCollector({
@@ -211,11 +211,11 @@ export type SizedResources = Pick<CollectorSizing, 'cpuRequestMillicores' | 'cpu
  */
 export function sizedResources(settings: ResolvedCollectorSettings): SizedResources {
   const { sizing } = settings;
-  const known = settings.expectedNodeCount !== undefined;
+  const sizeGiven = settings.expectedNodeCount !== undefined;
   return {
-    cpuRequestMillicores: known ? sizing.cpuRequestMillicores : SIZING_BOUNDS.minCpuRequestMillicores,
+    cpuRequestMillicores: sizeGiven ? sizing.cpuRequestMillicores : SIZING_BOUNDS.minCpuRequestMillicores,
     cpuLimitMillicores: sizing.cpuLimitMillicores,
-    memoryRequestMiB: known ? sizing.memoryRequestMiB : SIZING_BOUNDS.minMemoryRequestMiB,
+    memoryRequestMiB: sizeGiven ? sizing.memoryRequestMiB : SIZING_BOUNDS.minMemoryRequestMiB,
     memoryLimitMiB: sizing.memoryLimitMiB,
   };
 }
@@ -225,7 +225,7 @@ export function sizedResources(settings: ResolvedCollectorSettings): SizedResour
  * the sizing's limit when they give no `resources`; none when their `resources` set no memory limit
  * (nothing to stay under).
  */
-export function heapCapMiB(options: CollectorChartOptions, settings: ResolvedCollectorSettings): number | undefined {
+function heapCapMiB(options: CollectorChartOptions, settings: ResolvedCollectorSettings): number | undefined {
   if (options.resources === undefined) return settings.sizing.maxOldSpaceSizeMiB;
   const limit = options.resources.memory?.limit;
   if (limit === undefined) return undefined;
