@@ -140,16 +140,16 @@ export interface CollectorChartOptions {
   readonly resources?: kplus.ContainerResources;
 
   /**
-   * Nodes the cluster runs, or will run: the chart sizes the collector from it (common/sizing.ts) —
-   * `scrapeConcurrency`, the container's CPU and memory requests and limits, and the V8 heap cap
-   * (`NODE_OPTIONS=--max-old-space-size`, 65% of the memory limit) — unless `scrapeConcurrency` or
-   * `resources` are given. A whole number from 1 to 110,000.
+   * Nodes the cluster runs, or will run. The chart sizes the collector from it (the README's "Large
+   * clusters" gives the rule and a table): `scrapeConcurrency`, the container's CPU and memory
+   * requests and limits, and the V8 heap cap (`NODE_OPTIONS=--max-old-space-size`, 65% of the memory
+   * limit), each unless given. A whole number from 1 to 110,000.
    *
    * Left out, the limits and the concurrency are those of a 100,000-node cluster, EKS's largest, so
-   * the collector holds any cluster without being OOM-killed or falling behind, while the requests
-   * stay at 50m CPU and 64Mi (Burstable): a small cluster reserves no more than before, and a limit
-   * costs nothing until it is used. Give it for a large cluster, so that the requests (what the
-   * scheduler reserves) match what the collector uses there.
+   * the collector holds any cluster without an OOM kill or a shortage of scrapes in flight, while
+   * the requests stay at 50m CPU and 64Mi (Burstable): a small cluster reserves no more than before,
+   * and a limit costs nothing until it is used. Give it for a large cluster, so that the requests
+   * (what the scheduler reserves) match what the collector uses there.
    *
    * @default - limits and concurrency for 100,000 nodes, requests 50m CPU and 64Mi memory
    */
