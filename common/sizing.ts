@@ -27,15 +27,17 @@ export const SIZING_FIGURES = {
   /** Share of nodes that time out each cycle: the 1% the bench and issue 12 assume. */
   deadNodeShare: 0.01,
   /**
-   * Collector CPU per node per cycle, proxy mode: 0.24-0.27 ms long-running at 10,000 nodes (0.233 at
-   * 1,000), 0.25 at 100,000 `--once`. Rounded up to 0.25.
+   * Collector CPU per node per cycle, proxy mode, under the heap cap this rule sets: 0.34-0.36 ms
+   * long-running at 10,000 nodes with `--max-old-space-size=332` (concurrency 64; 3,410 and 3,557 ms a
+   * cycle in two runs, 2026-11-29 20:02-20:10, load 2.5-5). Without a cap the same runs took 0.19-0.23
+   * ms: under a cap below 2 GB V8 grows its old generation by a smaller factor and collects more often.
    */
-  proxyCpuMsPerNode: 0.25,
+  proxyCpuMsPerNode: 0.35,
   /**
-   * Direct mode: 0.40 ms long-running at 10,000 nodes (a TCP connect per scrape above 10,000 nodes,
-   * 0.47 at 1,000): the connects cost more than the proxy's few kept-alive connections.
+   * Direct mode, the same way: 0.47 ms at 10,000 nodes with the 332 MB cap (4,743 ms a cycle); 0.40
+   * without it. The connects and the kept-alive sockets cost more than the proxy's few connections.
    */
-  directCpuMsPerNode: 0.4,
+  directCpuMsPerNode: 0.48,
   /**
    * Peak RSS of the long-running collector at 100 nodes (proxy, concurrency 64): Node, the bundle and
    * its clients before any cluster-sized state. Measured 140 MiB (148 direct), 2026-11-29 19:41.
@@ -91,7 +93,9 @@ export const SIZING_BOUNDS = {
   /**
    * The V8 heap's share of the memory limit (`--max-old-space-size`): the rest is for what lives
    * outside the heap (socket and zlib buffers, code, the runtime), about 105 MiB at 100,000 nodes
-   * (361 MiB RSS with a 256 MB heap).
+   * (361 MiB RSS with a 256 MB heap). The cap costs CPU (see proxyCpuMsPerNode): V8 grows a capped
+   * heap by a smaller factor. It is kept because without it V8 may size its heap up to about the
+   * container's limit (reported in nodejs/node#64646), leaving no room for what lives outside it.
    */
   heapShareOfMemoryLimit: 0.65,
 } as const;

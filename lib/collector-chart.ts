@@ -134,8 +134,8 @@ export interface CollectorChartOptions {
    * cap (`NODE_OPTIONS=--max-old-space-size`) to 65% of it; with none, it sets no heap cap.
    *
    * @default - derived from `expectedNodeCount` (see there); without it, requests 50m CPU and 64Mi
-   * memory and the limits of a 100,000-node cluster (at the default interval and timeout: 1670m CPU
-   * and 832Mi in proxy mode, 2670m and 896Mi in direct mode)
+   * memory and the limits of a 100,000-node cluster (at the default interval and timeout: 2340m CPU
+   * and 832Mi in proxy mode, 3200m and 896Mi in direct mode)
    */
   readonly resources?: kplus.ContainerResources;
 

@@ -8,29 +8,29 @@ const DEFAULT_INPUT: Omit<SizingInput, 'nodes'> = { intervalSeconds: 30, scrapeT
 
 describe('sizeCollector', () => {
   // Each row is worked by hand from the figures in common/sizing.ts (20 ms a node, 1% dead at 3 s,
-  // half of 30 s for the cycle; 0.25 ms CPU a node; 140 MiB + 6 KiB a node + 0.2 MiB a scrape; heap 65%).
+  // half of 30 s for the cycle; 0.35 ms CPU a node (0.48 direct); 140 MiB + 6 KiB a node + 0.2 MiB a scrape; heap 65%).
   test.each([
-    // 10 nodes: wait 10×20 + 0.1×3000 = 500 ms → 1 scrape → 64. CPU 2.5 ms a cycle → 0.08m → 50m floor, 1000m floor.
+    // 10 nodes: wait 10×20 + 0.1×3000 = 500 ms → 1 scrape → 64. CPU 3.5 ms a cycle → 0.12m → 50m floor, 1000m floor.
     // Memory: 0.06 + 64×0.2 = 12.9 MiB grows → request 64 floor, limit 153 → 192 → 512 floor; heap 512×0.65 = 332.8.
     [10, { scrapeConcurrency: 64, cpuRequestMillicores: 50, cpuLimitMillicores: 1000, memoryRequestMiB: 64, memoryLimitMiB: 512, maxOldSpaceSizeMiB: 332 }],
-    // 1,000: wait 20,000 + 30,000 = 50 s / 15 s = 3.3 → 64. CPU 250 ms / 30 s = 8.3m → 50m; 16.7m → 1000m.
+    // 1,000: wait 20,000 + 30,000 = 50 s / 15 s = 3.3 → 64. CPU 350 ms / 30 s = 11.7m → 50m; 23.3m → 1000m.
     // Memory: 5.9 + 12.8 = 18.7 → 64; 158.7 → 512.
     [1_000, { scrapeConcurrency: 64, cpuRequestMillicores: 50, cpuLimitMillicores: 1000, memoryRequestMiB: 64, memoryLimitMiB: 512, maxOldSpaceSizeMiB: 332 }],
-    // 10,000: wait 500 s / 15 s = 33.3 → 64. CPU 2,500 ms / 30 s = 83.3m → 90m; 166.7m → 1000m.
+    // 10,000: wait 500 s / 15 s = 33.3 → 64. CPU 3,500 ms / 30 s = 116.7m → 120m; 233.3m → 1000m.
     // Memory: 58.6 + 12.8 = 71.4 → 80; 211.4 → 256 → 512.
-    [10_000, { scrapeConcurrency: 64, cpuRequestMillicores: 90, cpuLimitMillicores: 1000, memoryRequestMiB: 80, memoryLimitMiB: 512, maxOldSpaceSizeMiB: 332 }],
-    // 100,000: wait 2,000 + 3,000 s / 15 s = 333.3 → 334. CPU 25 s / 30 s = 833.3m → 840m; / 15 s = 1666.7m → 1670m.
+    [10_000, { scrapeConcurrency: 64, cpuRequestMillicores: 120, cpuLimitMillicores: 1000, memoryRequestMiB: 80, memoryLimitMiB: 512, maxOldSpaceSizeMiB: 332 }],
+    // 100,000: wait 2,000 + 3,000 s / 15 s = 333.3 → 334. CPU 35 s / 30 s = 1166.7m → 1170m; / 15 s = 2333.3m → 2340m.
     // Memory: 585.9 + 334×0.2 = 652.7 → 656; 792.7 → 832; heap 832×0.65 = 540.8 → 540.
-    [100_000, { scrapeConcurrency: 334, cpuRequestMillicores: 840, cpuLimitMillicores: 1670, memoryRequestMiB: 656, memoryLimitMiB: 832, maxOldSpaceSizeMiB: 540 }],
+    [100_000, { scrapeConcurrency: 334, cpuRequestMillicores: 1170, cpuLimitMillicores: 2340, memoryRequestMiB: 656, memoryLimitMiB: 832, maxOldSpaceSizeMiB: 540 }],
   ])('at %i nodes (proxy, 30 s, 3 s timeout)', (nodes, expected) => {
     expect(sizeCollector({ ...DEFAULT_INPUT, nodes })).toEqual(expected);
   });
 
   test('direct mode costs more CPU a node and keeps a socket per node up to 10,000', () => {
-    // CPU 100,000 × 0.4 = 40 s: / 30 → 1333.3m → 1340m, / 15 → 2666.7m → 2670m.
+    // CPU 100,000 × 0.48 = 48 s: / 30 → 1600m, / 15 → 3200m.
     // Memory: 652.7 + 10,000 × 8.5 KiB (83.0 MiB) = 735.8 → 736; + 140 = 875.8 → 896; heap 582.4 → 582.
     expect(sizeCollector({ ...DEFAULT_INPUT, scrapeMode: 'direct', nodes: 100_000 })).toEqual({
-      scrapeConcurrency: 334, cpuRequestMillicores: 1340, cpuLimitMillicores: 2670, memoryRequestMiB: 736, memoryLimitMiB: 896, maxOldSpaceSizeMiB: 582,
+      scrapeConcurrency: 334, cpuRequestMillicores: 1600, cpuLimitMillicores: 3200, memoryRequestMiB: 736, memoryLimitMiB: 896, maxOldSpaceSizeMiB: 582,
     });
   });
 
@@ -42,9 +42,9 @@ describe('sizeCollector', () => {
   });
 
   test('a longer interval or timeout moves concurrency and CPU the way the arithmetic says', () => {
-    // 60 s: 5,000 s / 30 s = 166.7 → 167; CPU 25 s / 60 s = 416.7m → 420m, / 30 s = 833.3m → 1000m floor.
+    // 60 s: 5,000 s / 30 s = 166.7 → 167; CPU 35 s / 60 s = 583.3m → 590m, / 30 s = 1166.7m → 1170m.
     expect(sizeCollector({ ...DEFAULT_INPUT, nodes: 100_000, intervalSeconds: 60 })).toMatchObject({
-      scrapeConcurrency: 167, cpuRequestMillicores: 420, cpuLimitMillicores: 1000,
+      scrapeConcurrency: 167, cpuRequestMillicores: 590, cpuLimitMillicores: 1170,
     });
     // A 10 s timeout: 2,000 + 1,000 × 10 = 12,000 s / 15 s = 800 → 512 at most.
     expect(scrapeConcurrencyFor(100_000, 30, 10_000)).toBe(512);
@@ -53,7 +53,7 @@ describe('sizeCollector', () => {
   });
 
   test('a short interval is held at 512 scrapes and 4 CPUs, the request not above the limit', () => {
-    // 5 s: 25 s of CPU / 5 s = 5000m, / 2.5 s = 10,000m → both held at 4000m.
+    // 5 s: 35 s of CPU / 5 s = 7000m, / 2.5 s = 14,000m → both held at 4000m.
     expect(sizeCollector({ ...DEFAULT_INPUT, nodes: 100_000, intervalSeconds: 5 })).toMatchObject({
       scrapeConcurrency: 512, cpuRequestMillicores: 4000, cpuLimitMillicores: 4000,
     });

@@ -107,9 +107,9 @@ describe('CniMetricsHelper', () => {
       const container = YAML.parseAllDocuments(text).map((d) => d.toJS()).find((d) => d.kind === 'Deployment').spec.template.spec.containers[0];
       const env = Object.fromEntries(container.env.map((e: any) => [e.name, e.value]));
       // THEN common/sizing.ts at 20,000 nodes, proxy, 30 s: (400 s + 200 × 3 s) / 15 s = 66.7 → 67 scrapes;
-      // CPU 5 s / 30 s = 166.7 → 170m, / 15 s = 333.3m → 1000m; memory 117.2 + 13.4 = 130.6 → 144Mi, + 140 → 512Mi; heap 332.
+      // CPU 7 s / 30 s = 233.3 → 240m, / 15 s = 466.7m → 1000m; memory 117.2 + 13.4 = 130.6 → 144Mi, + 140 → 512Mi; heap 332.
       expect(env).toMatchObject({ SCRAPE_CONCURRENCY: '67', NODE_OPTIONS: '--max-old-space-size=332' });
-      expect(container.resources).toEqual({ requests: { cpu: '170m', memory: '144Mi' }, limits: { cpu: '1000m', memory: '512Mi' } });
+      expect(container.resources).toEqual({ requests: { cpu: '240m', memory: '144Mi' }, limits: { cpu: '1000m', memory: '512Mi' } });
     });
   });
 

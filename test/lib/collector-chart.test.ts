@@ -210,11 +210,11 @@ describe('CollectorChart', () => {
     });
 
     test('by default requests little and limits for 100,000 nodes, and sets the resources given otherwise', () => {
-      // common/sizing.ts at 100,000 nodes, proxy: CPU 25 s a cycle / 15 s = 1666.7m → 1670m;
+      // common/sizing.ts at 100,000 nodes, proxy: CPU 35 s a cycle / 15 s = 2333.3m → 2340m;
       // memory 140 + 100,000 × 6 KiB + 334 × 0.2 MiB = 792.7 → 832Mi. Requests at their floors.
       expect(collectorContainer(synth()).resources).toEqual({
         requests: { cpu: '50m', memory: '64Mi' },
-        limits: { cpu: '1670m', memory: '832Mi' },
+        limits: { cpu: '2340m', memory: '832Mi' },
       });
       const resources = { cpu: { request: kplus.Cpu.millis(100) }, memory: { request: Size.mebibytes(128), limit: Size.mebibytes(512) } };
       expect(collectorContainer(synth({ resources })).resources).toEqual({
@@ -580,19 +580,19 @@ describe('CollectorChart', () => {
     });
 
     test('100,000 nodes: 334 scrapes, requests and limits for that size, the heap at 65% of the limit', () => {
-      // 5,000 s of waiting / 15 s = 333.3 → 334; CPU 25 s / 30 s = 833.3 → 840m, / 15 s → 1670m;
+      // 5,000 s of waiting / 15 s = 333.3 → 334; CPU 35 s / 30 s = 1166.7 → 1170m, / 15 s → 2340m;
       // memory 585.9 + 66.8 = 652.7 → 656Mi requested, + 140 = 792.7 → 832Mi limit; heap 540.8 → 540.
       expect(sized({ expectedNodeCount: 100_000 })).toEqual({
-        resources: { requests: { cpu: '840m', memory: '656Mi' }, limits: { cpu: '1670m', memory: '832Mi' } },
+        resources: { requests: { cpu: '1170m', memory: '656Mi' }, limits: { cpu: '2340m', memory: '832Mi' } },
         concurrency: '334',
         nodeOptions: '--max-old-space-size=540',
       });
     });
 
     test('100,000 nodes in direct mode: more CPU a node and a kept-alive socket for 10,000 of them', () => {
-      // CPU 40 s / 30 s = 1333.3 → 1340m, / 15 s → 2670m; memory + 10,000 × 8.5 KiB = 83 MiB: 736Mi, 875.8 → 896Mi; heap 582.
+      // CPU 48 s / 30 s = 1600m, / 15 s → 3200m; memory + 10,000 × 8.5 KiB = 83 MiB: 736Mi, 875.8 → 896Mi; heap 582.
       expect(sized({ expectedNodeCount: 100_000, scrapeMode: ScrapeMode.DIRECT })).toEqual({
-        resources: { requests: { cpu: '1340m', memory: '736Mi' }, limits: { cpu: '2670m', memory: '896Mi' } },
+        resources: { requests: { cpu: '1600m', memory: '736Mi' }, limits: { cpu: '3200m', memory: '896Mi' } },
         concurrency: '334',
         nodeOptions: '--max-old-space-size=582',
       });
@@ -600,7 +600,7 @@ describe('CollectorChart', () => {
 
     test('left out, the limits and concurrency are those of 100,000 nodes and the requests stay small', () => {
       expect(sized({})).toEqual({
-        resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '1670m', memory: '832Mi' } },
+        resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '2340m', memory: '832Mi' } },
         concurrency: '334',
         nodeOptions: '--max-old-space-size=540',
       });
@@ -609,7 +609,7 @@ describe('CollectorChart', () => {
     test('a scrapeConcurrency given wins, and the memory is sized for its scrapes', () => {
       // 585.9 + 128 × 0.2 = 611.5 → 624Mi; + 140 = 751.5 → 768Mi; heap 499.2 → 499. CPU does not depend on it.
       expect(sized({ expectedNodeCount: 100_000, scrapeConcurrency: 128 })).toEqual({
-        resources: { requests: { cpu: '840m', memory: '624Mi' }, limits: { cpu: '1670m', memory: '768Mi' } },
+        resources: { requests: { cpu: '1170m', memory: '624Mi' }, limits: { cpu: '2340m', memory: '768Mi' } },
         concurrency: '128',
         nodeOptions: '--max-old-space-size=499',
       });
