@@ -1,12 +1,14 @@
 /**
  * The collector's size for a cluster of a given number of nodes: how many scrapes it keeps in flight,
  * the CPU and memory its container requests and is limited to, and the V8 heap cap under that limit.
- * One rule, used by the chart (lib/) to fill the Deployment and by the bench to run the collector as
- * deployed. Pure arithmetic on the figures below; no imports but types.
+ * One rule: the chart (lib/) fills the Deployment from it, and the bench can run the collector as
+ * deployed from it. Pure arithmetic on the figures below; no imports but types.
  *
  * Every per-node figure was measured on the project's 2-core machine against the simulated cluster
  * (realistic 9.7 KB aws-node pods, ipamd answering after 20 ms, 1% of nodes never answering), in
- * 2026-11-29's runs: bench/FINDINGS.md "Issue 12" and bench/RESULTS.md "Issue 12 additions".
+ * 2026-11-29's runs: bench/FINDINGS.md "Issue 12", bench/RESULTS.md "Issue 12 additions", and the
+ * runs named at each figure, e.g. `npm run bench -- --only steady --sizes 10000 --modes proxy
+ * --concurrency 64 --timeout-ms 3000 --steady-interval 15 --collector-node-flags "--max-old-space-size=332"`.
  */
 import type { IntegerRange } from './limits';
 import type { ScrapeMode } from './settings';
@@ -29,8 +31,8 @@ export const SIZING_FIGURES = {
   /**
    * Collector CPU per node per cycle, proxy mode, under the heap cap this rule sets: 0.34-0.36 ms
    * long-running at 10,000 nodes with `--max-old-space-size=332` (concurrency 64; 3,410 and 3,557 ms a
-   * cycle in two runs, 2026-11-29 20:02-20:10, load 2.5-5). Without a cap the same runs took 0.19-0.23
-   * ms: under a cap below 2 GB V8 grows its old generation by a smaller factor and collects more often.
+   * cycle in two runs, 2026-11-29 20:02-20:10, load 2.5-5). With no cap the same run took 0.23 ms,
+   * with a 2 GB cap 0.19: under a cap below 2 GB V8 grows its old generation by a smaller factor and collects more often.
    */
   proxyCpuMsPerNode: 0.35,
   /**
@@ -44,8 +46,8 @@ export const SIZING_FIGURES = {
    */
   baseMemoryMiB: 140,
   /**
-   * Memory per node: peak RSS grew 5.7 KiB a node from 1,000 to 10,000 nodes (171 → 221 MiB, `--once`,
-   * c=64) and 1.5 KiB a node from 10,000 to 100,000 (221 → 353 MiB). The steeper slope, rounded up, so
+   * Memory per node: peak RSS grew 5.7 KiB a node from 1,000 to 10,000 nodes (171 MiB at 19:41 → 221
+   * MiB, `--once`, c=64) and 1.5 KiB a node from 10,000 to 100,000 (221 → 353 MiB). The steeper slope, rounded up, so
    * that at 100,000 nodes the heap cap is about twice the 256 MB under which the collector spent half
    * its CPU in garbage collection (100,000 nodes, c=256: 361 MiB RSS but 0.54 ms of CPU a node, not 0.27).
    */
