@@ -9,7 +9,14 @@ import { Construct } from 'constructs';
 import { DEFAULTS, ENV } from '../common/settings';
 import { CollectorBundleMount } from './collector-bundle';
 import { CollectorLogLevel, ScrapeMode } from './collector-settings';
-import { DEFAULT_COLLECTOR_NAME, ResolvedCollectorSettings, collectorEnvironment, validateCollectorChartProps } from './private/collector-chart-validation';
+import {
+  DEFAULT_COLLECTOR_NAME,
+  ResolvedCollectorSettings,
+  SizedResources,
+  collectorEnvironment,
+  sizedResources,
+  validateCollectorChartProps,
+} from './private/collector-chart-validation';
 
 /** The name of the Deployment, Role and RoleBinding, and the prefix of the bundle ConfigMaps. */
 export const COLLECTOR_NAME = DEFAULT_COLLECTOR_NAME;
@@ -91,9 +98,12 @@ export interface CollectorChartOptions {
   readonly logLevel?: CollectorLogLevel;
 
   /**
-   * Most nodes scraped at the same time (`SCRAPE_CONCURRENCY`).
+   * Most nodes scraped at the same time (`SCRAPE_CONCURRENCY`). In proxy mode the collector halves it
+   * while the API server answers 429.
    *
-   * @default 64
+   * @default - derived from `expectedNodeCount`: enough that a cycle's waiting (20 ms a node, 1% of
+   * nodes timing out) fits half the interval, from 64 to 512; 334 for 100,000 nodes at the default
+   * interval and timeout
    */
   readonly scrapeConcurrency?: number;
 
@@ -120,11 +130,30 @@ export interface CollectorChartOptions {
   readonly awsNodeLabelSelector?: string;
 
   /**
-   * The collector container's CPU and memory.
+   * The collector container's CPU and memory. With a memory limit here, the chart sets the V8 heap
+   * cap (`NODE_OPTIONS=--max-old-space-size`) to 65% of it; with none, it sets no heap cap.
    *
-   * @default - requests 50m CPU and 64Mi memory, limits 1 CPU and 512Mi memory
+   * @default - derived from `expectedNodeCount` (see there); without it, requests 50m CPU and 64Mi
+   * memory and the limits of a 100,000-node cluster (at the default interval and timeout: 2340m CPU
+   * and 832Mi in proxy mode, 3200m and 896Mi in direct mode)
    */
   readonly resources?: kplus.ContainerResources;
+
+  /**
+   * Nodes the cluster runs, or will run. The chart sizes the collector from it (the README's "Large
+   * clusters" gives the rule and a table): `scrapeConcurrency`, the container's CPU and memory
+   * requests and limits, and the V8 heap cap (`NODE_OPTIONS=--max-old-space-size`, 65% of the memory
+   * limit), each unless given. A whole number from 1 to 110,000.
+   *
+   * Left out, the limits and the concurrency are those of a 100,000-node cluster, EKS's largest, so
+   * the collector holds any cluster without an OOM kill or a shortage of scrapes in flight, while
+   * the requests stay at 50m CPU and 64Mi (Burstable): a small cluster reserves no more than before,
+   * and a limit costs nothing until it is used. Give it for a large cluster, so that the requests
+   * (what the scheduler reserves) match what the collector uses there.
+   *
+   * @default - limits and concurrency for 100,000 nodes, requests 50m CPU and 64Mi memory
+   */
+  readonly expectedNodeCount?: number;
 
   /**
    * More environment variables for the collector, e.g. `SCRAPE_MAX_BYTES`. Variables the chart
@@ -430,13 +459,9 @@ export class CollectorChart extends cdk8s.Chart {
         timeoutSeconds: cdk8s.Duration.seconds(5),
         failureThreshold: 3,
       }),
-      // cdk8s-plus would request a whole CPU and 512Mi; the collector needs a fraction of that.
-      // The limits leave room for large clusters: at 10,000 nodes a cycle peaks at about 330 MiB
-      // and 4-6 s of CPU (bench/RESULTS.md); a tighter CPU limit only stretches the cycle.
-      resources: props.resources ?? {
-        cpu: { request: kplus.Cpu.millis(50), limit: kplus.Cpu.millis(1000) },
-        memory: { request: cdk8s.Size.mebibytes(64), limit: cdk8s.Size.mebibytes(512) },
-      },
+      // Sized for the cluster (common/sizing.ts), never cdk8s-plus's default of a whole CPU and 512Mi
+      // requested; a tighter CPU limit than the sizing's only stretches the cycle.
+      resources: props.resources ?? containerResources(sizedResources(settings)),
       securityContext: HARDENED_CONTAINER,
     });
 
@@ -528,6 +553,14 @@ export class CollectorChart extends cdk8s.Chart {
       }),
     ];
   }
+}
+
+/** The sizing's figures as Kubernetes quantities. */
+function containerResources(size: SizedResources): kplus.ContainerResources {
+  return {
+    cpu: { request: kplus.Cpu.millis(size.cpuRequestMillicores), limit: kplus.Cpu.millis(size.cpuLimitMillicores) },
+    memory: { request: cdk8s.Size.mebibytes(size.memoryRequestMiB), limit: cdk8s.Size.mebibytes(size.memoryLimitMiB) },
+  };
 }
 
 /** Every container's security context (capabilities are dropped by a patch: see above). */

@@ -5,9 +5,11 @@
  * prefix `collector` before it builds the chart, so a message names the prop the user wrote.
  */
 import { Token } from 'aws-cdk-lib';
+import * as cdk8s from 'cdk8s';
 import { INTEGER_LIMITS, LOG_LEVELS, SCRAPE_MODES, inRange } from '../../common/limits';
 import { cloudWatchNamespaceProblem, eksClusterNameProblem } from '../../common/naming';
 import { DEFAULTS, ENV } from '../../common/settings';
+import { CollectorSizing, DEFAULT_EXPECTED_NODE_COUNT, EXPECTED_NODE_COUNT_RANGE, SIZING_BOUNDS, maxOldSpaceSizeFor, sizeCollector } from '../../common/sizing';
 import type { CollectorChartOptions, CollectorChartProps, CollectorLeaderElectionOptions } from '../collector-chart';
 import { ValidationError, propPath, withValue } from './errors';
 import { validateSubnetIds } from './subnet-ids';
@@ -30,6 +32,9 @@ export const DEFAULT_COLLECTOR_NAMESPACE = 'kube-system';
 /** The name of the Deployment, Role, RoleBinding and ServiceAccount. */
 export const DEFAULT_COLLECTOR_NAME = 'cni-metrics-helper';
 
+/** Node's own variable: the chart sets the V8 heap cap in it (`--max-old-space-size`). */
+export const NODE_OPTIONS_ENV = 'NODE_OPTIONS';
+
 /** Every setting with its default applied, as the collector reads it. */
 export interface ResolvedCollectorSettings {
   readonly namespace: string;
@@ -45,6 +50,13 @@ export interface ResolvedCollectorSettings {
   readonly awsNodeNamespace: string;
   readonly awsNodeLabelSelector: string;
   readonly replicas: number;
+  /** The cluster size given, or undefined (the chart then sizes limits for the largest cluster). */
+  readonly expectedNodeCount?: number;
+  /**
+   * The collector's size from common/sizing.ts, for `expectedNodeCount` or else the largest cluster;
+   * `scrapeConcurrency` above is its concurrency unless the user gave one.
+   */
+  readonly sizing: CollectorSizing;
   /** The Lease settings when replicas > 1; undefined with one replica. */
   readonly leaderElection?: ResolvedLeaderElection;
 }
@@ -66,7 +78,10 @@ function choiceValue(choice: { readonly value: string } | string | undefined, fa
   return typeof choice === 'string' ? choice : choice.value;
 }
 
-function resolve(props: CollectorChartOptions & Partial<CollectorChartProps>): ResolvedCollectorSettings {
+/** The settings with defaults applied, all but what sizing derives (filled in once they are checked). */
+type BaseSettings = Omit<ResolvedCollectorSettings, 'sizing'>;
+
+function resolve(props: CollectorChartOptions & Partial<CollectorChartProps>): BaseSettings {
   const replicas = props.replicas ?? 1;
   return {
     namespace: props.namespace ?? DEFAULT_COLLECTOR_NAMESPACE,
@@ -77,11 +92,13 @@ function resolve(props: CollectorChartOptions & Partial<CollectorChartProps>): R
     usePrometheus: props.usePrometheus ?? DEFAULTS.usePrometheus,
     cloudWatchNamespace: props.cloudWatchNamespace ?? DEFAULTS.cloudWatchNamespace,
     logLevel: choiceValue(props.logLevel, DEFAULTS.logLevel),
+    // Checked as given; derived from the cluster size (withSizing) when left out.
     scrapeConcurrency: props.scrapeConcurrency ?? DEFAULTS.scrapeConcurrency,
     scrapeTimeoutMs: props.scrapeTimeoutMs ?? DEFAULTS.scrapeTimeoutMs,
     awsNodeNamespace: props.awsNodeNamespace ?? DEFAULTS.awsNodeNamespace,
     awsNodeLabelSelector: props.awsNodeLabelSelector ?? DEFAULTS.awsNodeLabelSelector,
     replicas,
+    expectedNodeCount: props.expectedNodeCount,
     ...(replicas > 1 ? {
       leaderElection: {
         leaseName: props.leaderElection?.leaseName ?? DEFAULTS.leaseName,
@@ -102,6 +119,9 @@ export function validateCollectorChartOptions(options: CollectorChartOptions, pr
   const fail = (name: string, problem: string, value: unknown, fix: string): never => {
     throw new ValidationError(propPath(prefix, name), withValue(problem, value), fix);
   };
+  const defaultFix = (name: 'intervalSeconds' | 'scrapeConcurrency' | 'scrapeTimeoutMs'): string => (name === 'scrapeConcurrency'
+    ? `leave it out to derive it from ${propPath(prefix, 'expectedNodeCount')}`
+    : `leave it out for the default, ${DEFAULTS[name]}`);
 
   if (known(settings.namespace) && !isDnsLabel(settings.namespace)) {
     fail('namespace', `must be ${DNS_LABEL_RULE}`, settings.namespace, `e.g. '${DEFAULT_COLLECTOR_NAMESPACE}'`);
@@ -124,7 +144,18 @@ export function validateCollectorChartOptions(options: CollectorChartOptions, pr
   for (const name of ['intervalSeconds', 'scrapeConcurrency', 'scrapeTimeoutMs'] as const) {
     const range = INTEGER_LIMITS[name];
     if (!inRange(settings[name], range)) {
-      fail(name, `must be a whole number from ${range.min} to ${range.max} (${range.unit})`, settings[name], `leave it out for the default, ${DEFAULTS[name]}`);
+      fail(name, `must be a whole number from ${range.min} to ${range.max} (${range.unit})`, settings[name], defaultFix(name));
+    }
+  }
+  if (settings.expectedNodeCount !== undefined) {
+    const range = EXPECTED_NODE_COUNT_RANGE;
+    // A token cannot size the Deployment: the resources are computed at synthesis.
+    const problem = Token.isUnresolved(settings.expectedNodeCount)
+      ? 'must be a number known at synthesis, not a token (the chart computes the resources from it)'
+      : `must be a whole number from ${range.min} to ${range.max} (${range.unit})`;
+    if (!inRange(settings.expectedNodeCount, range)) {
+      fail('expectedNodeCount', problem, settings.expectedNodeCount,
+        `give the number of nodes the cluster runs or will run, or leave it out to size the limits for ${DEFAULT_EXPECTED_NODE_COUNT.toLocaleString('en-US')} nodes`);
     }
   }
   const selector = settings.awsNodeLabelSelector;
@@ -151,14 +182,61 @@ export function validateCollectorChartOptions(options: CollectorChartOptions, pr
     const instead = envSetByChart(prefix)[name];
     if (instead !== undefined) fail('extraEnv', `may not set ${name}, which the chart sets itself`, name, instead);
   }
-  return settings;
+  return withSizing(options, settings);
+}
+
+/**
+ * The collector's size for the cluster (common/sizing.ts) and the concurrency it derives when none
+ * was given. Without `expectedNodeCount` the rule runs for the largest cluster: limits and concurrency
+ * hold it, and the chart keeps the requests at their floors (see sizedResources).
+ */
+function withSizing(options: CollectorChartOptions, settings: BaseSettings): ResolvedCollectorSettings {
+  const sizing = sizeCollector({
+    nodes: settings.expectedNodeCount ?? DEFAULT_EXPECTED_NODE_COUNT,
+    intervalSeconds: settings.intervalSeconds,
+    scrapeTimeoutMs: settings.scrapeTimeoutMs,
+    scrapeMode: settings.scrapeMode === 'direct' ? 'direct' : 'proxy',
+    scrapeConcurrency: options.scrapeConcurrency,
+  });
+  return { ...settings, scrapeConcurrency: sizing.scrapeConcurrency, sizing };
+}
+
+/** Requests and limits: CPU in millicores, memory in MiB. */
+export type SizedResources = Pick<CollectorSizing, 'cpuRequestMillicores' | 'cpuLimitMillicores' | 'memoryRequestMiB' | 'memoryLimitMiB'>;
+
+/**
+ * The container's requests and limits, CPU in millicores and memory in MiB: the sizing's, except
+ * that without `expectedNodeCount` the requests stay at their floors (50m, 64 MiB) — a cluster of
+ * unknown size is most likely small, and a limit costs nothing until it is used.
+ */
+export function sizedResources(settings: ResolvedCollectorSettings): SizedResources {
+  const { sizing } = settings;
+  const sizeGiven = settings.expectedNodeCount !== undefined;
+  return {
+    cpuRequestMillicores: sizeGiven ? sizing.cpuRequestMillicores : SIZING_BOUNDS.minCpuRequestMillicores,
+    cpuLimitMillicores: sizing.cpuLimitMillicores,
+    memoryRequestMiB: sizeGiven ? sizing.memoryRequestMiB : SIZING_BOUNDS.minMemoryRequestMiB,
+    memoryLimitMiB: sizing.memoryLimitMiB,
+  };
+}
+
+/**
+ * The V8 heap cap in MiB: from the memory limit of the user's `resources` when they give one, from
+ * the sizing's limit when they give no `resources`; none when their `resources` set no memory limit
+ * (nothing to stay under).
+ */
+function heapCapMiB(options: CollectorChartOptions, settings: ResolvedCollectorSettings): number | undefined {
+  if (options.resources === undefined) return settings.sizing.maxOldSpaceSizeMiB;
+  const limit = options.resources.memory?.limit;
+  if (limit === undefined) return undefined;
+  return maxOldSpaceSizeFor(limit.toMebibytes({ rounding: cdk8s.SizeRoundingBehavior.FLOOR }));
 }
 
 /**
  * The Lease options: names and ranges as the collector reads them, and client-go's order
  * (duration > renew deadline > retry period), checked with the defaults filled in.
  */
-function validateLeaderElection(options: CollectorChartOptions, settings: ResolvedCollectorSettings, prefix: string): void {
+function validateLeaderElection(options: CollectorChartOptions, settings: BaseSettings, prefix: string): void {
   if (options.leaderElection === undefined) return;
   const path = (name: string) => propPath(propPath(prefix, 'leaderElection'), name);
   if (settings.replicas === 1) {
@@ -243,7 +321,7 @@ function envSetByChart(prefix: string): Readonly<Record<string, string>> {
     [ENV.intervalSeconds]: option('intervalSeconds'),
     [ENV.logLevel]: option('logLevel'),
     [ENV.scrapeMode]: option('scrapeMode'),
-    [ENV.scrapeConcurrency]: option('scrapeConcurrency'),
+    [ENV.scrapeConcurrency]: `${option('scrapeConcurrency')}, or ${propPath(prefix, 'expectedNodeCount')} to derive it`,
     [ENV.scrapeTimeoutMs]: option('scrapeTimeoutMs'),
     [ENV.awsNodeNamespace]: option('awsNodeNamespace'),
     [ENV.awsNodeLabelSelector]: option('awsNodeLabelSelector'),
@@ -259,6 +337,7 @@ function envSetByChart(prefix: string): Readonly<Record<string, string>> {
     [ENV.subnetRefreshSeconds]: prefix === '' ? 'set the prop subnetRefreshSeconds instead' : 'set the prop subnetMetrics.refreshInterval instead',
     [ENV.healthPort]: `it is fixed at ${DEFAULTS.healthPort}, the port of the probes`,
     [ENV.prometheusPort]: `it is fixed at ${DEFAULTS.prometheusPort}, the container's "metrics" port`,
+    [NODE_OPTIONS_ENV]: `the chart sets the heap cap (--max-old-space-size) in it from the memory limit: set the prop ${propPath(prefix, 'expectedNodeCount')} or ${propPath(prefix, 'resources')} instead`,
   };
 }
 
@@ -282,8 +361,15 @@ export function collectorEnvironment(props: CollectorChartProps, settings: Resol
     ...(props.subnetIds !== undefined ? { [ENV.subnetIds]: props.subnetIds.join(',') } : {}),
     ...(props.subnetIds !== undefined && props.subnetRefreshSeconds !== undefined ? { [ENV.subnetRefreshSeconds]: String(props.subnetRefreshSeconds) } : {}),
     ...(settings.leaderElection ? leaderElectionEnvironment(props.leaderElection ?? {}) : {}),
+    ...heapEnvironment(props, settings),
     ...props.extraEnv,
   };
+}
+
+/** NODE_OPTIONS with the V8 heap cap, so the heap stays under the container's memory limit with room for the rest. */
+function heapEnvironment(props: CollectorChartProps, settings: ResolvedCollectorSettings): Record<string, string> {
+  const heap = heapCapMiB(props, settings);
+  return heap === undefined ? {} : { [NODE_OPTIONS_ENV]: `--max-old-space-size=${heap}` };
 }
 
 /**

@@ -95,6 +95,22 @@ describe('CniMetricsHelper', () => {
       const text = fs.readFileSync(path.join(app.synth().directory, helper.manifestFileName!), 'utf8');
       expect(text).toMatch(/name: CLOUDWATCH_NAMESPACE\n\s+value: Platform\/CNI/);
     });
+
+    test('collector.expectedNodeCount reaches the manifest: concurrency, resources and heap cap for that size', () => {
+      // GIVEN a helper for a 20,000-node cluster
+      const { app, stack } = newStack();
+      const helper = new CniMetricsHelper(stack, 'Helper', {
+        clusterName: 'my-cluster', awsAuth: SAMPLE_AWS_AUTH, collector: { expectedNodeCount: 20_000, image: CollectorImage.fromRegistry('example.com/cni:1') },
+      });
+      // WHEN the app synthesizes
+      const text = fs.readFileSync(path.join(app.synth().directory, helper.manifestFileName!), 'utf8');
+      const container = YAML.parseAllDocuments(text).map((d) => d.toJS()).find((d) => d.kind === 'Deployment').spec.template.spec.containers[0];
+      const env = Object.fromEntries(container.env.map((e: any) => [e.name, e.value]));
+      // THEN common/sizing.ts at 20,000 nodes, proxy, 30 s: (400 s + 200 × 3 s) / 15 s = 66.7 → 67 scrapes;
+      // CPU 7 s / 30 s = 233.3 → 240m, / 15 s = 466.7m → 1000m; memory 117.2 + 13.4 = 130.6 → 144Mi, + 140 → 512Mi; heap 332.
+      expect(env).toMatchObject({ SCRAPE_CONCURRENCY: '67', NODE_OPTIONS: '--max-old-space-size=332' });
+      expect(container.resources).toEqual({ requests: { cpu: '240m', memory: '144Mi' }, limits: { cpu: '1000m', memory: '512Mi' } });
+    });
   });
 
   describe('with an in-app cluster', () => {

@@ -1,7 +1,8 @@
+import { execFileSync } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { Lazy } from 'aws-cdk-lib';
+import { Lazy, Token } from 'aws-cdk-lib';
 import { Size, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { CollectorChart, CollectorChartProps } from '../../lib/collector-chart';
@@ -9,6 +10,7 @@ import { CollectorLogLevel, ScrapeMode } from '../../lib/collector-settings';
 import { BUNDLE_PART_BYTES, packCollectorBundle } from '../../lib/collector-bundle';
 import { loadConfig } from '../../runtime/config';
 import { DEFAULTS, ENV } from '../../common/settings';
+import { NODE_OPTIONS_ENV } from '../../lib/private/collector-chart-validation';
 import { schemaErrors } from '../support/kubernetes-schema';
 import { tempDirMaker } from './temp-app';
 
@@ -207,10 +209,12 @@ describe('CollectorChart', () => {
       }
     });
 
-    test('sets small explicit resources by default, and the ones given otherwise', () => {
+    test('by default requests little and limits for 100,000 nodes, and sets the resources given otherwise', () => {
+      // common/sizing.ts at 100,000 nodes, proxy: CPU 35 s a cycle / 15 s = 2333.3m → 2340m;
+      // memory 140 + 100,000 × 6 KiB + 334 × 0.2 MiB = 792.7 → 832Mi. Requests at their floors.
       expect(collectorContainer(synth()).resources).toEqual({
         requests: { cpu: '50m', memory: '64Mi' },
-        limits: { cpu: '1000m', memory: '512Mi' },
+        limits: { cpu: '2340m', memory: '832Mi' },
       });
       const resources = { cpu: { request: kplus.Cpu.millis(100) }, memory: { request: Size.mebibytes(128), limit: Size.mebibytes(512) } };
       expect(collectorContainer(synth({ resources })).resources).toEqual({
@@ -249,7 +253,8 @@ describe('CollectorChart', () => {
   describe('environment', () => {
     test('names only variables of the collector settings (ENV)', () => {
       const names = Object.keys(envOf(collectorContainer(synth({ usePrometheus: true }))));
-      expect(names.filter((name) => !(Object.values(ENV) as string[]).includes(name))).toEqual([]);
+      // NODE_OPTIONS is Node's own (the heap cap), not a collector setting.
+      expect(names.filter((name) => !(Object.values(ENV) as string[]).includes(name))).toEqual([NODE_OPTIONS_ENV]);
       expect(names).toEqual([
         ENV.clusterId,
         ENV.region,
@@ -265,6 +270,7 @@ describe('CollectorChart', () => {
         ENV.cloudWatchNamespace,
         ENV.healthPort,
         ENV.prometheusPort,
+        NODE_OPTIONS_ENV,
       ]);
     });
 
@@ -278,7 +284,8 @@ describe('CollectorChart', () => {
         [ENV.logLevel]: 'DEBUG',
         [ENV.useCloudWatch]: 'true',
         [ENV.usePrometheus]: 'false',
-        [ENV.scrapeConcurrency]: String(DEFAULTS.scrapeConcurrency),
+        // Sized for 100,000 nodes at 60 s: (100,000 × 20 ms + 1,000 × 3 s) / 30 s = 166.7 → 167.
+        [ENV.scrapeConcurrency]: '167',
         [ENV.scrapeTimeoutMs]: String(DEFAULTS.scrapeTimeoutMs),
         [ENV.awsNodeLabelSelector]: DEFAULTS.awsNodeLabelSelector,
         [ENV.cloudWatchNamespace]: DEFAULTS.cloudWatchNamespace,
@@ -307,10 +314,11 @@ describe('CollectorChart', () => {
     });
 
     test('adds extraEnv after its own variables', () => {
-      const env = collectorContainer(synth({ extraEnv: { SCRAPE_MAX_BYTES: '1024', NODE_OPTIONS: '--max-old-space-size=192' } })).env;
-      expect(env.slice(-2)).toEqual([
+      const env = collectorContainer(synth({ extraEnv: { SCRAPE_MAX_BYTES: '1024', POD_LIST_PAGE_SIZE: '250' } })).env;
+      expect(env.slice(-3)).toEqual([
+        { name: NODE_OPTIONS_ENV, value: '--max-old-space-size=540' },
         { name: 'SCRAPE_MAX_BYTES', value: '1024' },
-        { name: 'NODE_OPTIONS', value: '--max-old-space-size=192' },
+        { name: 'POD_LIST_PAGE_SIZE', value: '250' },
       ]);
     });
   });
@@ -549,6 +557,99 @@ describe('CollectorChart', () => {
       ['a zero retry period', { replicas: 2, leaderElection: { retryPeriodSeconds: 0 } }, /^cni-metrics-helper: leaderElection.retryPeriodSeconds: must be a whole number from 1 to 3600/],
       ['extraEnv setting LEADER_ELECTION', { extraEnv: { LEADER_ELECTION: 'true' } }, /^cni-metrics-helper: extraEnv: may not set LEADER_ELECTION.* — set the prop replicas instead$/],
       ['extraEnv setting POD_NAME', { extraEnv: { POD_NAME: 'x' } }, /^cni-metrics-helper: extraEnv: may not set POD_NAME.*downward API/],
+    ])('rejects %s, naming the prop', (_case, props, message) => {
+      expect(() => synth(props)).toThrow(message);
+    });
+  });
+
+  describe('sizing (expectedNodeCount)', () => {
+    /** The container's resources, SCRAPE_CONCURRENCY and NODE_OPTIONS, which sizing sets. */
+    function sized(props: Partial<CollectorChartProps>): { resources: any; concurrency: string; nodeOptions: string | undefined } {
+      const container = collectorContainer(synth(props));
+      const env = envOf(container);
+      return { resources: container.resources, concurrency: env[ENV.scrapeConcurrency], nodeOptions: env[NODE_OPTIONS_ENV] };
+    }
+
+    test('a small cluster (1,000 nodes) keeps the small requests, one CPU and 512Mi, 64 scrapes', () => {
+      // (1,000 × 20 ms + 10 × 3 s) / 15 s = 3.3 → 64 at least; CPU and memory at their floors; heap 512 × 0.65 = 332.8.
+      expect(sized({ expectedNodeCount: 1000 })).toEqual({
+        resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '1000m', memory: '512Mi' } },
+        concurrency: '64',
+        nodeOptions: '--max-old-space-size=332',
+      });
+    });
+
+    test('100,000 nodes: 334 scrapes, requests and limits for that size, the heap at 65% of the limit', () => {
+      // 5,000 s of waiting / 15 s = 333.3 → 334; CPU 35 s / 30 s = 1166.7 → 1170m, / 15 s → 2340m;
+      // memory 585.9 + 66.8 = 652.7 → 656Mi requested, + 140 = 792.7 → 832Mi limit; heap 540.8 → 540.
+      expect(sized({ expectedNodeCount: 100_000 })).toEqual({
+        resources: { requests: { cpu: '1170m', memory: '656Mi' }, limits: { cpu: '2340m', memory: '832Mi' } },
+        concurrency: '334',
+        nodeOptions: '--max-old-space-size=540',
+      });
+    });
+
+    test('100,000 nodes in direct mode: more CPU a node and a kept-alive socket for 10,000 of them', () => {
+      // CPU 48 s / 30 s = 1600m, / 15 s → 3200m; memory + 10,000 × 8.5 KiB = 83 MiB: 736Mi, 875.8 → 896Mi; heap 582.
+      expect(sized({ expectedNodeCount: 100_000, scrapeMode: ScrapeMode.DIRECT })).toEqual({
+        resources: { requests: { cpu: '1600m', memory: '736Mi' }, limits: { cpu: '3200m', memory: '896Mi' } },
+        concurrency: '334',
+        nodeOptions: '--max-old-space-size=582',
+      });
+    });
+
+    test('left out, the limits and concurrency are those of 100,000 nodes and the requests stay small', () => {
+      expect(sized({})).toEqual({
+        resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '2340m', memory: '832Mi' } },
+        concurrency: '334',
+        nodeOptions: '--max-old-space-size=540',
+      });
+    });
+
+    test('a scrapeConcurrency given wins, and the memory is sized for its scrapes', () => {
+      // 585.9 + 128 × 0.2 = 611.5 → 624Mi; + 140 = 751.5 → 768Mi; heap 499.2 → 499. CPU does not depend on it.
+      expect(sized({ expectedNodeCount: 100_000, scrapeConcurrency: 128 })).toEqual({
+        resources: { requests: { cpu: '1170m', memory: '624Mi' }, limits: { cpu: '2340m', memory: '768Mi' } },
+        concurrency: '128',
+        nodeOptions: '--max-old-space-size=499',
+      });
+    });
+
+    test('resources given win; the heap cap follows their memory limit, and without one there is none', () => {
+      const withLimit = sized({ expectedNodeCount: 100_000, resources: { memory: { request: Size.mebibytes(512), limit: Size.gibibytes(1) } } });
+      expect(withLimit).toEqual({ resources: { requests: { memory: '512Mi' }, limits: { memory: '1024Mi' } }, concurrency: '334', nodeOptions: '--max-old-space-size=665' });
+      const withoutLimit = sized({ expectedNodeCount: 100_000, resources: { cpu: { request: kplus.Cpu.millis(500) } } });
+      expect(withoutLimit).toEqual({ resources: { requests: { cpu: '500m' } }, concurrency: '334', nodeOptions: undefined });
+    });
+
+    test('Node takes the NODE_OPTIONS the chart writes and caps its heap there', () => {
+      // GIVEN the variable as the 100,000-node chart writes it
+      const nodeOptions = sized({ expectedNodeCount: 100_000 }).nodeOptions!;
+
+      // WHEN a Node process starts with it
+      const out = execFileSync(process.execPath, ['-e', 'process.stdout.write(String(require("v8").getHeapStatistics().heap_size_limit))'], {
+        env: { ...process.env, NODE_OPTIONS: nodeOptions },
+      });
+
+      // THEN its heap limit is the old space asked for plus the young generation (a few tens of MiB)
+      const limitMiB = Number(out.toString()) / 2 ** 20;
+      expect(limitMiB).toBeGreaterThanOrEqual(540);
+      expect(limitMiB).toBeLessThan(540 + 64);
+    });
+
+    test('the collector reads the sized concurrency, and the sized chart passes the Kubernetes schema', () => {
+      const docs = synth({ expectedNodeCount: 100_000, scrapeMode: ScrapeMode.DIRECT });
+      expect(loadConfig(envOf(collectorContainer(docs))).scrapeConcurrency).toBe(334);
+      expect(schemaErrors(docs)).toEqual([]);
+    });
+
+    test.each<[string, Partial<CollectorChartProps>, RegExp]>([
+      ['zero', { expectedNodeCount: 0 }, /^cni-metrics-helper: expectedNodeCount: must be a whole number from 1 to 110000 \(nodes\), got 0 — give the number of nodes the cluster runs or will run, or leave it out to size the limits for 100,000 nodes$/],
+      ['above 110,000', { expectedNodeCount: 110_001 }, /^cni-metrics-helper: expectedNodeCount: must be a whole number from 1 to 110000 \(nodes\), got 110001 — /],
+      ['a fraction', { expectedNodeCount: 2.5 }, /^cni-metrics-helper: expectedNodeCount: must be a whole number .*, got 2.5 — /],
+      ['a token', { expectedNodeCount: Token.asNumber(Lazy.number({ produce: () => 10 })) }, /^cni-metrics-helper: expectedNodeCount: must be a number known at synthesis, not a token/],
+      ['NODE_OPTIONS in extraEnv', { extraEnv: { NODE_OPTIONS: '--max-old-space-size=192' } },
+        /^cni-metrics-helper: extraEnv: may not set NODE_OPTIONS, which the chart sets itself, got "NODE_OPTIONS" — the chart sets the heap cap \(--max-old-space-size\) in it from the memory limit: set the prop expectedNodeCount or resources instead$/],
     ])('rejects %s, naming the prop', (_case, props, message) => {
       expect(() => synth(props)).toThrow(message);
     });

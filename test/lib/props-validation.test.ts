@@ -126,6 +126,9 @@ const HELPER_ROWS: Row<HelperChange>[] = [
   ['collector.resources', 'a CPU request above its limit', () => ({ collector: { resources: { cpu: { request: kplus.Cpu.units(1), limit: kplus.Cpu.millis(500) } } } }), says('collector.resources', 'cpu request must not be above its limit, got "request 1, limit 500m" — lower the cpu request or raise its limit$')],
   ['collector.resources', 'a memory request above its limit', () => ({ collector: { resources: { memory: { request: Size.gibibytes(1), limit: Size.mebibytes(256) } } } }), says('collector.resources', 'memory request must not be above its limit, got "request 1048576Ki, limit 262144Ki"')],
   ['collector.extraEnv', 'setting AWS_REGION', () => ({ collector: { extraEnv: { AWS_REGION: 'eu-west-1' } } }), says('collector.extraEnv', 'may not set AWS_REGION, which the chart sets itself, got "AWS_REGION" — set the prop collector\\.region instead$')],
+  ['collector.expectedNodeCount', '0', () => ({ collector: { expectedNodeCount: 0 } }), says('collector.expectedNodeCount', 'must be a whole number from 1 to 110000 \\(nodes\\), got 0 — give the number of nodes')],
+  ['collector.expectedNodeCount', '1.5', () => ({ collector: { expectedNodeCount: 1.5 } }), says('collector.expectedNodeCount', 'must be a whole number from 1 to 110000 \\(nodes\\), got 1.5')],
+  ['collector.extraEnv', 'setting NODE_OPTIONS', () => ({ collector: { extraEnv: { NODE_OPTIONS: '--max-old-space-size=100' } } }), says('collector.extraEnv', 'may not set NODE_OPTIONS, .* set the prop collector\\.expectedNodeCount or collector\\.resources instead$')],
   ['collector.extraEnv', 'a key "1X"', () => ({ collector: { extraEnv: { '1X': 'x' } } }), says('collector.extraEnv', 'keys must be environment variable names')],
   ['collector.priorityClassName', '"High"', () => ({ collector: { priorityClassName: 'High' } }), says('collector.priorityClassName', 'must be the name of a PriorityClass')],
 ];
