@@ -64,6 +64,13 @@ export const SIZING_FIGURES = {
    */
   directKeptAliveNodes: 10_000,
   memoryKiBPerKeptAliveSocket: 8.5,
+  /**
+   * A scrape worker's own memory before its share of the nodes (its V8 isolate and the 50 KB worker
+   * bundle): peak RSS at 100 nodes rose from 150 MiB with no worker to 183 with 2 and 203 with 4
+   * (`SCRAPE_WORKERS=N npm run bench -- --only steady --sizes 100 --modes direct`, 2026-11-29 20:14),
+   * 13-16.5 MiB a worker. Rounded up.
+   */
+  memoryMiBPerWorker: 16,
 } as const;
 
 /** Bounds and rounding of what the rule derives. */
@@ -85,10 +92,12 @@ export const SIZING_BOUNDS = {
   minCpuLimitMillicores: 1000,
   minMemoryLimitMiB: 512,
   /**
-   * The collector's JavaScript runs on one thread; gunzip (libuv's 4 threads) and V8's GC threads use
-   * a little more. Beyond 4 CPUs a limit cannot be used.
+   * One thread scrapes unless SCRAPE_WORKERS spreads the nodes over worker threads, one a CPU; beyond
+   * 4 CPUs the pod proxy (in proxy mode) or the nodes' latency bound a cycle, not CPU.
    */
   maxCpuLimitMillicores: 4000,
+  /** Scrape workers: one per CPU of the limit, so at most 4. */
+  maxScrapeWorkers: 4,
   cpuStepMillicores: 10,
   memoryRequestStepMiB: 16,
   memoryLimitStepMiB: 64,
@@ -111,11 +120,15 @@ export interface SizingInput {
   readonly scrapeMode: ScrapeMode;
   /** Scrapes in flight when fixed by the user; otherwise the rule derives them. */
   readonly scrapeConcurrency?: number;
+  /** Scrape worker threads when fixed by the user; otherwise the rule derives them. */
+  readonly scrapeWorkers?: number;
 }
 
 /** The collector's size. CPU in millicores, memory in MiB (Kubernetes `m` and `Mi`), heap in MB as V8 counts it. */
 export interface CollectorSizing {
   readonly scrapeConcurrency: number;
+  /** SCRAPE_WORKERS: 0 while one thread does a cycle's CPU in its share of the interval, else one per CPU needed. */
+  readonly scrapeWorkers: number;
   readonly cpuRequestMillicores: number;
   readonly cpuLimitMillicores: number;
   readonly memoryRequestMiB: number;
@@ -144,9 +157,11 @@ export function maxOldSpaceSizeFor(memoryLimitMiB: number): number {
  * - concurrency: see scrapeConcurrencyFor;
  * - CPU request: the average use, nodes × CPU per node spread over the interval; CPU limit: enough to
  *   do a cycle's CPU in half the interval (twice the request), never below one CPU;
+ * - scrape workers: none while that fits one CPU, else one per CPU it needs (at most 4);
  * - memory limit: base + nodes × memory per node + scrapes in flight × memory per scrape (+ kept-alive
  *   sockets in direct mode), never below 512 MiB; memory request: the part that grows with the
  *   cluster (everything but the base), never below 64 MiB, so small clusters keep today's request;
+ *   each scrape worker adds its own memory to both;
  * - heap cap: 65% of the memory limit.
  */
 export function sizeCollector(input: SizingInput): CollectorSizing {
@@ -161,16 +176,19 @@ export function sizeCollector(input: SizingInput): CollectorSizing {
   const cycleMillicores = cpuMsPerCycle / (intervalSeconds * bounds.cycleShareOfInterval);
   const cpuLimitMillicores = clamp(roundUp(cycleMillicores, bounds.cpuStepMillicores), bounds.minCpuLimitMillicores, bounds.maxCpuLimitMillicores);
   const cpuRequestMillicores = clamp(roundUp(averageMillicores, bounds.cpuStepMillicores), bounds.minCpuRequestMillicores, cpuLimitMillicores);
+  const scrapeWorkers = input.scrapeWorkers
+    ?? (cycleMillicores <= 1000 ? 0 : Math.min(Math.ceil(cycleMillicores / 1000 - 1e-9), bounds.maxScrapeWorkers));
 
   // Memory.
   const keptAliveSockets = scrapeMode === 'direct' ? Math.min(nodes, figures.directKeptAliveNodes) : 0;
   const growingMiB = (nodes * figures.memoryKiBPerNode + keptAliveSockets * figures.memoryKiBPerKeptAliveSocket) / 1024
-    + scrapeConcurrency * figures.memoryMiBPerScrape;
+    + scrapeConcurrency * figures.memoryMiBPerScrape + scrapeWorkers * figures.memoryMiBPerWorker;
   const memoryLimitMiB = Math.max(roundUp(figures.baseMemoryMiB + growingMiB, bounds.memoryLimitStepMiB), bounds.minMemoryLimitMiB);
   const memoryRequestMiB = clamp(roundUp(growingMiB, bounds.memoryRequestStepMiB), bounds.minMemoryRequestMiB, memoryLimitMiB);
 
   return {
     scrapeConcurrency,
+    scrapeWorkers,
     cpuRequestMillicores,
     cpuLimitMillicores,
     memoryRequestMiB,

@@ -108,6 +108,15 @@ export interface CollectorChartOptions {
   readonly scrapeConcurrency?: number;
 
   /**
+   * Worker threads that scrape, parse and aggregate a share of the nodes each (`SCRAPE_WORKERS`), so
+   * a cycle uses more than one CPU; 0: the main thread does it all.
+   *
+   * @default - derived from `expectedNodeCount`: 0 while one CPU does a cycle's work in half the
+   * interval, else one per CPU it needs, at most 4; 3 for 100,000 nodes at the default interval
+   */
+  readonly scrapeWorkers?: number;
+
+  /**
    * Time limit of one node's scrape, in milliseconds (`SCRAPE_TIMEOUT_MS`).
    *
    * @default 3000

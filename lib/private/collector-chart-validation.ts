@@ -46,6 +46,8 @@ export interface ResolvedCollectorSettings {
   readonly cloudWatchNamespace: string;
   readonly logLevel: string;
   readonly scrapeConcurrency: number;
+  /** SCRAPE_WORKERS, given or derived with the sizing. */
+  readonly scrapeWorkers: number;
   readonly scrapeTimeoutMs: number;
   readonly awsNodeNamespace: string;
   readonly awsNodeLabelSelector: string;
@@ -94,6 +96,7 @@ function resolve(props: CollectorChartOptions & Partial<CollectorChartProps>): B
     logLevel: choiceValue(props.logLevel, DEFAULTS.logLevel),
     // Checked as given; derived from the cluster size (withSizing) when left out.
     scrapeConcurrency: props.scrapeConcurrency ?? DEFAULTS.scrapeConcurrency,
+    scrapeWorkers: props.scrapeWorkers ?? DEFAULTS.scrapeWorkers,
     scrapeTimeoutMs: props.scrapeTimeoutMs ?? DEFAULTS.scrapeTimeoutMs,
     awsNodeNamespace: props.awsNodeNamespace ?? DEFAULTS.awsNodeNamespace,
     awsNodeLabelSelector: props.awsNodeLabelSelector ?? DEFAULTS.awsNodeLabelSelector,
@@ -119,7 +122,7 @@ export function validateCollectorChartOptions(options: CollectorChartOptions, pr
   const fail = (name: string, problem: string, value: unknown, fix: string): never => {
     throw new ValidationError(propPath(prefix, name), withValue(problem, value), fix);
   };
-  const defaultFix = (name: 'intervalSeconds' | 'scrapeConcurrency' | 'scrapeTimeoutMs'): string => (name === 'scrapeConcurrency'
+  const defaultFix = (name: 'intervalSeconds' | 'scrapeConcurrency' | 'scrapeWorkers' | 'scrapeTimeoutMs'): string => (name === 'scrapeConcurrency' || name === 'scrapeWorkers'
     ? `leave it out to derive it from ${propPath(prefix, 'expectedNodeCount')}`
     : `leave it out for the default, ${DEFAULTS[name]}`);
 
@@ -141,7 +144,7 @@ export function validateCollectorChartOptions(options: CollectorChartOptions, pr
   if (!(LOG_LEVELS as readonly string[]).includes(settings.logLevel)) {
     fail('logLevel', `must be one of ${LOG_LEVELS.join(', ')}`, settings.logLevel, 'use CollectorLogLevel.INFO (or DEBUG, WARN, ERROR)');
   }
-  for (const name of ['intervalSeconds', 'scrapeConcurrency', 'scrapeTimeoutMs'] as const) {
+  for (const name of ['intervalSeconds', 'scrapeConcurrency', 'scrapeWorkers', 'scrapeTimeoutMs'] as const) {
     const range = INTEGER_LIMITS[name];
     if (!inRange(settings[name], range)) {
       fail(name, `must be a whole number from ${range.min} to ${range.max} (${range.unit})`, settings[name], defaultFix(name));
@@ -197,8 +200,9 @@ function withSizing(options: CollectorChartOptions, settings: BaseSettings): Res
     scrapeTimeoutMs: settings.scrapeTimeoutMs,
     scrapeMode: settings.scrapeMode === 'direct' ? 'direct' : 'proxy',
     scrapeConcurrency: options.scrapeConcurrency,
+    scrapeWorkers: options.scrapeWorkers,
   });
-  return { ...settings, scrapeConcurrency: sizing.scrapeConcurrency, sizing };
+  return { ...settings, scrapeConcurrency: sizing.scrapeConcurrency, scrapeWorkers: sizing.scrapeWorkers, sizing };
 }
 
 /** Requests and limits: CPU in millicores, memory in MiB. */
@@ -322,6 +326,7 @@ function envSetByChart(prefix: string): Readonly<Record<string, string>> {
     [ENV.logLevel]: option('logLevel'),
     [ENV.scrapeMode]: option('scrapeMode'),
     [ENV.scrapeConcurrency]: `${option('scrapeConcurrency')}, or ${propPath(prefix, 'expectedNodeCount')} to derive it`,
+    [ENV.scrapeWorkers]: `${option('scrapeWorkers')}, or ${propPath(prefix, 'expectedNodeCount')} to derive it`,
     [ENV.scrapeTimeoutMs]: option('scrapeTimeoutMs'),
     [ENV.awsNodeNamespace]: option('awsNodeNamespace'),
     [ENV.awsNodeLabelSelector]: option('awsNodeLabelSelector'),
@@ -352,6 +357,7 @@ export function collectorEnvironment(props: CollectorChartProps, settings: Resol
     [ENV.logLevel]: settings.logLevel,
     [ENV.scrapeMode]: settings.scrapeMode,
     [ENV.scrapeConcurrency]: String(settings.scrapeConcurrency),
+    [ENV.scrapeWorkers]: String(settings.scrapeWorkers),
     [ENV.scrapeTimeoutMs]: String(settings.scrapeTimeoutMs),
     [ENV.awsNodeNamespace]: settings.awsNodeNamespace,
     [ENV.awsNodeLabelSelector]: settings.awsNodeLabelSelector,

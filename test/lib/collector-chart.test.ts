@@ -210,11 +210,11 @@ describe('CollectorChart', () => {
     });
 
     test('by default requests little and limits for 100,000 nodes, and sets the resources given otherwise', () => {
-      // common/sizing.ts at 100,000 nodes, proxy: CPU 35 s a cycle / 15 s = 2333.3m → 2340m;
-      // memory 140 + 100,000 × 6 KiB + 334 × 0.2 MiB = 792.7 → 832Mi. Requests at their floors.
+      // common/sizing.ts at 100,000 nodes, proxy: CPU 35 s a cycle / 15 s = 2333.3m → 2340m (3 workers);
+      // memory 140 + 100,000 × 6 KiB + 334 × 0.2 MiB + 3 × 16 MiB = 840.7 → 896Mi. Requests at their floors.
       expect(collectorContainer(synth()).resources).toEqual({
         requests: { cpu: '50m', memory: '64Mi' },
-        limits: { cpu: '2340m', memory: '832Mi' },
+        limits: { cpu: '2340m', memory: '896Mi' },
       });
       const resources = { cpu: { request: kplus.Cpu.millis(100) }, memory: { request: Size.mebibytes(128), limit: Size.mebibytes(512) } };
       expect(collectorContainer(synth({ resources })).resources).toEqual({
@@ -264,6 +264,7 @@ describe('CollectorChart', () => {
         ENV.logLevel,
         ENV.scrapeMode,
         ENV.scrapeConcurrency,
+        ENV.scrapeWorkers,
         ENV.scrapeTimeoutMs,
         ENV.awsNodeNamespace,
         ENV.awsNodeLabelSelector,
@@ -316,7 +317,7 @@ describe('CollectorChart', () => {
     test('adds extraEnv after its own variables', () => {
       const env = collectorContainer(synth({ extraEnv: { SCRAPE_MAX_BYTES: '1024', POD_LIST_PAGE_SIZE: '250' } })).env;
       expect(env.slice(-3)).toEqual([
-        { name: NODE_OPTIONS_ENV, value: '--max-old-space-size=540' },
+        { name: NODE_OPTIONS_ENV, value: '--max-old-space-size=582' },
         { name: 'SCRAPE_MAX_BYTES', value: '1024' },
         { name: 'POD_LIST_PAGE_SIZE', value: '250' },
       ]);
@@ -563,11 +564,11 @@ describe('CollectorChart', () => {
   });
 
   describe('sizing (expectedNodeCount)', () => {
-    /** The container's resources, SCRAPE_CONCURRENCY and NODE_OPTIONS, which sizing sets. */
-    function sized(props: Partial<CollectorChartProps>): { resources: any; concurrency: string; nodeOptions: string | undefined } {
+    /** The container's resources, SCRAPE_CONCURRENCY, SCRAPE_WORKERS and NODE_OPTIONS, which sizing sets. */
+    function sized(props: Partial<CollectorChartProps>): { resources: any; concurrency: string; workers: string; nodeOptions: string | undefined } {
       const container = collectorContainer(synth(props));
       const env = envOf(container);
-      return { resources: container.resources, concurrency: env[ENV.scrapeConcurrency], nodeOptions: env[NODE_OPTIONS_ENV] };
+      return { resources: container.resources, concurrency: env[ENV.scrapeConcurrency], workers: env[ENV.scrapeWorkers], nodeOptions: env[NODE_OPTIONS_ENV] };
     }
 
     test('a small cluster (1,000 nodes) keeps the small requests, one CPU and 512Mi, 64 scrapes', () => {
@@ -575,51 +576,66 @@ describe('CollectorChart', () => {
       expect(sized({ expectedNodeCount: 1000 })).toEqual({
         resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '1000m', memory: '512Mi' } },
         concurrency: '64',
+        workers: '0',
         nodeOptions: '--max-old-space-size=332',
       });
     });
 
     test('100,000 nodes: 334 scrapes, requests and limits for that size, the heap at 65% of the limit', () => {
-      // 5,000 s of waiting / 15 s = 333.3 → 334; CPU 35 s / 30 s = 1166.7 → 1170m, / 15 s → 2340m;
-      // memory 585.9 + 66.8 = 652.7 → 656Mi requested, + 140 = 792.7 → 832Mi limit; heap 540.8 → 540.
+      // 5,000 s of waiting / 15 s = 333.3 → 334; CPU 35 s / 30 s = 1166.7 → 1170m, / 15 s → 2340m: 3 workers;
+      // memory 585.9 + 66.8 + 48 = 700.7 → 704Mi requested, + 140 = 840.7 → 896Mi limit; heap 582.4 → 582.
       expect(sized({ expectedNodeCount: 100_000 })).toEqual({
-        resources: { requests: { cpu: '1170m', memory: '656Mi' }, limits: { cpu: '2340m', memory: '832Mi' } },
+        resources: { requests: { cpu: '1170m', memory: '704Mi' }, limits: { cpu: '2340m', memory: '896Mi' } },
         concurrency: '334',
-        nodeOptions: '--max-old-space-size=540',
+        workers: '3',
+        nodeOptions: '--max-old-space-size=582',
       });
     });
 
     test('100,000 nodes in direct mode: more CPU a node and a kept-alive socket for 10,000 of them', () => {
-      // CPU 48 s / 30 s = 1600m, / 15 s → 3200m; memory + 10,000 × 8.5 KiB = 83 MiB: 736Mi, 875.8 → 896Mi; heap 582.
+      // CPU 48 s / 30 s = 1600m, / 15 s → 3200m: 4 workers; memory 652.7 + 10,000 × 8.5 KiB (83 MiB) + 64 = 799.8 → 800Mi,
+      // 939.8 → 960Mi; heap 624.
       expect(sized({ expectedNodeCount: 100_000, scrapeMode: ScrapeMode.DIRECT })).toEqual({
-        resources: { requests: { cpu: '1600m', memory: '736Mi' }, limits: { cpu: '3200m', memory: '896Mi' } },
+        resources: { requests: { cpu: '1600m', memory: '800Mi' }, limits: { cpu: '3200m', memory: '960Mi' } },
         concurrency: '334',
-        nodeOptions: '--max-old-space-size=582',
+        workers: '4',
+        nodeOptions: '--max-old-space-size=624',
       });
     });
 
     test('left out, the limits and concurrency are those of 100,000 nodes and the requests stay small', () => {
       expect(sized({})).toEqual({
-        resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '2340m', memory: '832Mi' } },
+        resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '2340m', memory: '896Mi' } },
         concurrency: '334',
-        nodeOptions: '--max-old-space-size=540',
+        workers: '3',
+        nodeOptions: '--max-old-space-size=582',
       });
     });
 
     test('a scrapeConcurrency given wins, and the memory is sized for its scrapes', () => {
-      // 585.9 + 128 × 0.2 = 611.5 → 624Mi; + 140 = 751.5 → 768Mi; heap 499.2 → 499. CPU does not depend on it.
+      // 585.9 + 128 × 0.2 + 3 × 16 = 659.5 → 672Mi; + 140 = 799.5 → 832Mi; heap 540.8 → 540. CPU does not depend on it.
       expect(sized({ expectedNodeCount: 100_000, scrapeConcurrency: 128 })).toEqual({
-        resources: { requests: { cpu: '1170m', memory: '624Mi' }, limits: { cpu: '2340m', memory: '768Mi' } },
+        resources: { requests: { cpu: '1170m', memory: '672Mi' }, limits: { cpu: '2340m', memory: '832Mi' } },
         concurrency: '128',
-        nodeOptions: '--max-old-space-size=499',
+        workers: '3',
+        nodeOptions: '--max-old-space-size=540',
       });
+    });
+
+    test('scrapeWorkers given wins, and the memory holds only those workers', () => {
+      // 100,000 nodes with 1 worker: 585.9 + 66.8 + 16 = 668.7 → 672Mi; 808.7 → 832Mi; heap 540.
+      expect(sized({ expectedNodeCount: 100_000, scrapeWorkers: 1 })).toMatchObject({
+        resources: { requests: { cpu: '1170m', memory: '672Mi' }, limits: { cpu: '2340m', memory: '832Mi' } },
+        workers: '1',
+      });
+      expect(sized({ expectedNodeCount: 100_000, scrapeWorkers: 0 }).workers).toBe('0');
     });
 
     test('resources given win; the heap cap follows their memory limit, and without one there is none', () => {
       const withLimit = sized({ expectedNodeCount: 100_000, resources: { memory: { request: Size.mebibytes(512), limit: Size.gibibytes(1) } } });
-      expect(withLimit).toEqual({ resources: { requests: { memory: '512Mi' }, limits: { memory: '1024Mi' } }, concurrency: '334', nodeOptions: '--max-old-space-size=665' });
+      expect(withLimit).toEqual({ resources: { requests: { memory: '512Mi' }, limits: { memory: '1024Mi' } }, concurrency: '334', workers: '3', nodeOptions: '--max-old-space-size=665' });
       const withoutLimit = sized({ expectedNodeCount: 100_000, resources: { cpu: { request: kplus.Cpu.millis(500) } } });
-      expect(withoutLimit).toEqual({ resources: { requests: { cpu: '500m' } }, concurrency: '334', nodeOptions: undefined });
+      expect(withoutLimit).toEqual({ resources: { requests: { cpu: '500m' } }, concurrency: '334', workers: '3', nodeOptions: undefined });
     });
 
     test('Node takes the NODE_OPTIONS the chart writes and caps its heap there', () => {
@@ -633,8 +649,8 @@ describe('CollectorChart', () => {
 
       // THEN its heap limit is the old space asked for plus the young generation (a few tens of MiB)
       const limitMiB = Number(out.toString()) / 2 ** 20;
-      expect(limitMiB).toBeGreaterThanOrEqual(540);
-      expect(limitMiB).toBeLessThan(540 + 64);
+      expect(limitMiB).toBeGreaterThanOrEqual(582);
+      expect(limitMiB).toBeLessThan(582 + 64);
     });
 
     test('the collector reads the sized concurrency, and the sized chart passes the Kubernetes schema', () => {
@@ -648,6 +664,7 @@ describe('CollectorChart', () => {
       ['above 110,000', { expectedNodeCount: 110_001 }, /^cni-metrics-helper: expectedNodeCount: must be a whole number from 1 to 110000 \(nodes\), got 110001 — /],
       ['a fraction', { expectedNodeCount: 2.5 }, /^cni-metrics-helper: expectedNodeCount: must be a whole number .*, got 2.5 — /],
       ['a token', { expectedNodeCount: Token.asNumber(Lazy.number({ produce: () => 10 })) }, /^cni-metrics-helper: expectedNodeCount: must be a number known at synthesis, not a token/],
+      ['scrapeWorkers above 64', { scrapeWorkers: 65 }, /^cni-metrics-helper: scrapeWorkers: must be a whole number from 0 to 64 \(worker threads, or 0 for none\), got 65 — leave it out to derive it from expectedNodeCount$/],
       ['NODE_OPTIONS in extraEnv', { extraEnv: { NODE_OPTIONS: '--max-old-space-size=192' } },
         /^cni-metrics-helper: extraEnv: may not set NODE_OPTIONS, which the chart sets itself, got "NODE_OPTIONS" — the chart sets the heap cap \(--max-old-space-size\) in it from the memory limit: set the prop expectedNodeCount or resources instead$/],
     ])('rejects %s, naming the prop', (_case, props, message) => {
