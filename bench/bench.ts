@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ClusterProcess } from './cluster-client';
-import type { ClusterMode, ClusterSpec } from './cluster-protocol';
+import type { ClusterInfo, ClusterMode, ClusterSpec } from './cluster-protocol';
 import { runCollectorOnce, type CollectorSettings } from './collector-run';
 import { runCollectorSteady } from './collector-steady';
 import { buildCollectorBundle, buildProfilingBundle } from './collector-bundle';
@@ -104,7 +104,14 @@ async function main(argv: readonly string[]): Promise<number> {
   const spec = (nodes: number, mode: ClusterMode, hangPercent: number): ClusterSpec => ({
     count: nodes, mode, latencyMs: options.latencyMs, hangEvery: hangEvery(hangPercent), payloadFiles: payload.files,
     realisticPods: options.realisticPods,
+    ...(options.fleetMaxPerProcess !== undefined ? { maxEndpointsPerProcess: options.fleetMaxPerProcess } : {}),
   });
+  /** Starts the simulated cluster and says how many processes serve its ipamd fleet. */
+  const startCluster = async (nodes: number, mode: ClusterMode, hangPercent: number): Promise<ClusterInfo> => {
+    const info = await clusterProcess().start(spec(nodes, mode, hangPercent));
+    if (info.fleetProcesses > 1) log(`cluster N=${nodes} ${mode}: ipamd fleet served by ${info.fleetProcesses} shard processes`);
+    return info;
+  };
 
   try {
     const wantsCollector = options.stages.has('collector') || options.stages.has('steady') || options.stages.has('profile');
@@ -119,7 +126,7 @@ async function main(argv: readonly string[]): Promise<number> {
       await stage('collector', async () => {
         for (const nodes of [...options.sizes].sort((a, b) => a - b)) {
           for (const mode of options.modes) {
-            const info = await clusterProcess().start(spec(nodes, mode, options.hangPercent));
+            const info = await startCluster(nodes, mode, options.hangPercent);
             for (const concurrency of options.concurrency) {
               const runs: CollectorRunFigures[] = [];
               const settings: CollectorSettings = { mode, concurrency, timeoutMs: options.timeoutMs };
@@ -169,7 +176,7 @@ async function main(argv: readonly string[]): Promise<number> {
         const concurrency = Math.max(...options.concurrency);
         for (const nodes of [...options.sizes].sort((a, b) => a - b)) {
           for (const mode of options.modes) {
-            const info = await clusterProcess().start(spec(nodes, mode, options.hangPercent));
+            const info = await startCluster(nodes, mode, options.hangPercent);
             await clusterProcess().counters(true);
             const load1 = os.loadavg()[0];
             const run = await runCollectorSteady({
@@ -212,7 +219,7 @@ async function main(argv: readonly string[]): Promise<number> {
         fs.rmSync(profileDir, { recursive: true, force: true });
         fs.mkdirSync(profileDir, { recursive: true });
         const named = await buildProfilingBundle(REPO_ROOT, WORK_DIR);
-        const info = await clusterProcess().start(spec(nodes, mode, options.hangPercent));
+        const info = await startCluster(nodes, mode, options.hangPercent);
         const run = await runCollectorOnce({
           bundle: named, cluster: info, settings: { mode, concurrency, timeoutMs: options.timeoutMs },
           boundMs: 120_000 + nodes * 20, cwd: REPO_ROOT, nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`],
@@ -231,13 +238,13 @@ async function main(argv: readonly string[]): Promise<number> {
     if (options.stages.has('upstream')) {
       await stage('upstream', async () => {
         for (const nodes of [...options.upstreamSizes].sort((a, b) => a - b)) {
-          const info = await clusterProcess().start(spec(nodes, 'proxy', 0));
+          const info = await startCluster(nodes, 'proxy', 0);
           const boundMs = Math.ceil(upstreamCycleSeconds(nodes, options.latencyMs + 10) * 1500) + 30_000;
           upstream.push(await measureUpstream(clusterProcess(), info, nodes, 0, boundMs));
         }
         // The stall: one node of the smallest size never answers, and upstream has no timeout.
         const nodes = Math.min(...(options.upstreamSizes.length ? options.upstreamSizes : [100]));
-        const info = await clusterProcess().start(spec(nodes, 'proxy', 100 / nodes));
+        const info = await startCluster(nodes, 'proxy', 100 / nodes);
         upstream.push(await measureUpstream(clusterProcess(), info, nodes, info.hanging.length, options.upstreamStallBoundMs));
       });
     }
@@ -246,7 +253,7 @@ async function main(argv: readonly string[]): Promise<number> {
       await stage('prometheus', async () => {
         prometheusVersion = await ensurePrometheus();
         for (const nodes of [...options.prometheusSizes].sort((a, b) => a - b)) {
-          const info = await clusterProcess().start(spec(nodes, 'direct', options.hangPercent));
+          const info = await startCluster(nodes, 'direct', options.hangPercent);
           const result = await runPrometheusBaseline({
             cluster: clusterProcess(), info,
             scrapeIntervalSeconds: options.prometheusIntervalSeconds,

@@ -103,7 +103,7 @@ export class ClusterProcess {
       await this.stopServers();
     } finally {
       const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
-      this.child.disconnect();
+      if (this.child.connected) this.child.disconnect();
       const timer = setTimeout(() => this.child.kill('SIGKILL'), 5_000);
       await exited;
       clearTimeout(timer);
@@ -114,6 +114,11 @@ export class ClusterProcess {
     const id = this.nextId++;
     const message = { ...body, id } as ClusterRequest;
     return new Promise((resolve, reject) => {
+      // A cluster process that died (e.g. killed) fails the request instead of crashing the harness.
+      if (!this.child.connected) {
+        reject(new Error(`the simulated cluster process is gone (exit code ${this.child.exitCode}, signal ${this.child.signalCode}): cannot send '${body.type}'`));
+        return;
+      }
       const timer = setTimeout(() => {
         this.pending.delete(id);
         reject(new Error(`the simulated cluster did not answer '${body.type}' within ${REQUEST_TIMEOUT_MS} ms`));
@@ -123,7 +128,11 @@ export class ClusterProcess {
         reject,
         timer,
       });
-      this.child.send(message);
+      this.child.send(message, (err) => {
+        if (!err || !this.pending.delete(id)) return;
+        clearTimeout(timer);
+        reject(new Error(`cannot send '${body.type}' to the simulated cluster: ${err.message}`));
+      });
     });
   }
 }

@@ -1,7 +1,9 @@
 /**
  * The simulated cluster, in its own process so that the measured collector's CPU and memory are
  * its own: N ipamd endpoints, a kube API server listing their aws-node pods, and a CloudWatch
- * endpoint counting requests and datums. All on loopback. Driven over the fork IPC channel
+ * endpoint counting requests and datums. All on loopback. In direct mode a fleet bigger than one
+ * process's open-file limit allows is served by fleet-shard processes (bench/fleet-shards.ts), whose
+ * requests and CPU are counted as the cluster's. Driven over the fork IPC channel
  * (bench/cluster-protocol.ts); the harness lowers this process's priority (nice) so the measured
  * process gets the CPU first.
  *
@@ -9,16 +11,41 @@
  */
 import * as fs from 'node:fs';
 import { startCloudWatchServer, type CloudWatchServer } from '../test/support/cloudwatch-server';
-import { fleetKubePods, startIpamdFleet, type IpamdFleet } from '../test/support/ipamd-fleet';
+import { fleetEndpoints, fleetKubePods, startIpamdFleet, type IpamdFleet } from '../test/support/ipamd-fleet';
 import { startKubeApiServer, type KubeApiServer, type KubePod } from '../test/support/kube-api-server';
 import { realisticAwsNodePod } from './realistic-pod';
-import { hangingIndexes, type ClusterCounters, type ClusterInfo, type ClusterReply, type ClusterRequest, type ClusterSpec } from './cluster-protocol';
+import {
+  hangingIndexes, type ClusterCounters, type ClusterInfo, type ClusterReply, type ClusterRequest, type ClusterSpec, type FleetShardCounters,
+} from './cluster-protocol';
+import { FleetShards, maxEndpointsPerProcess } from './fleet-shards';
 
 /** No benchmark stage lasts this long; a forgotten cluster process ends itself. */
 const LIFETIME_MS = 40 * 60 * 1000;
 
+/** The ipamd fleet, served in this process or by shard processes. */
+interface ServedFleet {
+  readonly port: number;
+  readonly processes: number;
+  /** Counters since the last reset; cpuMs is the shards' CPU (0 in this process: counted as ours). */
+  counters(reset: boolean): Promise<FleetShardCounters>;
+  close(): Promise<void>;
+}
+
+function inProcess(fleet: IpamdFleet): ServedFleet {
+  return {
+    port: fleet.port,
+    processes: 1,
+    counters: async (reset) => {
+      const { requests, peakInFlight, connectionsAccepted } = fleet.counters;
+      if (reset) fleet.resetCounters();
+      return { requests, peakInFlight, connectionsAccepted, cpuMs: 0 };
+    },
+    close: () => fleet.close(),
+  };
+}
+
 interface Cluster {
-  readonly fleet: IpamdFleet;
+  readonly fleet: ServedFleet;
   readonly kube: KubeApiServer;
   readonly cloudWatch: CloudWatchServer;
   /** Index into cloudWatch.requests where the current counting window starts. */
@@ -41,21 +68,30 @@ async function start(spec: ClusterSpec): Promise<ClusterInfo> {
   if (payloads.length === 0) throw new Error('ClusterSpec.payloadFiles is empty: name at least one exposition file');
   const hanging = hangingIndexes(spec.count, spec.hangEvery);
   const hangingSet = new Set(hanging);
-  const fleet = await startIpamdFleet({
+  // Direct: one connection per scrape, since 10,000 listening sockets plus 10,000 idle keep-alive
+  // ones would not fit this machine's open-file limit (20,000); the collector's --once cycle and a
+  // Prometheus scrape both open a connection per node anyway. Proxy: the answer goes through the
+  // API server's connection, which stays open as a real API server's does.
+  const keepAlive = spec.mode === 'proxy';
+  const perProcess = spec.maxEndpointsPerProcess ?? maxEndpointsPerProcess();
+  const sharded = spec.mode === 'direct' && spec.count > perProcess;
+  // Proxy mode needs the fleet here: the API server's pod proxy calls fleet.serve.
+  const local = sharded ? undefined : await startIpamdFleet({
     count: spec.count,
     payload: (i) => payloads[i % payloads.length],
     behaviour: (i) => (hangingSet.has(i) ? 'hang' : 'ok'),
     latencyMs: spec.latencyMs,
-    // Direct: one connection per scrape, since 10,000 listening sockets plus 10,000 idle keep-alive
-    // ones would not fit this machine's open-file limit (20,000); the collector's --once cycle and a
-    // Prometheus scrape both open a connection per node anyway. Proxy: the answer goes through the
-    // API server's connection, which stays open as a real API server's does.
-    keepAlive: spec.mode === 'proxy',
+    keepAlive,
     listen: spec.mode === 'direct',
   });
+  let fleet: ServedFleet | undefined;
   let kube: KubeApiServer | undefined;
   try {
-    const plain = fleetKubePods(fleet);
+    fleet = local ? inProcess(local) : await FleetShards.start({
+      fleetSize: spec.count, latencyMs: spec.latencyMs, hangEvery: spec.hangEvery, payloadFiles: spec.payloadFiles, keepAlive,
+    }, perProcess);
+    const endpoints = local?.endpoints ?? fleetEndpoints({ count: spec.count, port: fleet.port });
+    const plain = fleetKubePods({ endpoints });
     const pods = spec.realisticPods ? plain.map((p, i) => realisticAwsNodePod(p, i)) : plain;
     kube = await startKubeApiServer({
       pods,
@@ -64,7 +100,7 @@ async function start(spec: ClusterSpec): Promise<ClusterInfo> {
       proxyHandler: spec.mode === 'proxy'
         ? (target, req, res) => {
           const host = target.pod.status.podIP ?? '';
-          if (!fleet.serve(host, target.path, req, res)) {
+          if (!local?.serve(host, target.path, req, res)) {
             res.writeHead(503, { 'content-type': 'text/plain' });
             res.end(`no ipamd endpoint at ${host}\n`);
           }
@@ -82,45 +118,48 @@ async function start(spec: ClusterSpec): Promise<ClusterInfo> {
       cloudWatchUrl: cloudWatch.url,
       // Proxy mode has no ipamd socket; any port works in the proxy path, so use the real one.
       ipamdPort: spec.mode === 'direct' ? fleet.port : 61678,
-      hosts: fleet.endpoints.map((e) => e.host),
+      hosts: endpoints.map((e) => e.host),
       hanging,
+      fleetProcesses: fleet.processes,
       startMs: Date.now(),
     };
   } catch (err) {
     await kube?.close();
-    await fleet.close();
+    if (fleet) await fleet.close();
+    else await local?.close();
     throw err;
   }
 }
 
-function counters(reset: boolean): ClusterCounters {
-  if (!cluster) throw new Error('no cluster is running: send start first');
-  const { fleet, kube, cloudWatch } = cluster;
-  const requests = cloudWatch.requests.slice(cluster.cloudWatchFrom);
-  const cpu = process.cpuUsage(cluster.cpuFrom);
+async function counters(reset: boolean): Promise<ClusterCounters> {
+  const current = cluster;
+  if (!current) throw new Error('no cluster is running: send start first');
+  const { kube, cloudWatch } = current;
+  const fleet = await current.fleet.counters(reset);
+  const requests = cloudWatch.requests.slice(current.cloudWatchFrom);
+  const cpu = process.cpuUsage(current.cpuFrom);
   const result: ClusterCounters = {
-    ipamdRequests: fleet.counters.requests,
-    ipamdPeakInFlight: fleet.counters.peakInFlight,
-    ipamdConnectionsAccepted: fleet.counters.connectionsAccepted,
-    kubeLists: kube.counters.lists - cluster.kubeFrom.lists,
-    kubeWatches: kube.counters.watches - cluster.watchFrom.watches,
-    kubeWatchEvents: kube.counters.watchEvents - cluster.watchFrom.events,
-    kubeProxies: kube.counters.proxies - cluster.kubeFrom.proxies,
+    ipamdRequests: fleet.requests,
+    ipamdPeakInFlight: fleet.peakInFlight,
+    ipamdConnectionsAccepted: fleet.connectionsAccepted,
+    kubeLists: kube.counters.lists - current.kubeFrom.lists,
+    kubeWatches: kube.counters.watches - current.watchFrom.watches,
+    kubeWatchEvents: kube.counters.watchEvents - current.watchFrom.events,
+    kubeProxies: kube.counters.proxies - current.kubeFrom.proxies,
     cloudWatchRequests: requests.length,
     cloudWatchDatums: requests.reduce((n, r) => n + r.input.MetricData.length, 0),
     cloudWatchBodyBytes: requests.reduce((n, r) => n + r.bodyBytes, 0),
     cloudWatchWireBytes: requests.reduce((n, r) => n + Number(r.headers['content-length'] ?? 0), 0),
     cloudWatchGzipped: requests.filter((r) => r.gzipped).length,
     cloudWatchProtocolErrors: cloudWatch.protocolErrors.slice(),
-    clusterCpuMs: (cpu.user + cpu.system) / 1000,
+    clusterCpuMs: (cpu.user + cpu.system) / 1000 + fleet.cpuMs,
   };
   if (reset) {
-    fleet.resetCounters();
-    cluster.kubeFrom = { lists: kube.counters.lists, proxies: kube.counters.proxies };
-    cluster.watchFrom = { watches: kube.counters.watches, events: kube.counters.watchEvents };
-    cluster.cloudWatchFrom = cloudWatch.requests.length;
+    current.kubeFrom = { lists: kube.counters.lists, proxies: kube.counters.proxies };
+    current.watchFrom = { watches: kube.counters.watches, events: kube.counters.watchEvents };
+    current.cloudWatchFrom = cloudWatch.requests.length;
     cloudWatch.protocolErrors.length = 0;
-    cluster.cpuFrom = process.cpuUsage();
+    current.cpuFrom = process.cpuUsage();
   }
   return result;
 }
@@ -158,7 +197,7 @@ async function handle(request: ClusterRequest): Promise<void> {
         reply({ type: 'started', id: request.id, info: await start(request.spec) });
         return;
       case 'counters':
-        reply({ type: 'counters', id: request.id, counters: counters(request.reset) });
+        reply({ type: 'counters', id: request.id, counters: await counters(request.reset) });
         return;
       case 'churn':
         reply({ type: 'churned', id: request.id, resourceVersion: churn(request.count) });

@@ -25,6 +25,12 @@ export interface ClusterSpec {
    * than the bare test pods (about 0.5 KB). @default false
    */
   readonly realisticPods?: boolean;
+  /**
+   * Direct mode: at most this many listening endpoints per process; a bigger fleet is served by
+   * fleet-shard processes (bench/fleet-shard-process.ts). @default - from the soft open-file limit
+   * (bench/fleet-shards.ts)
+   */
+  readonly maxEndpointsPerProcess?: number;
 }
 
 export interface ClusterInfo {
@@ -39,12 +45,15 @@ export interface ClusterInfo {
   readonly hosts: readonly string[];
   /** Indexes of the endpoints that never answer. */
   readonly hanging: readonly number[];
+  /** Processes serving the ipamd endpoints: 1 for the cluster process itself, more when sharded. */
+  readonly fleetProcesses: number;
   readonly startMs: number;
 }
 
 /** What the cluster saw since the last reset. */
 export interface ClusterCounters {
   readonly ipamdRequests: number;
+  /** With fleet shards, the sum of each shard's peak: an upper bound of the fleet's peak. */
   readonly ipamdPeakInFlight: number;
   readonly ipamdConnectionsAccepted: number;
   readonly kubeLists: number;
@@ -61,7 +70,10 @@ export interface ClusterCounters {
   readonly cloudWatchWireBytes: number;
   readonly cloudWatchGzipped: number;
   readonly cloudWatchProtocolErrors: readonly string[];
-  /** CPU the cluster process itself used (user + system), in ms: it competes with the measured process. */
+  /**
+   * CPU the simulated cluster used (user + system), in ms, its fleet-shard processes included: it
+   * competes with the measured process.
+   */
   readonly clusterCpuMs: number;
 }
 
@@ -86,4 +98,43 @@ export function hangingIndexes(count: number, hangEvery: number): number[] {
   const indexes: number[] = [];
   for (let i = offset; i < count; i += hangEvery) indexes.push(i);
   return indexes;
+}
+
+/** What one fleet-shard process serves: endpoints firstIndex..firstIndex+count-1 of the cluster's fleet. */
+export interface FleetShardSpec {
+  readonly firstIndex: number;
+  readonly count: number;
+  /** Endpoints of the whole fleet (ClusterSpec.count). */
+  readonly fleetSize: number;
+  /** The port every endpoint shares; undefined for the first shard, which finds a free one. */
+  readonly port?: number;
+  readonly latencyMs: number;
+  /** As ClusterSpec.hangEvery, on whole-fleet indexes. */
+  readonly hangEvery: number;
+  readonly payloadFiles: readonly string[];
+  readonly keepAlive: boolean;
+}
+
+/** One shard's counters since its last reset; cpuMs is its own process's CPU. */
+export interface FleetShardCounters {
+  readonly requests: number;
+  readonly peakInFlight: number;
+  readonly connectionsAccepted: number;
+  readonly cpuMs: number;
+}
+
+export type FleetShardRequest =
+  | { readonly type: 'start'; readonly id: number; readonly spec: FleetShardSpec }
+  | { readonly type: 'counters'; readonly id: number; readonly reset: boolean }
+  | { readonly type: 'stop'; readonly id: number };
+
+export type FleetShardReply =
+  | { readonly type: 'started'; readonly id: number; readonly port: number }
+  | { readonly type: 'counters'; readonly id: number; readonly counters: FleetShardCounters }
+  | { readonly type: 'stopped'; readonly id: number }
+  | { readonly type: 'error'; readonly id: number; readonly message: string };
+
+/** Endpoint i of the fleet never answers (ClusterSpec.hangEvery). */
+export function isHanging(index: number, hangEvery: number): boolean {
+  return hangEvery > 0 && index % hangEvery === Math.floor(hangEvery / 2);
 }

@@ -37,6 +37,11 @@ export interface BenchOptions {
   readonly prometheusKeepAll: boolean;
   /** aws-node pods as EKS returns them (about 9 KB each); false for the bare test pods. */
   readonly realisticPods: boolean;
+  /**
+   * Direct mode: listening endpoints per process of the simulated cluster; a bigger fleet is served
+   * by fleet-shard processes. Undefined: as many as the soft open-file limit leaves room for.
+   */
+  readonly fleetMaxPerProcess?: number;
   readonly stages: ReadonlySet<Stage>;
   /** Build the collector bundle first (npm run build:collector); off to measure dist/collector.js as it is. */
   readonly build: boolean;
@@ -94,6 +99,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --prometheus-warmup-rounds 2
   --prometheus-rounds 4         rounds in the measured window
   --prometheus-keep-all         do not drop non-catalog families in Prometheus
+  --fleet-max-per-process N     direct mode: ipamd endpoints per process before the fleet is split over
+                                shard processes (default: the soft open-file limit less 2,048)
   --plain-pods                  serve bare test pods (about 0.5 KB) instead of realistic aws-node pods (about 9 KB)
   --only a,b / --skip a,b       stages: ${STAGES.join(', ')}
   --no-build                    measure dist/collector.js as it is (default: npm run build:collector first)
@@ -144,6 +151,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
       case '--prometheus-interval': o.prometheusIntervalSeconds = positive(flag, value); break;
       case '--prometheus-warmup-rounds': o.prometheusWarmupRounds = positive(flag, value); break;
       case '--prometheus-rounds': o.prometheusRounds = positive(flag, value); break;
+      case '--fleet-max-per-process': o.fleetMaxPerProcess = positive(flag, value); break;
       case '--only': stages = new Set(stageList(flag, value)); break;
       case '--skip': for (const s of stageList(flag, value)) stages.delete(s); break;
       case '--bundle': o.bundle = value; o.build = false; break;

@@ -14,6 +14,10 @@
  *   - `listen: false` opens no socket at all: the kube API server's pod proxy calls `fleet.serve`
  *     in-process, the way to benchmark proxy mode at 10,000 nodes.
  *
+ * Slices: `firstIndex` (with `fleetSize`) makes a fleet serve endpoints firstIndex..firstIndex+count-1
+ * of a fleet of fleetSize, with the addresses and names they have there, so that fleets in several
+ * processes (each under its own open-file limit) together serve exactly one big fleet.
+ *
  * Behaviours per endpoint: ok, hang (accepts, never answers), garbage (200 with a body that is not
  * exposition text; the bad line is GARBAGE_LINE), reset (headers and half the body, then a TCP
  * reset), slow-body (headers and half the body, then a comment line every 50 ms, never ending),
@@ -29,8 +33,16 @@ import { kubePod, type KubePod } from './kube-api-server';
 export type IpamdBehaviour = 'ok' | 'hang' | 'garbage' | 'reset' | 'slow-body' | 'http500';
 
 export interface IpamdFleetOptions {
-  /** Number of endpoints (nodes). */
+  /** Number of endpoints (nodes) this fleet serves. */
   readonly count: number;
+  /**
+   * Index of this fleet's first endpoint in the whole fleet it is a slice of: endpoint firstIndex + k
+   * gets the address and names it has there, and `payload`, `behaviour`, `setPayload` and
+   * `setBehaviour` take those whole-fleet indexes. @default 0
+   */
+  readonly firstIndex?: number;
+  /** Endpoints of the whole fleet (names are zero-padded to its width). @default - firstIndex + count */
+  readonly fleetSize?: number;
   /** Port shared by every endpoint. @default - a free port, found at start */
   readonly port?: number;
   /** The exposition text of endpoint i; called per request, so return a shared string for big fleets. */
@@ -48,6 +60,7 @@ export interface IpamdFleetOptions {
 }
 
 export interface IpamdEndpoint {
+  /** Index in the whole fleet (firstIndex + position in a slice). */
   readonly index: number;
   /** Loopback address of this endpoint: the pod's podIP. */
   readonly host: string;
@@ -59,7 +72,7 @@ export interface IpamdEndpoint {
 export interface IpamdFleetCounters {
   /** Requests received, all endpoints. */
   readonly requests: number;
-  /** Requests received per endpoint index. */
+  /** Requests received per endpoint, by position in `endpoints` (index - firstIndex). */
   readonly requestsPerEndpoint: Uint32Array;
   /** Requests received and not yet answered or abandoned. */
   readonly inFlight: number;
@@ -103,15 +116,16 @@ const FD_HEADROOM = 256;
 
 export async function startIpamdFleet(options: IpamdFleetOptions): Promise<IpamdFleet> {
   const { count } = options;
-  if (!Number.isInteger(count) || count < 1) throw new Error(`count must be a positive integer, got ${count}`);
+  const firstIndex = options.firstIndex ?? 0;
+  const slots = fleetEndpoints({ count, firstIndex, fleetSize: options.fleetSize, port: 0 });
   const listen = options.listen ?? true;
   const keepAlive = options.keepAlive ?? true;
   const gzip = options.gzip ?? true;
   const latencyMs = options.latencyMs ?? 0;
   if (listen) checkDescriptorBudget(count);
 
-  const hosts = loopbackAddresses(count);
-  const indexByHost = new Map(hosts.map((h, i) => [h, i]));
+  const hosts = slots.map((e) => e.host);
+  const indexByHost = new Map(hosts.map((h, k) => [h, firstIndex + k]));
   const payloadOverrides = new Map<number, string>();
   const behaviourOverrides = new Map<number, IpamdBehaviour>();
   const encoded = new EncodedPayloads();
@@ -126,7 +140,7 @@ export async function startIpamdFleet(options: IpamdFleetOptions): Promise<Ipamd
 
   const handle = (index: number, target: string, req: http.IncomingMessage, res: http.ServerResponse): void => {
     stats.requests++;
-    stats.requestsPerEndpoint[index]++;
+    stats.requestsPerEndpoint[index - firstIndex]++;
     stats.inFlight++;
     stats.peakInFlight = Math.max(stats.peakInFlight, stats.inFlight);
     res.on('close', () => { stats.inFlight--; });
@@ -207,10 +221,7 @@ export async function startIpamdFleet(options: IpamdFleetOptions): Promise<Ipamd
     httpServer.emit('connection', socket);
   });
 
-  const endpoints = hosts.map((host, index): IpamdEndpoint => {
-    const padded = String(index).padStart(String(count - 1).length, '0');
-    return { index, host, port, nodeName: `node-${padded}`, podName: `aws-node-${padded}` };
-  });
+  const endpoints = slots.map((e): IpamdEndpoint => ({ ...e, port }));
 
   let closed = false;
   return {
@@ -245,24 +256,65 @@ export async function startIpamdFleet(options: IpamdFleetOptions): Promise<Ipamd
   };
 }
 
+export interface FleetSlice {
+  readonly count: number;
+  /** @default 0 */
+  readonly firstIndex?: number;
+  /** @default - firstIndex + count */
+  readonly fleetSize?: number;
+  readonly port: number;
+}
+
+/**
+ * The endpoints a fleet (or a slice of one) has, without starting it: what the API server lists
+ * when the fleet itself runs in other processes.
+ */
+export function fleetEndpoints(slice: FleetSlice): IpamdEndpoint[] {
+  const { count, port } = slice;
+  const firstIndex = slice.firstIndex ?? 0;
+  const fleetSize = slice.fleetSize ?? firstIndex + count;
+  if (!Number.isInteger(count) || count < 1) throw new Error(`count must be a positive integer, got ${count}`);
+  if (!Number.isInteger(firstIndex) || firstIndex < 0) throw new Error(`firstIndex must be a whole number of 0 or more, got ${firstIndex}`);
+  if (!Number.isInteger(fleetSize) || fleetSize < firstIndex + count) {
+    throw new Error(`fleetSize (${fleetSize}) must be a whole number of at least firstIndex + count (${firstIndex + count})`);
+  }
+  const width = String(fleetSize - 1).length;
+  return loopbackAddresses(count, firstIndex).map((host, k): IpamdEndpoint => {
+    const index = firstIndex + k;
+    const padded = String(index).padStart(width, '0');
+    return { index, host, port, nodeName: `node-${padded}`, podName: `aws-node-${padded}` };
+  });
+}
+
 /** The fleet as discovery would report it: one aws-node pod per endpoint. */
-export function fleetAwsNodePods(fleet: IpamdFleet, namespace = 'kube-system'): AwsNodePod[] {
+export function fleetAwsNodePods(fleet: { readonly endpoints: readonly IpamdEndpoint[] }, namespace = 'kube-system'): AwsNodePod[] {
   return fleet.endpoints.map((e) => ({ podName: e.podName, namespace, nodeName: e.nodeName, podIP: e.host }));
 }
 
-/** The fleet as the API server would list it, for KubeApiServer.setPods. */
-export function fleetKubePods(fleet: IpamdFleet, namespace = 'kube-system', startTime = '2026-01-01T00:00:00Z'): KubePod[] {
+/**
+ * The fleet as the API server would list it, for KubeApiServer.setPods: a started fleet, or
+ * `{ endpoints: fleetEndpoints(...) }` for one served by other processes.
+ */
+export function fleetKubePods(fleet: { readonly endpoints: readonly IpamdEndpoint[] }, namespace = 'kube-system',
+  startTime = '2026-01-01T00:00:00Z'): KubePod[] {
   return fleet.endpoints.map((e) => kubePod({ name: e.podName, namespace, nodeName: e.nodeName, podIP: e.host, startTime }));
 }
 
-/** 127.0.0.2 onwards through 127/8, skipping addresses ending in .0 or .255. */
-export function loopbackAddresses(count: number): string[] {
+/** Usable loopback addresses per /24: .1 to .254. */
+const HOSTS_PER_BLOCK = 254;
+
+/**
+ * Addresses of endpoints firstIndex..firstIndex+count-1: 127.0.0.2 onwards through 127/8, skipping
+ * addresses ending in .0 or .255 (endpoint 0 is 127.0.0.2, 252 is 127.0.0.254, 253 is 127.0.1.1).
+ */
+export function loopbackAddresses(count: number, firstIndex = 0): string[] {
   const hosts: string[] = [];
-  for (let n = 2; hosts.length < count; n++) {
-    if (n > 0xfffffe) throw new Error(`127.0.0.0/8 has no room for ${count} endpoints`);
-    const last = n & 0xff;
-    if (last === 0 || last === 255) continue;
-    hosts.push(`127.${(n >> 16) & 0xff}.${(n >> 8) & 0xff}.${last}`);
+  for (let index = firstIndex; index < firstIndex + count; index++) {
+    // The (index + 1)-th usable address counting 127.0.0.1 as the 0th: 127.0.0.1 is left out.
+    const usable = index + 1;
+    const n = Math.floor(usable / HOSTS_PER_BLOCK) * 256 + (usable % HOSTS_PER_BLOCK) + 1;
+    if (n > 0xfffffe) throw new Error(`127.0.0.0/8 has no room for endpoint ${index} (${firstIndex + count} endpoints)`);
+    hosts.push(`127.${(n >> 16) & 0xff}.${(n >> 8) & 0xff}.${n & 0xff}`);
   }
   return hosts;
 }
@@ -313,11 +365,13 @@ function checkDescriptorBudget(count: number): void {
   if (limit !== undefined && count + FD_HEADROOM > limit) {
     throw new Error(`An ipamd fleet of ${count} listening endpoints needs more than the open-file limit of ${limit} `
       + `(ulimit -n) allows with ${FD_HEADROOM} to spare: raise it (ulimit -n ${count * 3 + FD_HEADROOM}), `
+      + 'split it into slices (firstIndex, fleetSize) served by several processes, '
       + 'or start the fleet with listen: false and serve it through the kube API server\'s proxyHandler.');
   }
 }
 
-function softOpenFileLimit(): number | undefined {
+/** The soft open-file limit (`ulimit -n`) of this process; undefined where /proc is not there. */
+export function softOpenFileLimit(): number | undefined {
   try {
     const line = fs.readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
     const soft = line?.split(/\s{2,}/)[1];
