@@ -20,7 +20,7 @@ import { loadKubeConfig } from './kube-config';
 import { createLogger, Logger, routeProcessWarnings } from './log';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { LeaderElector, leaderElectorOptions } from './leader-election';
-import { createPipeline, Pipeline } from './pipeline';
+import { createPipeline, ONCE_LIST_DEADLINE_MS, Pipeline } from './pipeline';
 import { scrapeWorkerScript } from './worker-source';
 
 // The stop budget, from the signal: Kubernetes sends SIGKILL 30 s after SIGTERM by default.
@@ -105,7 +105,8 @@ class Collector {
       logger.error('cannot reach the Kubernetes API: no configuration', { error: errorMessage(err) });
       return 2;
     }
-    const pipeline = createPipeline(config, { kubeConfig, logger, print: this.args.print, watchPods: !this.args.once, workerScript: scrapeWorkerScript(require.main?.filename ?? __filename) });
+    const pipeline = createPipeline(config, { kubeConfig, logger, print: this.args.print, watchPods: !this.args.once,
+      ...(this.args.once ? { tuning: { listDeadlineMs: ONCE_LIST_DEADLINE_MS } } : {}), workerScript: scrapeWorkerScript(require.main?.filename ?? __filename) });
     this.pipeline = pipeline;
     let healthServer: HealthServer | undefined;
     try {

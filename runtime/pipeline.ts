@@ -66,7 +66,19 @@ export interface PipelineTuning {
   readonly cloudWatchMaxBackoffMs?: number;
   /** @default - half the interval, at most 5 s */
   readonly publishWaitMs?: number;
+  /**
+   * How long a cycle's own pod list may take. `--once` has no next cycle to list again, so main
+   * gives it ONCE_LIST_DEADLINE_MS.
+   * @default - one interval, at least 10 s
+   */
+  readonly listDeadlineMs?: number;
 }
+
+/**
+ * The pod list deadline of a `--once` run: its only list may take as long as the API server needs
+ * (100,000 realistic pods took 23-60 s here), its pages still bounded one by one.
+ */
+export const ONCE_LIST_DEADLINE_MS = 300_000;
 
 export interface Pipeline {
   /** Runs cycles; `run(signal)` is one cycle. */
@@ -164,7 +176,7 @@ export function createPipeline(config: CollectorConfig, deps: PipelineDeps): Pip
       const discovery = await discoverForCycle(podCache, kubeConfig, {
         ...discoverOptions,
         // A list that outlasts the interval is abandoned; the next cycle lists again.
-        deadlineMs: Date.now() + Math.max(config.intervalSeconds * 1000, MIN_LIST_DEADLINE_MS),
+        deadlineMs: Date.now() + (tuning.listDeadlineMs ?? Math.max(config.intervalSeconds * 1000, MIN_LIST_DEADLINE_MS)),
         signal,
         ...(tuning.discoverRetry ? { retry: tuning.discoverRetry } : {}),
       });

@@ -14,14 +14,15 @@
  * pod), and `snapshot()` applies the one-pod-per-node rule (keepOnePerNode) to the pods held.
  * `synced` says whether the snapshot can stand in for a list: true once a list has completed and
  * while a watch is open or has been down for less than `maxStaleMs`. When it is false, the
- * pipeline lists as before (discoverNodes).
+ * pipeline lists as before (discoverNodes), except while the cache's own list is under way: a
+ * cycle then waits for that list instead of sending a second list of every pod beside it.
  */
 import { Watch, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import {
-  classifyPod, DEFAULT_MAX_PODS, discoverNodes, emptySkips, keepOnePerNode, listPods,
+  classifyPod, DEFAULT_MAX_PODS, DiscoveryError, discoverNodes, emptySkips, keepOnePerNode, listPods,
   type DiscoverOptions, type Discovery, type KeptPod, type PodVerdict, type SkipCounts,
 } from './discover';
-import { sleep } from './abort';
+import { joinAbort, sleep } from './abort';
 import { safeExcerpt } from './excerpt';
 import { silentLogger, type Logger } from './log';
 import type { AwsNodePod, OnePodPerNode } from './types';
@@ -39,7 +40,12 @@ export interface PodCacheOptions extends Omit<DiscoverOptions, 'signal' | 'deadl
    * @default - watchTimeoutSeconds plus 30 s
    */
   readonly idleTimeoutMs?: number;
-  /** The deadline of one full list. @default 60000 */
+  /**
+   * The deadline of one full list. Each page has its own deadline and the list its page and pod
+   * bounds, so this only ends a list that is slow as a whole: 100,000 realistic pods took 23 s of a
+   * quiet API server's time here, and more than 60 s under load (bench/FINDINGS.md).
+   * @default 300000
+   */
   readonly listTimeoutMs?: number;
   /** How long the cache may go without an open watch before `synced` turns false. @default 120000 */
   readonly maxStaleMs?: number;
@@ -96,6 +102,8 @@ export class PodCache {
   /** When the last watch ended (or the cache started), while no watch is open. */
   private downSinceMs = Date.now();
   private cached?: Discovery;
+  /** The cache's list in flight, if any: resolves true when it completed. */
+  private listing?: Promise<boolean>;
   private readonly stopper = new AbortController();
   private running?: Promise<void>;
 
@@ -150,6 +158,29 @@ export class PodCache {
     return this.cached;
   }
 
+  /** Whether the cache's own list is under way (the first, or a relist after 410 Gone). */
+  get listInFlight(): boolean {
+    return this.listing !== undefined;
+  }
+
+  /**
+   * Waits for the list in flight to end, at most until `deadlineMs` or `signal`; resolves at once
+   * when none is. Then `synced` tells whether it completed.
+   */
+  async waitForList(deadlineMs: number | undefined, signal?: AbortSignal): Promise<void> {
+    const listing = this.listing;
+    if (!listing) return;
+    // The wait ends with the list, the deadline or the signal, and leaves no timer behind.
+    const waited = new AbortController();
+    const ended = joinAbort([signal, waited.signal], deadlineMs === undefined ? undefined : deadlineMs - Date.now());
+    try {
+      await Promise.race([listing, sleep(2 ** 31 - 1, ended.signal)]);
+    } finally {
+      waited.abort();
+      ended.dispose();
+    }
+  }
+
   /** Pods held, scraped or not. */
   get size(): number {
     return this.pods.size;
@@ -166,7 +197,10 @@ export class PodCache {
     let watchedBefore = false;
     while (!signal.aborted) {
       if (this.resourceVersion === '') {
-        if (!(await this.list())) {
+        this.listing = this.list();
+        const listed = await this.listing;
+        this.listing = undefined;
+        if (!listed) {
           await backoff();
           continue;
         }
@@ -202,7 +236,7 @@ export class PodCache {
       const result = await listPods(this.kc, {
         ...this.options,
         signal,
-        deadlineMs: Date.now() + (this.options.listTimeoutMs ?? 60_000),
+        deadlineMs: Date.now() + (this.options.listTimeoutMs ?? 300_000),
       }, {
         begin: () => listed.clear(),
         item: (raw) => {
@@ -339,6 +373,15 @@ export type CycleDiscovery = Discovery & { readonly source: 'cache' | 'list' };
  */
 export async function discoverForCycle(cache: PodCache | undefined, kc: KubeConfig, options: DiscoverOptions): Promise<CycleDiscovery> {
   if (cache?.synced) return { ...cache.discovery(), source: 'cache' };
+  if (cache?.listInFlight) {
+    // A second list of every pod beside the cache's would double the API server's work and slow
+    // both: at 100,000 pods neither then finished within a cycle (bench/FINDINGS.md).
+    await cache.waitForList(options.deadlineMs, options.signal);
+    if (cache.synced) return { ...cache.discovery(), source: 'cache' };
+    options.signal?.throwIfAborted();
+    throw new DiscoveryError('deadline', 'the watch cache\'s list of aws-node pods did not complete within this cycle '
+      + '(the cycle waited for it rather than list every pod a second time); the next cycle waits for it again');
+  }
   return { ...(await discoverNodes(kc, options)), source: 'list' };
 }
 

@@ -229,6 +229,27 @@ describe('PodCache', () => {
     expect((await discoverForCycle(undefined, kc, discover)).source).toBe('list');
   });
 
+  test('a cycle during the cache\'s own list waits for it instead of listing every pod a second time', async () => {
+    // GIVEN 4 pods, pages of 2, and an API server that takes 300 ms to answer each list page
+    server.setPods([pod(0), pod(1), pod(2), pod(3)]);
+    server.setListDelay(300);
+    const kc = kubeConfigFor(server);
+    const discover = { namespace: 'kube-system', labelSelector: 'k8s-app=aws-node', pageSize: 2 };
+    cache = new PodCache(kc, cacheOptions());
+    cache.start();
+    await waitFor('the cache\'s list to start', () => cache!.listInFlight && server.counters.lists >= 1);
+
+    // WHEN a cycle with a 100 ms deadline discovers while the list is under way
+    // THEN it fails for the deadline, having sent no list of its own (the cache's 2 pages only)
+    await expect(discoverForCycle(cache, kc, { ...discover, deadlineMs: Date.now() + 100 }))
+      .rejects.toMatchObject({ name: 'DiscoveryError', reason: 'deadline', message: expect.stringMatching(/waited for it rather than list every pod a second time/) });
+    // AND a cycle with room waits for the list and reads the cache: still the cache's 2 pages only
+    const waited = await discoverForCycle(cache, kc, { ...discover, deadlineMs: Date.now() + 5000 });
+    expect(waited.source).toBe('cache');
+    expect(waited.pods.map((p) => p.podName).sort()).toEqual(['aws-node-0', 'aws-node-1', 'aws-node-2', 'aws-node-3']);
+    expect(server.requests.filter((r) => r.kind === 'list')).toHaveLength(2);
+  });
+
   test('stop ends the open watch', async () => {
     server.setPods([pod(0)]);
     cache = new PodCache(kubeConfigFor(server), cacheOptions());
