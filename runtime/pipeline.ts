@@ -11,6 +11,7 @@ import { SCRAPED_FAMILIES } from '../common/catalog';
 import { ClusterAggregator } from './aggregate';
 import { CloudWatchSink } from './cloudwatch-sink';
 import type { CollectorConfig } from './config';
+import { collectShare } from './collect-share';
 import { CycleRunner, CycleStages, errorMessage } from './cycle';
 import type { RetryPolicy } from './discover';
 import { PodCache, discoverForCycle } from './pod-cache';
@@ -21,7 +22,7 @@ import { Scraper } from './scrape';
 import { ScrapeShards } from './shards';
 import { StdoutSink } from './stdout-sink';
 import type { SubnetWatcher } from './subnets';
-import type { NodeOutcome, ParsedMetrics, Sink } from './types';
+import type { Sink } from './types';
 import type { WorkerScript } from './worker-source';
 
 /** A cycle waits for its sinks half the interval, and never longer than this. */
@@ -199,17 +200,8 @@ export function createPipeline(config: CollectorConfig, deps: PipelineDeps): Pip
         const sharded = await shards.collect(pods, cycleTime, signal);
         return { datums: aggregator.datumsOf(sharded.parts, cycleTime), scraped: sharded.scraped, failed: sharded.failed };
       }
-      const cycle = aggregator.startCycle(pods, cycleTime);
-      const failed: NodeOutcome[] = [];
-      let scraped = 0;
-      // Each node is added as it arrives and its payload dropped, so no cycle holds every payload at once.
-      await scraper.scrapeAll(pods, signal, (result) => {
-        const outcome = cycle.add(result);
-        if (outcome.ok) scraped++;
-        else failed.push(outcome);
-        return result.ok ? { ...result, metrics: NO_METRICS } : result;
-      });
-      return { datums: cycle.finish(), scraped, failed };
+      const share = await collectShare(scraper, aggregator, pods, cycleTime, signal);
+      return { datums: aggregator.datumsOf([share.part], cycleTime), scraped: share.scraped, failed: share.failed };
     },
     extra: (cycleTime) => subnets?.datums(cycleTime) ?? [],
     sinks,
@@ -270,8 +262,6 @@ export function createPipeline(config: CollectorConfig, deps: PipelineDeps): Pip
     },
   };
 }
-
-const NO_METRICS: ParsedMetrics = new Map();
 
 /** Whether `promise` settles within `ms` (true) or not (false); rejections pass through. */
 function within(promise: Promise<unknown>, ms: number): Promise<boolean> {

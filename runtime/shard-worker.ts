@@ -7,11 +7,11 @@
 import { parentPort } from 'node:worker_threads';
 import { SCRAPED_FAMILIES } from '../common/catalog';
 import { ClusterAggregator } from './aggregate';
+import { collectShare } from './collect-share';
 import { createLogger } from './log';
 import { PassedProxyAuth } from './proxy-auth';
 import { Scraper } from './scrape';
 import type { FromShard, ShardWorkerData, ToShard } from './shard-protocol';
-import type { NodeOutcome, ParsedMetrics } from './types';
 
 export function runShardWorker(data: ShardWorkerData): void {
   const port = parentPort;
@@ -36,7 +36,7 @@ export function runShardWorker(data: ShardWorkerData): void {
         const abort = new AbortController();
         running.set(message.id, abort);
         if (message.credentials) proxyAuth.use(message.credentials);
-        runCycle(message.pods, new Date(message.cycleTimeMs), abort.signal).then(
+        collectShare(scraper, aggregator, message.pods, new Date(message.cycleTimeMs), abort.signal).then(
           (done) => answer({ type: 'done', id: message.id, ...done }),
           (err: unknown) => answer({ type: 'failed', id: message.id, error: err instanceof Error ? err.message : String(err) }),
         ).finally(() => running.delete(message.id));
@@ -44,20 +44,4 @@ export function runShardWorker(data: ShardWorkerData): void {
       }
     }
   });
-
-  async function runCycle(pods: Parameters<Scraper['scrapeAll']>[0], cycleTime: Date, signal: AbortSignal) {
-    const cycle = aggregator.startCycle(pods, cycleTime);
-    const failed: NodeOutcome[] = [];
-    let scraped = 0;
-    await scraper.scrapeAll(pods, signal, (result) => {
-      const outcome = cycle.add(result);
-      if (outcome.ok) scraped++;
-      else failed.push(outcome);
-      // Nothing of the node is kept once folded in.
-      return result.ok ? { ...result, metrics: NO_METRICS } : result;
-    });
-    return { part: cycle.finishPart(), scraped, failed };
-  }
 }
-
-const NO_METRICS: ParsedMetrics = new Map();
