@@ -109,6 +109,14 @@ export const SIZING_BOUNDS = {
    * container's limit (reported in nodejs/node#64646), leaving no room for what lives outside it.
    */
   heapShareOfMemoryLimit: 0.65,
+  /**
+   * `--max-semi-space-size` beside the heap cap. Under a cap V8 also sizes its young generation
+   * small, and the collector's short-lived garbage (a payload's text and samples per scrape) then
+   * costs scavenges and promotions: long-running, 10,000 nodes, proxy, c=64, cap 332 (bench/runs/
+   * 10k-c64-*.md, 2026-11-29 20:53-20:56): V8's own 16 MiB 0.323-0.327 ms of CPU a node and
+   * 178-179 MiB; 32 MiB 0.242 ms and 203 MiB; no cap at all 0.195 ms and 250 MiB.
+   */
+  semiSpaceMiB: 32,
 } as const;
 
 /** What the rule needs to know about the deployment. */

@@ -372,10 +372,13 @@ export function collectorEnvironment(props: CollectorChartProps, settings: Resol
   };
 }
 
-/** NODE_OPTIONS with the V8 heap cap, so the heap stays under the container's memory limit with room for the rest. */
+/**
+ * NODE_OPTIONS with the V8 heap cap, so the heap stays under the container's memory limit with room
+ * for the rest, and a young generation that a cap would otherwise shrink (common/sizing.ts).
+ */
 function heapEnvironment(props: CollectorChartProps, settings: ResolvedCollectorSettings): Record<string, string> {
   const heap = heapCapMiB(props, settings);
-  return heap === undefined ? {} : { [NODE_OPTIONS_ENV]: `--max-old-space-size=${heap}` };
+  return heap === undefined ? {} : { [NODE_OPTIONS_ENV]: `--max-old-space-size=${heap} --max-semi-space-size=${SIZING_BOUNDS.semiSpaceMiB}` };
 }
 
 /**

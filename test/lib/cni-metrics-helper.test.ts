@@ -108,7 +108,7 @@ describe('CniMetricsHelper', () => {
       const env = Object.fromEntries(container.env.map((e: any) => [e.name, e.value]));
       // THEN common/sizing.ts at 20,000 nodes, proxy, 30 s: (400 s + 200 × 3 s) / 15 s = 66.7 → 67 scrapes;
       // CPU 7 s / 30 s = 233.3 → 240m, / 15 s = 466.7m → 1000m; memory 117.2 + 13.4 = 130.6 → 144Mi, + 140 → 512Mi; heap 332.
-      expect(env).toMatchObject({ SCRAPE_CONCURRENCY: '67', NODE_OPTIONS: '--max-old-space-size=332' });
+      expect(env).toMatchObject({ SCRAPE_CONCURRENCY: '67', NODE_OPTIONS: '--max-old-space-size=332 --max-semi-space-size=32' });
       expect(container.resources).toEqual({ requests: { cpu: '240m', memory: '144Mi' }, limits: { cpu: '1000m', memory: '512Mi' } });
     });
   });
