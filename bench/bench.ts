@@ -299,7 +299,11 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 
   const results: BenchResults = {
-    command: ['npm run bench', ...(argv.length ? ['--', ...argv] : [])].join(' '),
+    // The environment the harness passes on (SCRAPE_WORKERS) or reads (BENCH_CLUSTER_NICENESS) is part of the command.
+    command: [
+      ...['SCRAPE_WORKERS', 'BENCH_CLUSTER_NICENESS'].filter((name) => process.env[name] !== undefined).map((name) => `${name}=${process.env[name]}`),
+      'npm run bench', ...(argv.length ? ['--', ...argv] : []),
+    ].join(' '),
     startedAt,
     durationMs: performance.now() - started,
     machine,
