@@ -13,6 +13,7 @@ import * as fs from 'node:fs';
 import { startCloudWatchServer, type CloudWatchServer } from '../test/support/cloudwatch-server';
 import { fleetEndpoints, fleetKubePods, startIpamdFleet, type IpamdFleet } from '../test/support/ipamd-fleet';
 import { startKubeApiServer, type KubeApiServer, type KubePod } from '../test/support/kube-api-server';
+import { serveParent } from './ipc-child';
 import { realisticAwsNodePod } from './realistic-pod';
 import {
   hangingIndexes, type ClusterCounters, type ClusterInfo, type ClusterReply, type ClusterRequest, type ClusterSpec, type FleetShardCounters,
@@ -186,37 +187,19 @@ async function stop(): Promise<void> {
   await Promise.allSettled([current.fleet.close(), current.kube.close(), current.cloudWatch.close()]);
 }
 
-function reply(message: ClusterReply): void {
-  process.send?.(message);
-}
-
-async function handle(request: ClusterRequest): Promise<void> {
-  try {
-    switch (request.type) {
-      case 'start':
-        reply({ type: 'started', id: request.id, info: await start(request.spec) });
-        return;
-      case 'counters':
-        reply({ type: 'counters', id: request.id, counters: await counters(request.reset) });
-        return;
-      case 'churn':
-        reply({ type: 'churned', id: request.id, resourceVersion: churn(request.count) });
-        return;
-      case 'stop':
-        await stop();
-        reply({ type: 'stopped', id: request.id });
-        return;
-    }
-  } catch (err) {
-    reply({ type: 'error', id: request.id, message: err instanceof Error ? err.message : String(err) });
+async function handle(request: ClusterRequest): Promise<ClusterReply> {
+  switch (request.type) {
+    case 'start':
+      return { type: 'started', id: request.id, info: await start(request.spec) };
+    case 'counters':
+      return { type: 'counters', id: request.id, counters: await counters(request.reset) };
+    case 'churn':
+      return { type: 'churned', id: request.id, resourceVersion: churn(request.count) };
+    case 'stop':
+      await stop();
+      return { type: 'stopped', id: request.id };
   }
 }
 
-if (!process.send) {
-  process.stderr.write('bench/cluster-process.ts runs as a child of the benchmark harness (fork with IPC), not alone.\n');
-  process.exit(2);
-}
-process.on('message', (message) => { void handle(message as ClusterRequest); });
-// The harness is gone: close everything and leave.
-process.on('disconnect', () => { void stop().finally(() => process.exit(0)); });
-setTimeout(() => { void stop().finally(() => process.exit(3)); }, LIFETIME_MS).unref();
+// The harness is gone (or LIFETIME_MS passed): close everything and leave.
+serveParent({ file: 'bench/cluster-process.ts', parent: 'the benchmark harness', handle, stop, lifetimeMs: LIFETIME_MS });

@@ -10,6 +10,7 @@
 import * as fs from 'node:fs';
 import { startIpamdFleet, type IpamdFleet } from '../test/support/ipamd-fleet';
 import { isHanging, type FleetShardCounters, type FleetShardReply, type FleetShardRequest, type FleetShardSpec } from './cluster-protocol';
+import { serveParent } from './ipc-child';
 
 /** As the cluster process's own bound: no benchmark stage lasts this long. */
 const LIFETIME_MS = 40 * 60 * 1000;
@@ -57,31 +58,17 @@ async function stop(): Promise<void> {
   await current?.close();
 }
 
-async function handle(request: FleetShardRequest): Promise<void> {
-  const reply = (message: FleetShardReply): void => { process.send?.(message); };
-  try {
-    switch (request.type) {
-      case 'start':
-        reply({ type: 'started', id: request.id, port: await start(request.spec) });
-        return;
-      case 'counters':
-        reply({ type: 'counters', id: request.id, counters: counters(request.reset) });
-        return;
-      case 'stop':
-        await stop();
-        reply({ type: 'stopped', id: request.id });
-        return;
-    }
-  } catch (err) {
-    reply({ type: 'error', id: request.id, message: err instanceof Error ? err.message : String(err) });
+async function handle(request: FleetShardRequest): Promise<FleetShardReply> {
+  switch (request.type) {
+    case 'start':
+      return { type: 'started', id: request.id, port: await start(request.spec) };
+    case 'counters':
+      return { type: 'counters', id: request.id, counters: counters(request.reset) };
+    case 'stop':
+      await stop();
+      return { type: 'stopped', id: request.id };
   }
 }
 
-if (!process.send) {
-  process.stderr.write('bench/fleet-shard-process.ts runs as a child of bench/cluster-process.ts (fork with IPC), not alone.\n');
-  process.exit(2);
-}
-process.on('message', (message) => { void handle(message as FleetShardRequest); });
-// The cluster process is gone (stopped, crashed or killed): close the sockets and leave.
-process.on('disconnect', () => { void stop().finally(() => process.exit(0)); });
-setTimeout(() => { void stop().finally(() => process.exit(3)); }, LIFETIME_MS).unref();
+// The cluster process is gone (stopped, crashed or killed), or LIFETIME_MS passed: close the sockets and leave.
+serveParent({ file: 'bench/fleet-shard-process.ts', parent: 'bench/cluster-process.ts', handle, stop, lifetimeMs: LIFETIME_MS });
