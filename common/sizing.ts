@@ -65,12 +65,13 @@ export const SIZING_FIGURES = {
   directKeptAliveNodes: 10_000,
   memoryKiBPerKeptAliveSocket: 8.5,
   /**
-   * A scrape worker's own memory before its share of the nodes (its V8 isolate and the 50 KB worker
-   * bundle): peak RSS at 100 nodes rose from 150 MiB with no worker to 183 with 2 and 203 with 4
-   * (`SCRAPE_WORKERS=N npm run bench -- --only steady --sizes 100 --modes direct`, 2026-11-29 20:14),
-   * 13-16.5 MiB a worker. Rounded up.
+   * A scrape worker's memory at the sizes that get workers: each isolate grows its own young
+   * generation (3 × the 32 MiB semi-space) and old generation. At 100,000 nodes, proxy, the chart's
+   * heap settings: peak RSS 516 MiB on one thread, 741 MiB with 3 workers, 75 MiB a worker
+   * (bench/runs/100k-proxy-w0-semi32.md, 100k-proxy-chart-default.md, 2026-11-29 21:07-21:12). An
+   * idle worker costs 13-16.5 MiB (100 nodes). Rounded up.
    */
-  memoryMiBPerWorker: 16,
+  memoryMiBPerWorker: 80,
 } as const;
 
 /** Bounds and rounding of what the rule derives. */

@@ -9,7 +9,7 @@ const DEFAULT_INPUT: Omit<SizingInput, 'nodes'> = { intervalSeconds: 30, scrapeT
 describe('sizeCollector', () => {
   // Each row is worked by hand from the figures in common/sizing.ts (20 ms a node, 1% dead at 3 s,
   // half of 30 s for the cycle; 0.35 ms CPU a node (0.48 direct); 140 MiB + 6 KiB a node + 0.2 MiB a scrape
-  // + 16 MiB a scrape worker, one worker per CPU a cycle needs beyond one; heap 65%).
+  // + 80 MiB a scrape worker, one worker per CPU a cycle needs beyond one; heap 65%).
   test.each([
     // 10 nodes: wait 10×20 + 0.1×3000 = 500 ms → 1 scrape → 64. CPU 3.5 ms a cycle → 0.12m → 50m floor, 1000m floor.
     // Memory: 0.06 + 64×0.2 = 12.9 MiB grows → request 64 floor, limit 153 → 192 → 512 floor; heap 512×0.65 = 332.8.
@@ -21,31 +21,31 @@ describe('sizeCollector', () => {
     // Memory: 58.6 + 12.8 = 71.4 → 80; 211.4 → 256 → 512.
     [10_000, { scrapeConcurrency: 64, scrapeWorkers: 0, cpuRequestMillicores: 120, cpuLimitMillicores: 1000, memoryRequestMiB: 80, memoryLimitMiB: 512, maxOldSpaceSizeMiB: 332 }],
     // 100,000: wait 2,000 + 3,000 s / 15 s = 333.3 → 334. CPU 35 s / 30 s = 1166.7m → 1170m; / 15 s = 2333.3m → 2340m,
-    // 2.33 CPUs → 3 workers. Memory: 585.9 + 334×0.2 + 3×16 = 700.7 → 704; 840.7 → 896; heap 896×0.65 = 582.4 → 582.
-    [100_000, { scrapeConcurrency: 334, scrapeWorkers: 3, cpuRequestMillicores: 1170, cpuLimitMillicores: 2340, memoryRequestMiB: 704, memoryLimitMiB: 896, maxOldSpaceSizeMiB: 582 }],
+    // 2.33 CPUs → 3 workers. Memory: 585.9 + 334×0.2 + 3×80 = 892.7 → 896; 1032.7 → 1088; heap 1088×0.65 = 707.2 → 707.
+    [100_000, { scrapeConcurrency: 334, scrapeWorkers: 3, cpuRequestMillicores: 1170, cpuLimitMillicores: 2340, memoryRequestMiB: 896, memoryLimitMiB: 1088, maxOldSpaceSizeMiB: 707 }],
   ])('at %i nodes (proxy, 30 s, 3 s timeout)', (nodes, expected) => {
     expect(sizeCollector({ ...DEFAULT_INPUT, nodes })).toEqual(expected);
   });
 
   test('direct mode costs more CPU a node and keeps a socket per node up to 10,000', () => {
     // CPU 100,000 × 0.48 = 48 s: / 30 → 1600m, / 15 → 3200m: 3.2 CPUs → 4 workers.
-    // Memory: 652.7 + 10,000 × 8.5 KiB (83.0 MiB) + 4×16 = 799.8 → 800; + 140 = 939.8 → 960; heap 624.
+    // Memory: 652.7 + 10,000 × 8.5 KiB (83.0 MiB) + 4×80 = 1055.7 → 1056; + 140 = 1195.7 → 1216; heap 790.4 → 790.
     expect(sizeCollector({ ...DEFAULT_INPUT, scrapeMode: 'direct', nodes: 100_000 })).toEqual({
-      scrapeConcurrency: 334, scrapeWorkers: 4, cpuRequestMillicores: 1600, cpuLimitMillicores: 3200, memoryRequestMiB: 800, memoryLimitMiB: 960, maxOldSpaceSizeMiB: 624,
+      scrapeConcurrency: 334, scrapeWorkers: 4, cpuRequestMillicores: 1600, cpuLimitMillicores: 3200, memoryRequestMiB: 1056, memoryLimitMiB: 1216, maxOldSpaceSizeMiB: 790,
     });
   });
 
   test('a concurrency given is kept, and its scrapes are what the memory holds', () => {
-    // 100,000 nodes at 64 (3 workers): 585.9 + 12.8 + 48 = 646.7 → request 656, limit 786.7 → 832, heap 540.8 → 540.
+    // 100,000 nodes at 64 (3 workers): 585.9 + 12.8 + 240 = 838.7 → request 848, limit 978.7 → 1024, heap 665.6 → 665.
     expect(sizeCollector({ ...DEFAULT_INPUT, nodes: 100_000, scrapeConcurrency: 64 })).toMatchObject({
-      scrapeConcurrency: 64, scrapeWorkers: 3, memoryRequestMiB: 656, memoryLimitMiB: 832, maxOldSpaceSizeMiB: 540,
+      scrapeConcurrency: 64, scrapeWorkers: 3, memoryRequestMiB: 848, memoryLimitMiB: 1024, maxOldSpaceSizeMiB: 665,
     });
   });
 
   test('workers given are kept (0: one thread), and only theirs is memory', () => {
-    // 100,000 nodes with no worker: 585.9 + 66.8 = 652.7 → 656, 792.7 → 832; with 1: 668.7 → 672, 808.7 → 832.
+    // 100,000 nodes with no worker: 585.9 + 66.8 = 652.7 → 656, 792.7 → 832; with 1: 732.7 → 736, 872.7 → 896.
     expect(sizeCollector({ ...DEFAULT_INPUT, nodes: 100_000, scrapeWorkers: 0 })).toMatchObject({ scrapeWorkers: 0, memoryRequestMiB: 656, memoryLimitMiB: 832 });
-    expect(sizeCollector({ ...DEFAULT_INPUT, nodes: 100_000, scrapeWorkers: 1 })).toMatchObject({ scrapeWorkers: 1, memoryRequestMiB: 672, memoryLimitMiB: 832 });
+    expect(sizeCollector({ ...DEFAULT_INPUT, nodes: 100_000, scrapeWorkers: 1 })).toMatchObject({ scrapeWorkers: 1, memoryRequestMiB: 736, memoryLimitMiB: 896 });
     // 60 s: 35 s / 30 s = 1166.7m → 2 workers; 5 s: 14,000m → 4 at most.
     expect(sizeCollector({ ...DEFAULT_INPUT, nodes: 100_000, intervalSeconds: 60 }).scrapeWorkers).toBe(2);
     expect(sizeCollector({ ...DEFAULT_INPUT, nodes: 100_000, intervalSeconds: 5 }).scrapeWorkers).toBe(4);

@@ -211,10 +211,10 @@ describe('CollectorChart', () => {
 
     test('by default requests little and limits for 100,000 nodes, and sets the resources given otherwise', () => {
       // common/sizing.ts at 100,000 nodes, proxy: CPU 35 s a cycle / 15 s = 2333.3m → 2340m (3 workers);
-      // memory 140 + 100,000 × 6 KiB + 334 × 0.2 MiB + 3 × 16 MiB = 840.7 → 896Mi. Requests at their floors.
+      // memory 140 + 100,000 × 6 KiB + 334 × 0.2 MiB + 3 × 80 MiB = 1032.7 → 1088Mi. Requests at their floors.
       expect(collectorContainer(synth()).resources).toEqual({
         requests: { cpu: '50m', memory: '64Mi' },
-        limits: { cpu: '2340m', memory: '896Mi' },
+        limits: { cpu: '2340m', memory: '1088Mi' },
       });
       const resources = { cpu: { request: kplus.Cpu.millis(100) }, memory: { request: Size.mebibytes(128), limit: Size.mebibytes(512) } };
       expect(collectorContainer(synth({ resources })).resources).toEqual({
@@ -317,7 +317,7 @@ describe('CollectorChart', () => {
     test('adds extraEnv after its own variables', () => {
       const env = collectorContainer(synth({ extraEnv: { SCRAPE_MAX_BYTES: '1024', POD_LIST_PAGE_SIZE: '250' } })).env;
       expect(env.slice(-3)).toEqual([
-        { name: NODE_OPTIONS_ENV, value: '--max-old-space-size=582 --max-semi-space-size=32' },
+        { name: NODE_OPTIONS_ENV, value: '--max-old-space-size=707 --max-semi-space-size=32' },
         { name: 'SCRAPE_MAX_BYTES', value: '1024' },
         { name: 'POD_LIST_PAGE_SIZE', value: '250' },
       ]);
@@ -583,49 +583,49 @@ describe('CollectorChart', () => {
 
     test('100,000 nodes: 334 scrapes, requests and limits for that size, the heap at 65% of the limit', () => {
       // 5,000 s of waiting / 15 s = 333.3 → 334; CPU 35 s / 30 s = 1166.7 → 1170m, / 15 s → 2340m: 3 workers;
-      // memory 585.9 + 66.8 + 48 = 700.7 → 704Mi requested, + 140 = 840.7 → 896Mi limit; heap 582.4 → 582.
+      // memory 585.9 + 66.8 + 240 = 892.7 → 896Mi requested, + 140 = 1032.7 → 1088Mi limit; heap 707.2 → 707.
       expect(sized({ expectedNodeCount: 100_000 })).toEqual({
-        resources: { requests: { cpu: '1170m', memory: '704Mi' }, limits: { cpu: '2340m', memory: '896Mi' } },
+        resources: { requests: { cpu: '1170m', memory: '896Mi' }, limits: { cpu: '2340m', memory: '1088Mi' } },
         concurrency: '334',
         workers: '3',
-        nodeOptions: '--max-old-space-size=582 --max-semi-space-size=32',
+        nodeOptions: '--max-old-space-size=707 --max-semi-space-size=32',
       });
     });
 
     test('100,000 nodes in direct mode: more CPU a node and a kept-alive socket for 10,000 of them', () => {
-      // CPU 48 s / 30 s = 1600m, / 15 s → 3200m: 4 workers; memory 652.7 + 10,000 × 8.5 KiB (83 MiB) + 64 = 799.8 → 800Mi,
-      // 939.8 → 960Mi; heap 624.
+      // CPU 48 s / 30 s = 1600m, / 15 s → 3200m: 4 workers; memory 652.7 + 10,000 × 8.5 KiB (83 MiB) + 320 = 1055.7 → 1056Mi,
+      // 1195.7 → 1216Mi; heap 790.
       expect(sized({ expectedNodeCount: 100_000, scrapeMode: ScrapeMode.DIRECT })).toEqual({
-        resources: { requests: { cpu: '1600m', memory: '800Mi' }, limits: { cpu: '3200m', memory: '960Mi' } },
+        resources: { requests: { cpu: '1600m', memory: '1056Mi' }, limits: { cpu: '3200m', memory: '1216Mi' } },
         concurrency: '334',
         workers: '4',
-        nodeOptions: '--max-old-space-size=624 --max-semi-space-size=32',
+        nodeOptions: '--max-old-space-size=790 --max-semi-space-size=32',
       });
     });
 
     test('left out, the limits and concurrency are those of 100,000 nodes and the requests stay small', () => {
       expect(sized({})).toEqual({
-        resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '2340m', memory: '896Mi' } },
+        resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '2340m', memory: '1088Mi' } },
         concurrency: '334',
         workers: '3',
-        nodeOptions: '--max-old-space-size=582 --max-semi-space-size=32',
+        nodeOptions: '--max-old-space-size=707 --max-semi-space-size=32',
       });
     });
 
     test('a scrapeConcurrency given wins, and the memory is sized for its scrapes', () => {
-      // 585.9 + 128 × 0.2 + 3 × 16 = 659.5 → 672Mi; + 140 = 799.5 → 832Mi; heap 540.8 → 540. CPU does not depend on it.
+      // 585.9 + 128 × 0.2 + 3 × 80 = 851.5 → 864Mi; + 140 = 991.5 → 1024Mi; heap 665.6 → 665. CPU does not depend on it.
       expect(sized({ expectedNodeCount: 100_000, scrapeConcurrency: 128 })).toEqual({
-        resources: { requests: { cpu: '1170m', memory: '672Mi' }, limits: { cpu: '2340m', memory: '832Mi' } },
+        resources: { requests: { cpu: '1170m', memory: '864Mi' }, limits: { cpu: '2340m', memory: '1024Mi' } },
         concurrency: '128',
         workers: '3',
-        nodeOptions: '--max-old-space-size=540 --max-semi-space-size=32',
+        nodeOptions: '--max-old-space-size=665 --max-semi-space-size=32',
       });
     });
 
     test('scrapeWorkers given wins, and the memory holds only those workers', () => {
-      // 100,000 nodes with 1 worker: 585.9 + 66.8 + 16 = 668.7 → 672Mi; 808.7 → 832Mi; heap 540.
+      // 100,000 nodes with 1 worker: 585.9 + 66.8 + 80 = 732.7 → 736Mi; 872.7 → 896Mi.
       expect(sized({ expectedNodeCount: 100_000, scrapeWorkers: 1 })).toMatchObject({
-        resources: { requests: { cpu: '1170m', memory: '672Mi' }, limits: { cpu: '2340m', memory: '832Mi' } },
+        resources: { requests: { cpu: '1170m', memory: '736Mi' }, limits: { cpu: '2340m', memory: '896Mi' } },
         workers: '1',
       });
       expect(sized({ expectedNodeCount: 100_000, scrapeWorkers: 0 }).workers).toBe('0');
@@ -641,6 +641,7 @@ describe('CollectorChart', () => {
     test('Node takes the NODE_OPTIONS the chart writes and caps its heap there', () => {
       // GIVEN the variable as the 100,000-node chart writes it
       const nodeOptions = sized({ expectedNodeCount: 100_000 }).nodeOptions!;
+      expect(nodeOptions).toBe('--max-old-space-size=707 --max-semi-space-size=32');
 
       // WHEN a Node process starts with it
       const out = execFileSync(process.execPath, ['-e', 'process.stdout.write(String(require("v8").getHeapStatistics().heap_size_limit))'], {
@@ -648,10 +649,10 @@ describe('CollectorChart', () => {
       });
 
       // THEN its heap limit is the old space asked for plus the young generation the semi-space size
-      // gives (two semi-spaces and, in Node 20's V8, a new large-object space of one more: 678 MiB here)
+      // gives (two semi-spaces and, in Node 20's V8, a new large-object space of one more: 803 MiB here)
       const limitMiB = Number(out.toString()) / 2 ** 20;
-      expect(limitMiB).toBeGreaterThanOrEqual(582 + 2 * 32);
-      expect(limitMiB).toBeLessThanOrEqual(582 + 3 * 32 + 16);
+      expect(limitMiB).toBeGreaterThanOrEqual(707 + 2 * 32);
+      expect(limitMiB).toBeLessThanOrEqual(707 + 3 * 32 + 16);
     });
 
     test('the collector reads the sized concurrency, and the sized chart passes the Kubernetes schema', () => {
