@@ -144,15 +144,15 @@ export interface CollectorChartOptions {
    *
    * @default - derived from `expectedNodeCount` (see there); without it, requests 50m CPU and 64Mi
    * memory and the limits of a 100,000-node cluster (at the default interval and timeout: 2340m CPU
-   * and 832Mi in proxy mode, 3200m and 896Mi in direct mode)
+   * and 1088Mi in proxy mode, 3200m and 1216Mi in direct mode)
    */
   readonly resources?: kplus.ContainerResources;
 
   /**
    * Nodes the cluster runs, or will run. The chart sizes the collector from it (the README's "Large
-   * clusters" gives the rule and a table): `scrapeConcurrency`, the container's CPU and memory
-   * requests and limits, and the V8 heap cap (`NODE_OPTIONS=--max-old-space-size`, 65% of the memory
-   * limit), each unless given. A whole number from 1 to 110,000.
+   * clusters" gives the rule and a table): `scrapeConcurrency`, `scrapeWorkers`, the container's CPU
+   * and memory requests and limits, and the V8 heap cap (`NODE_OPTIONS=--max-old-space-size`, 65% of
+   * the memory limit, with a 32 MiB semi-space), each unless given. A whole number from 1 to 110,000.
    *
    * Left out, the limits and the concurrency are those of a 100,000-node cluster, EKS's largest, so
    * the collector holds any cluster without an OOM kill or a shortage of scrapes in flight, while
@@ -160,7 +160,7 @@ export interface CollectorChartOptions {
    * and a limit costs nothing until it is used. Give it for a large cluster, so that the requests
    * (what the scheduler reserves) match what the collector uses there.
    *
-   * @default - limits and concurrency for 100,000 nodes, requests 50m CPU and 64Mi memory
+   * @default - limits, concurrency and workers for 100,000 nodes, requests 50m CPU and 64Mi memory
    */
   readonly expectedNodeCount?: number;
 
