@@ -17,7 +17,7 @@ import type { RetryPolicy } from './discover';
 import { PodCache, discoverForCycle } from './pod-cache';
 import type { Logger } from './log';
 import { PrometheusSink } from './prometheus-sink';
-import { ApiServerProxyAuth } from './proxy-auth';
+import { apiServerOf, readProxyCredentials } from './proxy-auth';
 import { Scraper } from './scrape';
 import { ScrapeShards } from './shards';
 import { StdoutSink } from './stdout-sink';
@@ -120,16 +120,15 @@ export function createPipeline(config: CollectorConfig, deps: PipelineDeps): Pip
   });
   const aggregator = new ClusterAggregator({ logger });
   // Proxy mode with workers: this thread reads the credentials each cycle and hands them over.
-  const shardCredentials = config.scrapeWorkers > 0 && deps.workerScript !== undefined && config.scrapeMode === 'proxy'
-    ? new ApiServerProxyAuth(kubeConfig, { maxSockets: 1, idleSocketTimeoutMs: 1 })
-    : undefined;
-  const shards = config.scrapeWorkers > 0 && deps.workerScript !== undefined
+  const workerScript = config.scrapeWorkers > 0 ? deps.workerScript : undefined;
+  const workersProxy = workerScript !== undefined && config.scrapeMode === 'proxy';
+  const shards = workerScript !== undefined
     ? new ScrapeShards({
       workers: config.scrapeWorkers,
-      script: deps.workerScript,
-      ...(shardCredentials ? { readCredentials: (timeoutMs: number, signal: AbortSignal) => shardCredentials.credentials(timeoutMs, signal) } : {}),
+      script: workerScript,
+      ...(workersProxy ? { readCredentials: (timeoutMs: number, signal: AbortSignal) => readProxyCredentials(kubeConfig, timeoutMs, signal) } : {}),
       workerData: {
-        ...(shardCredentials ? { apiServer: shardCredentials.apiServer } : {}),
+        ...(workersProxy ? { apiServer: apiServerOf(kubeConfig) } : {}),
         logLevel: config.logLevel.toLowerCase() as 'debug' | 'info' | 'warn' | 'error',
         scrape: {
           mode: config.scrapeMode, port: config.ipamdPort, timeoutMs: config.scrapeTimeoutMs,

@@ -65,6 +65,23 @@ export function apiServerOf(kc: KubeConfig): string {
   return cluster.server.replace(/\/+$/, '');
 }
 
+/**
+ * The kubeconfig's credentials, read once per cycle so that rotated tokens (service account token
+ * file, exec plugins) are picked up. An exec plugin may hang: the read ends with an error after
+ * `timeoutMs` or when `signal` aborts (the plugin is left to finish on its own).
+ */
+export async function readProxyCredentials(kc: KubeConfig, timeoutMs: number, signal?: AbortSignal): Promise<ProxyCredentials> {
+  const opts: https.RequestOptions = {};
+  await untilDeadline(kc.applyToHTTPSOptions(opts), timeoutMs, signal);
+  // client-node writes headers as an object (Authorization, Impersonate-User), never as a list.
+  const headers = { ...(opts.headers as Record<string, string> | undefined) };
+  const tls: ProxyTls = {
+    ca: opts.ca, cert: opts.cert, key: opts.key, pfx: opts.pfx, passphrase: opts.passphrase, servername: opts.servername,
+    ...(opts.rejectUnauthorized !== undefined ? { rejectUnauthorized: opts.rejectUnauthorized } : {}),
+  };
+  return { headers, tls, ...(opts.auth ? { basicAuth: opts.auth } : {}) };
+}
+
 /** Credentials read from the kubeconfig in this thread, over one keep-alive pool. */
 export class ApiServerProxyAuth implements ProxyAuthSource {
   readonly apiServer: string;
@@ -75,25 +92,8 @@ export class ApiServerProxyAuth implements ProxyAuthSource {
     this.connections = new ProxyConnections(this.apiServer, connections);
   }
 
-  /**
-   * The kubeconfig's credentials, read once per cycle so that rotated tokens (service account token
-   * file, exec plugins) are picked up. An exec plugin may hang: the read ends with an error after
-   * `timeoutMs` or when `signal` aborts (the plugin is left to finish on its own).
-   */
-  async credentials(timeoutMs: number, signal?: AbortSignal): Promise<ProxyCredentials> {
-    const opts: https.RequestOptions = {};
-    await untilDeadline(this.kc.applyToHTTPSOptions(opts), timeoutMs, signal);
-    // client-node writes headers as an object (Authorization, Impersonate-User), never as a list.
-    const headers = { ...(opts.headers as Record<string, string> | undefined) };
-    const tls: ProxyTls = {
-      ca: opts.ca, cert: opts.cert, key: opts.key, pfx: opts.pfx, passphrase: opts.passphrase, servername: opts.servername,
-      ...(opts.rejectUnauthorized !== undefined ? { rejectUnauthorized: opts.rejectUnauthorized } : {}),
-    };
-    return { headers, tls, ...(opts.auth ? { basicAuth: opts.auth } : {}) };
-  }
-
   async read(timeoutMs: number, signal?: AbortSignal): Promise<ProxyAuth> {
-    return this.connections.authFor(await this.credentials(timeoutMs, signal));
+    return this.connections.authFor(await readProxyCredentials(this.kc, timeoutMs, signal));
   }
 
   close(): void {

@@ -250,7 +250,12 @@ function validate(options: ScrapeOptions): void {
 }
 
 function failed(pod: AwsNodePod, cause: string, durationMs: number): NodeScrapeResult {
-  return { ok: false, pod, error: `node ${pod.nodeName} (pod ${pod.namespace}/${pod.podName}): ${cause}`, durationMs };
+  return { ok: false, pod, error: nodeFailure(pod, cause), durationMs };
+}
+
+/** A node's failure as every log line and outcome words it: the node, its pod, the cause. */
+export function nodeFailure(pod: AwsNodePod, cause: string): string {
+  return `node ${pod.nodeName} (pod ${pod.namespace}/${pod.podName}): ${cause}`;
 }
 
 function errorText(err: unknown): string {

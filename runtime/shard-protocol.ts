@@ -2,10 +2,10 @@
  * What the main thread and a scrape worker (runtime/shards.ts, runtime/shard-worker.ts) say to each
  * other. Everything crosses by structured clone: plain objects, Maps and Sets, no classes.
  */
-import type { CyclePart } from './aggregate';
+import type { CollectedShare } from './collect-share';
 import type { ScrapeMode } from '../common/settings';
 import type { ProxyCredentials } from './proxy-auth';
-import type { AwsNodePod, NodeOutcome } from './types';
+import type { AwsNodePod } from './types';
 
 /** Tells the collector's bundle, started as a worker, to run as a scrape worker. */
 export const SHARD_WORKER_KIND = 'cni-metrics-helper/scrape-worker';
@@ -42,14 +42,6 @@ export type ToShard =
   | { readonly type: 'reset' };
 
 export type FromShard =
-  | {
-    readonly type: 'done';
-    readonly id: number;
-    readonly part: CyclePart;
-    /** Nodes scraped and folded in. */
-    readonly scraped: number;
-    /** The failed nodes' outcomes (the scraped ones are only counted). */
-    readonly failed: readonly NodeOutcome[];
-  }
+  | ({ readonly type: 'done'; readonly id: number } & CollectedShare)
   /** The cycle could not run at all (a bug, not a node's fault): its nodes count as failed. */
   | { readonly type: 'failed'; readonly id: number; readonly error: string };

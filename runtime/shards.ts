@@ -15,6 +15,7 @@ import type { CyclePart } from './aggregate';
 import { errorMessage } from './cycle';
 import type { Logger } from './log';
 import type { ProxyCredentials } from './proxy-auth';
+import { nodeFailure } from './scrape';
 import { SHARD_WORKER_KIND, type FromShard, type ShardWorkerData, type ToShard } from './shard-protocol';
 import type { AwsNodePod, NodeOutcome } from './types';
 import type { WorkerScript } from './worker-source';
@@ -191,5 +192,5 @@ export class ScrapeShards {
 
 /** A node's outcome when its worker gave no answer for it, worded as the scraper words a failure. */
 function notScraped(pod: AwsNodePod, cause: string): NodeOutcome {
-  return { nodeName: pod.nodeName, podName: pod.podName, ok: false, durationMs: 0, error: `node ${pod.nodeName} (pod ${pod.namespace}/${pod.podName}): ${cause}` };
+  return { nodeName: pod.nodeName, podName: pod.podName, ok: false, durationMs: 0, error: nodeFailure(pod, cause) };
 }

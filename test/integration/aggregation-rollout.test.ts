@@ -7,7 +7,7 @@ import { startCollector } from '../support/collector-process';
 import { kubePod, type KubePod } from '../support/kube-api-server';
 import {
   ADD_REQ, ASSIGNED, LoopbackCluster, NODE_A, NODE_B, PrintedCycle, asStored, printedDatums, startLoopbackCluster,
-  waitForPrintedCycles, withAddReq,
+  nextPrintedCycle, withAddReq,
 } from '../support/loopback-cluster';
 
 const START = '2026-01-01T00:00:00Z';
@@ -38,12 +38,7 @@ async function runScenario(
     kubePod({ name, nodeName: fleet.endpoints[index].nodeName, podIP: fleet.endpoints[index].host, startTime: START });
   kube.setPods([pod(0), pod(1)]);
   const run = startCollector(['--print'], cluster.env, 40_000);
-  const cycles: PrintedCycle[] = [];
-  const nextCycle = async (): Promise<PrintedCycle> => {
-    const all = await waitForPrintedCycles(run, cycles.length + 1);
-    cycles.push(all[cycles.length]);
-    return all[cycles.length - 1];
-  };
+  const nextCycle = nextPrintedCycle(run);
   await body({ cluster, pod, nextCycle });
   run.child.kill('SIGTERM');
   expect(await run.exited).toBe(0);

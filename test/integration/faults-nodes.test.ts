@@ -9,7 +9,7 @@ import { loopbackAddresses } from '../support/ipamd-fleet';
 import { kubePod, type KubePod } from '../support/kube-api-server';
 import {
   ADD_REQ, ASSIGNED, GAUGES_A_PLUS_B, LoopbackCluster, NODE_A, NODE_B, PrintedCycle, SCRAPE_TIMEOUT_MS, asStored, logsNamed,
-  printedCycles as printedCyclesOf, printedDatums, startLoopbackCluster, storedCycleTimestamps, storedValuesAt, waitForPrintedCycles, withAddReq,
+  printedCycles as printedCyclesOf, printedDatums, startLoopbackCluster, storedCycleTimestamps, storedValuesAt, nextPrintedCycle, withAddReq,
 } from '../support/loopback-cluster';
 
 const MAX_BYTES = 24_000;
@@ -165,11 +165,11 @@ describe('bundled collector: node faults', () => {
     // GIVEN node-0 (node-a) and node-1 (node-b) running
     kube.setPods([pod(0), pod(1)]);
     const run = startCollector(['--print'], cluster.env, 40_000);
+    const readCycle = nextPrintedCycle(run);
     const cycles: PrintedCycle[] = [];
     const nextCycle = async (): Promise<PrintedCycle> => {
-      const all = await waitForPrintedCycles(run, cycles.length + 1);
-      cycles.push(all[cycles.length]);
-      return all[cycles.length - 1];
+      cycles.push(await readCycle());
+      return cycles[cycles.length - 1];
     };
 
     // THEN the first cycle is a baseline: gauges, no counter datum

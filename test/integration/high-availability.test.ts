@@ -22,6 +22,18 @@ const INTERVAL_SECONDS = 3;
 const LEASE = { LEASE_DURATION_SECONDS: '3', LEASE_RENEW_DEADLINE_SECONDS: '2', LEASE_RETRY_PERIOD_SECONDS: '1' };
 const LEASE_NAME = 'cni-metrics-helper';
 
+/** The addReqCount increases published over `cycles`. */
+function sumAddReq(cycles: ReturnType<typeof printedCycles>): number {
+  return cycles.reduce((s, c) => s + (c.values.addReqCount ?? 0), 0);
+}
+
+/** CloudWatch stored something, and each metric of each cycle (timestamp, dimensions) once. */
+function expectEachStoredOnce(stored: CloudWatchServer['datums']): void {
+  const keys = stored.map((d) => `${d.MetricName} ${d.Timestamp!.toISOString()} ${JSON.stringify(d.Dimensions)}`);
+  expect(keys.length).toBeGreaterThan(0);
+  expect(new Set(keys).size).toBe(keys.length);
+}
+
 describe('bundled collector: two replicas with Lease leader election', () => {
   let fleet: IpamdFleet | undefined;
   let kube: KubeApiServer | undefined;
@@ -35,37 +47,52 @@ describe('bundled collector: two replicas with Lease leader election', () => {
     await Promise.all([fleet?.close(), kube?.close(), leases?.close(), cloudWatch?.close()]);
   });
 
-  test('one publishes; after a SIGKILL the other takes over within two intervals from a baseline, and no cycle is published twice', async () => {
-    // GIVEN two nodes, one API endpoint serving pods and Leases, and CloudWatch
+  /** Two nodes, one API endpoint serving pods and Leases, and CloudWatch. */
+  async function startCluster(): Promise<void> {
     fleet = await startIpamdFleet({ count: 2, payload: (i) => [NODE_A, NODE_B][i], behaviour: () => 'ok' });
     kube = await startKubeApiServer({ token: TOKEN, pods: fleetKubePods(fleet) });
     leases = await startLeaseServer(REPLICAS);
     api = await startClusterApiServer(kube, TOKEN, leases, REPLICAS);
     cloudWatch = await startCloudWatchServer();
-    const healthPorts = [await freePort(), await freePort()];
-    const envOf = (i: number): Record<string, string> => loopbackCollectorEnv({
+  }
+
+  /** Replica i's environment: its own kubeconfig user, leader election on, the short Lease. */
+  function replicaEnv(i: number, extra: Record<string, string> = {}): Record<string, string> {
+    return loopbackCollectorEnv({
       KUBECONFIG: api!.writeKubeconfig(REPLICAS[i]),
       AWS_CLUSTER_ID: CLUSTER_ID,
       AWS_ENDPOINT_URL_CLOUDWATCH: cloudWatch!.url,
       IPAMD_METRICS_PORT: String(fleet!.port),
       SCRAPE_MODE: 'direct',
-      SCRAPE_TIMEOUT_MS: '2000',
       METRIC_UPDATE_INTERVAL: String(INTERVAL_SECONDS),
-      HEALTH_PORT: String(healthPorts[i]),
       LEADER_ELECTION: 'true',
       POD_NAME: REPLICAS[i],
       POD_NAMESPACE: 'kube-system',
       ...LEASE,
+      ...extra,
     });
+  }
 
-    // WHEN replica a starts and leads, then replica b starts
-    const a = startCollector(['--print'], envOf(0), 60_000);
+  /** Starts replica a and waits for it to lead, then b; returns once b elects and a has run two cycles. */
+  async function startLeaderThenStandby(envOf: (i: number) => Record<string, string>, hardTimeoutMs: number): Promise<[CollectorRun, CollectorRun]> {
+    const a = startCollector(['--print'], envOf(0), hardTimeoutMs);
     runs.push(a);
     await a.waitForLog((l) => l.msg === 'became the leader', 10_000);
-    const b = startCollector(['--print'], envOf(1), 60_000);
+    const b = startCollector(['--print'], envOf(1), hardTimeoutMs);
     runs.push(b);
     await b.waitForLog((l) => l.msg === 'leader election started', 10_000);
     await waitForLogCount(a, 'cycle done', 2, 15_000);
+    return [a, b];
+  }
+
+  test('one publishes; after a SIGKILL the other takes over within two intervals from a baseline, and no cycle is published twice', async () => {
+    // GIVEN two nodes, one API endpoint serving pods and Leases, and CloudWatch
+    await startCluster();
+    const healthPorts = [await freePort(), await freePort()];
+
+    // WHEN replica a starts and leads, then replica b starts
+    const [a, b] = await startLeaderThenStandby((i) => replicaEnv(i, { SCRAPE_TIMEOUT_MS: '2000', HEALTH_PORT: String(healthPorts[i]) }), 60_000);
+    if (!fleet || !leases || !cloudWatch) throw new Error('the cluster did not start');
 
     // THEN b stands by: live and ready (a rollout may proceed past it), running no cycle
     expect(await probe(`http://127.0.0.1:${healthPorts[1]}/readyz`)).toEqual({ status: 200, body: 'ready (standby: another replica leads)' });
@@ -103,9 +130,8 @@ describe('bundled collector: two replicas with Lease leader election', () => {
     expect(leases.lease('kube-system', LEASE_NAME)?.spec.holderIdentity).toBe('');
     expect(Number(logsNamed(b, 'collector stopped')[0].stopMs)).toBeLessThan(25_000);
     // AND the counter increases published add up to what happened: 100 under a, 7 under b, nothing twice
-    const sum = (cycles: ReturnType<typeof printedCycles>): number => cycles.reduce((s, c) => s + (c.values.addReqCount ?? 0), 0);
     const bCycles = printedCycles(b);
-    expect({ a: sum(aCycles), b: sum(bCycles) }).toEqual({ a: 100, b: 7 });
+    expect({ a: sumAddReq(aCycles), b: sumAddReq(bCycles) }).toEqual({ a: 100, b: 7 });
     // AND every cycle came from one replica only, and a printed nothing after it stopped leading (it was killed)
     const aTimes = new Set(aCycles.map((c) => c.timestampMs));
     expect(bCycles.filter((c) => aTimes.has(c.timestampMs))).toEqual([]);
@@ -113,9 +139,7 @@ describe('bundled collector: two replicas with Lease leader election', () => {
     expect(Math.min(...bCycles.map((c) => c.timestampMs))).toBeGreaterThan(killedAtMs);
     // AND CloudWatch stored each metric of each cycle once: no timestamp published twice
     const stored = cloudWatch.datums;
-    const keys = stored.map((d) => `${d.MetricName} ${d.Timestamp!.toISOString()} ${JSON.stringify(d.Dimensions)}`);
-    expect(keys.length).toBeGreaterThan(0);
-    expect(new Set(keys).size).toBe(keys.length);
+    expectEachStoredOnce(stored);
     const storedTimes = new Set(stored.map((d) => d.Timestamp!.getTime()));
     for (const time of storedTimes) expect(aTimes.has(time) !== bCycles.some((c) => c.timestampMs === time)).toBe(true);
     // AND the Lease moved once, from a to b, through the API server's conflict checks
@@ -125,29 +149,9 @@ describe('bundled collector: two replicas with Lease leader election', () => {
 
   test('a leader cut off from the Lease stops publishing; when it leads again it starts from a baseline, not from counters it saw terms ago', async () => {
     // GIVEN the same cluster, a leading and b standing by
-    fleet = await startIpamdFleet({ count: 2, payload: (i) => [NODE_A, NODE_B][i], behaviour: () => 'ok' });
-    kube = await startKubeApiServer({ token: TOKEN, pods: fleetKubePods(fleet) });
-    leases = await startLeaseServer(REPLICAS);
-    api = await startClusterApiServer(kube, TOKEN, leases, REPLICAS);
-    cloudWatch = await startCloudWatchServer();
-    const envOf = (i: number): Record<string, string> => loopbackCollectorEnv({
-      KUBECONFIG: api!.writeKubeconfig(REPLICAS[i]),
-      AWS_CLUSTER_ID: CLUSTER_ID,
-      AWS_ENDPOINT_URL_CLOUDWATCH: cloudWatch!.url,
-      IPAMD_METRICS_PORT: String(fleet!.port),
-      SCRAPE_MODE: 'direct',
-      METRIC_UPDATE_INTERVAL: String(INTERVAL_SECONDS),
-      LEADER_ELECTION: 'true',
-      POD_NAME: REPLICAS[i],
-      POD_NAMESPACE: 'kube-system',
-      ...LEASE,
-    });
-    const a = startCollector(['--print'], envOf(0), 80_000);
-    runs.push(a);
-    await a.waitForLog((l) => l.msg === 'became the leader', 10_000);
-    const b = startCollector(['--print'], envOf(1), 80_000);
-    runs.push(b);
-    await waitForLogCount(a, 'cycle done', 2, 15_000);
+    await startCluster();
+    const [a, b] = await startLeaderThenStandby((i) => replicaEnv(i), 80_000);
+    if (!fleet || !leases || !cloudWatch) throw new Error('the cluster did not start');
 
     // WHEN a can no longer reach the Lease (its scrapes still work), THEN it stops leading and b takes over
     leases.partition('collector-a');
@@ -173,14 +177,11 @@ describe('bundled collector: two replicas with Lease leader election', () => {
     const secondTerm = printedCycles(a).slice(aCyclesBefore);
     expect(secondTerm[0].values).not.toHaveProperty('addReqCount');
     expect(secondTerm[0].values.assignIPAddresses).toBe(17 + 24);
-    const sum = (cycles: ReturnType<typeof printedCycles>): number => cycles.reduce((s, c) => s + (c.values.addReqCount ?? 0), 0);
-    expect(sum(printedCycles(a)) + sum(printedCycles(b))).toBe(50);
+    expect(sumAddReq(printedCycles(a)) + sumAddReq(printedCycles(b))).toBe(50);
     // AND no cycle's timestamp was published by both, and CloudWatch stored nothing twice
     const aTimes = new Set(printedCycles(a).map((c) => c.timestampMs));
     expect(printedCycles(b).filter((c) => aTimes.has(c.timestampMs))).toEqual([]);
-    const keys = cloudWatch.datums.map((d) => `${d.MetricName} ${d.Timestamp!.toISOString()} ${JSON.stringify(d.Dimensions)}`);
-    expect(keys.length).toBeGreaterThan(0);
-    expect(new Set(keys).size).toBe(keys.length);
+    expectEachStoredOnce(cloudWatch.datums);
     // AND the terms did not overlap: each replica's printed cycles fall inside its own terms
     const termsOf = (run: CollectorRun): Array<[number, number]> => {
       const events = run.logs().filter((l) => l.msg === 'became the leader' || l.msg === 'stopped leading')

@@ -18,6 +18,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { CloudWatchClient, type CloudWatchClientConfig } from '@aws-sdk/client-cloudwatch';
+import { trickleBody } from './trickle';
 
 /** Scripted answers, consumed one per PutMetricData request in order. */
 export type CloudWatchFault =
@@ -195,21 +196,7 @@ export async function startCloudWatchServer(options: CloudWatchServerOptions = {
       case 'trickle': {
         const body = Buffer.from(`${' '.repeat(62)}{}`);
         res.writeHead(200, { 'content-type': JSON_1_0, 'content-length': body.length, 'x-amzn-requestid': `fake-${++requestCounter}` });
-        res.flushHeaders();
-        let sent = 0;
-        const timer = setInterval(() => {
-          res.write(body.subarray(sent, sent + 1));
-          if (++sent >= body.length) {
-            clearInterval(timer);
-            trickles.delete(timer);
-            res.end();
-          }
-        }, options.trickleMs ?? 2000);
-        trickles.add(timer);
-        res.on('close', () => {
-          clearInterval(timer);
-          trickles.delete(timer);
-        });
+        trickleBody(res, body, options.trickleMs ?? 2000, trickles);
         return;
       }
       default:

@@ -30,6 +30,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { trickleBody } from './trickle';
 
 /** A pod as the API server serves it (JSON wire form), reduced to the fields the collector reads. */
 export interface KubePod {
@@ -375,21 +376,7 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
       res.end(body);
       return;
     }
-    res.flushHeaders();
-    let sent = 0;
-    const timer = setInterval(() => {
-      res.write(body.subarray(sent, sent + 1));
-      if (++sent >= body.length) {
-        clearInterval(timer);
-        trickles.delete(timer);
-        res.end();
-      }
-    }, answer.everyMs);
-    trickles.add(timer);
-    res.on('close', () => {
-      clearInterval(timer);
-      trickles.delete(timer);
-    });
+    trickleBody(res, body, answer.everyMs, trickles);
   };
 
   const handleList = (namespace: string, query: URLSearchParams, res: http.ServerResponse): void => {

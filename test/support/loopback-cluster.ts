@@ -141,6 +141,15 @@ export async function waitForPrintedCycles(run: CollectorRun, count: number, tim
   return cycles;
 }
 
+/** A reader of `run`'s printed cycles one at a time: each call waits for the next one and returns it. */
+export function nextPrintedCycle(run: CollectorRun): () => Promise<PrintedCycle> {
+  let seen = 0;
+  return async () => {
+    const all = await waitForPrintedCycles(run, seen + 1);
+    return all[seen++];
+  };
+}
+
 /** Log lines whose msg is `msg`. */
 export function logsNamed(run: CollectorRun, msg: string): Array<Record<string, unknown>> {
   return run.logs().filter((l) => l.msg === msg);
