@@ -25,6 +25,8 @@ export interface SteadyRunOptions {
   /** Extra node flags, e.g. a heap limit. */
   readonly nodeFlags?: readonly string[];
   readonly cwd: string;
+  /** Where the collector's stdout goes (e.g. a --trace-gc-nvp trace); discarded when absent. */
+  readonly stdoutFile?: string;
 }
 
 export interface SteadyRun {
@@ -49,9 +51,14 @@ export async function runCollectorSteady(options: SteadyRunOptions): Promise<Ste
   const totalCycles = options.warmupCycles + options.measuredCycles;
   // Room for every cycle to overrun its interval by the scrape timeout, and then some.
   const boundMs = totalCycles * (options.intervalSeconds * 1000 + options.settings.timeoutMs) + 120_000;
+  const stdoutFd = options.stdoutFile ? fs.openSync(options.stdoutFile, 'w') : undefined;
   // Under `timeout` (which passes SIGTERM on to the collector), so that it cannot outlive its bound.
   const child = spawnTracked('timeout', ['--kill-after=5', String(Math.ceil(boundMs / 1000)), process.execPath,
-    '-r', path.join(__dirname, 'measure-exit.cjs'), ...(options.nodeFlags ?? []), options.bundle], { cwd: options.cwd, env, stdio: ['ignore', 'ignore', 'pipe'] });
+    '-r', path.join(__dirname, 'measure-exit.cjs'), ...(options.nodeFlags ?? []), options.bundle], {
+    cwd: options.cwd, env, stdio: ['ignore', stdoutFd ?? 'ignore', 'pipe'],
+  });
+  // The child has its own copy of the descriptor.
+  if (stdoutFd !== undefined) fs.closeSync(stdoutFd);
   const pid = await childPidOf(child.pid as number);
   const exited = new Promise<number | undefined>((resolve) => child.once('exit', (code) => resolve(code ?? undefined)));
   const marks: { cpuMs: number; atMs: number; durationMs: number }[] = [];
