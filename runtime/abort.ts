@@ -61,6 +61,39 @@ export function joinAbort(sources: readonly (AbortSignal | undefined)[], timeout
   };
 }
 
+/**
+ * Calls `callback` when `signal` aborts, until the returned function is called: for a listener per
+ * request on a signal that outlives many requests (a cycle's). Node 20's EventTarget keeps a removed
+ * listener's links to its neighbours, so a listener per request links each request's closure to the
+ * next one's, and a dead request promoted to the old generation keeps the next ones alive until a
+ * mark-compact. Here a signal gets one listener and the callbacks live in a Set, whose deletions
+ * leave no links (bench/FINDINGS.md: peak RSS 212 → 198 MiB at 10,000 nodes, CPU unchanged).
+ * The caller checks `signal.aborted` first: an already aborted signal never calls back.
+ */
+export function whenAborted(signal: AbortSignal, callback: () => void): () => void {
+  let callbacks = ABORT_CALLBACKS.get(signal);
+  if (callbacks === undefined) {
+    const pending = new Set<() => void>();
+    callbacks = pending;
+    ABORT_CALLBACKS.set(signal, pending);
+    signal.addEventListener('abort', () => {
+      ABORT_CALLBACKS.delete(signal);
+      // A callback may withdraw a later one (a Set's iteration sees deletions).
+      for (const call of pending) {
+        pending.delete(call);
+        call();
+      }
+    }, { once: true });
+  }
+  const registered = callbacks;
+  registered.add(callback);
+  return () => {
+    registered.delete(callback);
+  };
+}
+
+const ABORT_CALLBACKS = new WeakMap<AbortSignal, Set<() => void>>();
+
 /** Resolves after `ms`, or at once when `signal` aborts (or already has): a wait that stop cuts short. */
 export function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve) => {

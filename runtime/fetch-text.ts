@@ -6,6 +6,7 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import * as zlib from 'node:zlib';
+import { whenAborted } from './abort';
 import { safeExcerpt } from './excerpt';
 
 /** Where one GET goes and with what. */
@@ -70,7 +71,7 @@ export function fetchText(target: FetchTarget, limits: FetchLimits, deadline: nu
 
     const cleanup = (): void => {
       clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
+      stopListening();
     };
     const fail = (cause: string | Error): void => {
       if (settled) return;
@@ -86,8 +87,9 @@ export function fetchText(target: FetchTarget, limits: FetchLimits, deadline: nu
       resolve(body);
     };
     const onAbort = (): void => fail(`aborted while ${phase}`);
+    // One listener per scrape on the cycle's signal would link the scrapes together (abort.ts).
+    const stopListening = signal ? whenAborted(signal, onAbort) : (): void => undefined;
     const timer = setTimeout(() => fail(`timed out after ${timeoutMs} ms while ${phase}`), Math.max(0, deadline - performance.now()));
-    signal?.addEventListener('abort', onAbort, { once: true });
 
     let answered = false;
     req.on('error', (err) => {

@@ -1,5 +1,5 @@
 import { getEventListeners } from 'node:events';
-import { joinAbort } from '../../runtime/abort';
+import { joinAbort, whenAborted } from '../../runtime/abort';
 
 describe('joinAbort', () => {
   test('aborts with the source\'s reason when a source aborts, not as a timeout', () => {
@@ -45,5 +45,53 @@ describe('joinAbort', () => {
     disposed.dispose();
     stop.abort();
     expect(disposed.signal.aborted).toBe(false);
+  });
+});
+
+describe('whenAborted', () => {
+  test('one listener on the signal however many callbacks; the registered ones are called once, in order', () => {
+    // GIVEN 1,000 callbacks registered on one signal, every other one withdrawn
+    const controller = new AbortController();
+    const called: number[] = [];
+    for (let i = 0; i < 1000; i++) {
+      const withdraw = whenAborted(controller.signal, () => called.push(i));
+      if (i % 2 === 1) withdraw();
+    }
+
+    // THEN the signal holds a single listener, not one per callback
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1);
+
+    // WHEN it aborts (twice: the second does nothing)
+    controller.abort();
+    controller.abort();
+
+    // THEN the 500 even callbacks ran once each, in the order they were registered
+    expect(called).toEqual(Array.from({ length: 500 }, (_, k) => 2 * k));
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+  });
+
+  test('a callback withdrawn by another callback during the abort is not called', () => {
+    const controller = new AbortController();
+    const called: string[] = [];
+    let withdrawSecond = (): void => undefined;
+    whenAborted(controller.signal, () => {
+      called.push('first');
+      withdrawSecond();
+    });
+    withdrawSecond = whenAborted(controller.signal, () => called.push('second'));
+    controller.abort();
+    expect(called).toEqual(['first']);
+  });
+
+  test('signals are independent', () => {
+    const a = new AbortController();
+    const b = new AbortController();
+    const called: string[] = [];
+    whenAborted(a.signal, () => called.push('a'));
+    whenAborted(b.signal, () => called.push('b'));
+    b.abort();
+    expect(called).toEqual(['b']);
+    a.abort();
+    expect(called).toEqual(['b', 'a']);
   });
 });
