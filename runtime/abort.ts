@@ -64,35 +64,61 @@ export function joinAbort(sources: readonly (AbortSignal | undefined)[], timeout
 /**
  * Calls `callback` when `signal` aborts, until the returned function is called: for a listener per
  * request on a signal that outlives many requests (a cycle's). Node 20's EventTarget keeps a removed
- * listener's links to its neighbours, so a listener per request links each request's closure to the
- * next one's, and a dead request promoted to the old generation keeps the next ones alive until a
- * mark-compact. Here a signal gets one listener and the callbacks live in a Set, whose deletions
- * leave no links (bench/FINDINGS.md: peak RSS 212 → 198 MiB at 10,000 nodes, CPU unchanged).
- * The caller checks `signal.aborted` first: an already aborted signal never calls back.
+ * listener's links to its neighbours, and a Set's table, once outgrown or rehashed, still points at
+ * what it held: either way a request that is done stays reachable from dead objects in the old
+ * generation, and the young generation keeps every request since alive until a mark-compact
+ * (bench/FINDINGS.md: the scrape path kept 4.7 MB a scavenge, now 0.7). Here a signal gets one
+ * listener and the callbacks a list whose removed entries are emptied. The caller checks
+ * `signal.aborted` first: an already aborted signal never calls back.
  */
 export function whenAborted(signal: AbortSignal, callback: () => void): () => void {
-  let callbacks = ABORT_CALLBACKS.get(signal);
-  if (callbacks === undefined) {
-    const pending = new Set<() => void>();
-    callbacks = pending;
-    ABORT_CALLBACKS.set(signal, pending);
+  let list = ABORT_CALLBACKS.get(signal);
+  if (list === undefined) {
+    const callbacks: CallbackList = { first: undefined, last: undefined };
+    list = callbacks;
+    ABORT_CALLBACKS.set(signal, callbacks);
     signal.addEventListener('abort', () => {
       ABORT_CALLBACKS.delete(signal);
-      // A callback may withdraw a later one (a Set's iteration sees deletions).
-      for (const call of pending) {
-        pending.delete(call);
-        call();
+      // Each entry is unlinked before its call, so a callback that withdraws a later one is heard.
+      for (let entry = callbacks.first; entry !== undefined; entry = callbacks.first) {
+        const call = entry.callback;
+        unlink(callbacks, entry);
+        call?.();
       }
     }, { once: true });
   }
-  const registered = callbacks;
-  registered.add(callback);
-  return () => {
-    registered.delete(callback);
-  };
+  const entry: CallbackEntry = { callback, previous: list.last, next: undefined };
+  if (list.last === undefined) list.first = entry;
+  else list.last.next = entry;
+  list.last = entry;
+  const registered = list;
+  return () => unlink(registered, entry);
 }
 
-const ABORT_CALLBACKS = new WeakMap<AbortSignal, Set<() => void>>();
+interface CallbackEntry {
+  callback: (() => void) | undefined;
+  previous: CallbackEntry | undefined;
+  next: CallbackEntry | undefined;
+}
+
+interface CallbackList {
+  first: CallbackEntry | undefined;
+  last: CallbackEntry | undefined;
+}
+
+/** Takes `entry` out of `list` and empties it, so that nothing dead points at a live request. */
+function unlink(list: CallbackList, entry: CallbackEntry): void {
+  if (entry.callback === undefined) return;
+  if (entry.previous === undefined) list.first = entry.next;
+  else entry.previous.next = entry.next;
+  if (entry.next === undefined) list.last = entry.previous;
+  else entry.next.previous = entry.previous;
+  entry.callback = undefined;
+  entry.previous = undefined;
+  entry.next = undefined;
+}
+
+const ABORT_CALLBACKS = new WeakMap<AbortSignal, CallbackList>();
 
 /** Resolves after `ms`, or at once when `signal` aborts (or already has): a wait that stop cuts short. */
 export function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
