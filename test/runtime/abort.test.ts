@@ -83,6 +83,20 @@ describe('whenAborted', () => {
     expect(called).toEqual(['first']);
   });
 
+  test('withdrawing the first, the last, or one twice keeps the others in order', () => {
+    const controller = new AbortController();
+    const called: string[] = [];
+    const withdraw = ['a', 'b', 'c', 'd'].map((name) => whenAborted(controller.signal, () => called.push(name)));
+    withdraw[0]();
+    withdraw[3]();
+    withdraw[3]();
+    const e = whenAborted(controller.signal, () => called.push('e'));
+    controller.abort();
+    // Withdrawing after the abort is harmless too.
+    e();
+    expect(called).toEqual(['b', 'c', 'e']);
+  });
+
   test('signals are independent', () => {
     const a = new AbortController();
     const b = new AbortController();
