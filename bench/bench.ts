@@ -19,6 +19,7 @@ import { buildCollectorBundle, buildProfilingBundle } from './collector-bundle';
 import { formatProfileSummary, summarizeCpuProfile } from './cpu-profile';
 import { describeMachine, fileDigest } from './machine';
 import { OptionsError, parseOptions, USAGE, type BenchOptions } from './options';
+import { payloadFiles } from './payload-files';
 import { runParserBench } from './parser-bench';
 import { killAllChildren } from './processes';
 import { ensurePrometheus, runPrometheusBaseline } from './prometheus-baseline';
@@ -30,21 +31,9 @@ import { runUpstreamModel } from './upstream-run';
 
 const REPO_ROOT = path.resolve(__dirname, '..');
 const WORK_DIR = path.join(REPO_ROOT, 'bench', 'work');
-const SHARED_FIXTURES = path.resolve(REPO_ROOT, '..', 'shared', 'fixtures', 'ipamd');
-const OWN_FIXTURES = path.join(REPO_ROOT, 'test', 'fixtures', 'ipamd');
-/** Our fixtures that are whole, valid ipamd payloads (the others are broken on purpose). */
-const OWN_VALID_FIXTURES = ['node-a.prom', 'node-b.prom', 'node-prefix.prom', 'node-quantiles.prom'];
 
 function log(message: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
-}
-
-function payloadFiles(): { files: string[]; fallback: boolean } {
-  if (fs.existsSync(SHARED_FIXTURES)) {
-    const files = fs.readdirSync(SHARED_FIXTURES).filter((f) => f.endsWith('.prom')).sort().map((f) => path.join(SHARED_FIXTURES, f));
-    if (files.length > 0) return { files, fallback: false };
-  }
-  return { files: OWN_VALID_FIXTURES.map((f) => path.join(OWN_FIXTURES, f)), fallback: true };
 }
 
 function hangEvery(percent: number): number {

@@ -14,9 +14,7 @@
  * doing so; run it twice.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as http from 'node:http';
-import * as path from 'node:path';
 import { SCRAPED_FAMILIES } from '../common/catalog';
 import { ClusterAggregator } from '../runtime/aggregate';
 import { collectShare } from '../runtime/collect-share';
@@ -27,8 +25,8 @@ import { Scraper } from '../runtime/scrape';
 import { runPool } from '../runtime/scrape-pool';
 import type { AwsNodePod } from '../runtime/types';
 import { gcWindow } from './gc-ab';
+import { argOption, payloadFiles } from './payload-files';
 
-const FIXTURES = path.resolve(__dirname, '..', '..', 'shared', 'fixtures', 'ipamd');
 const SERVER = `
 const http = require('http'); const zlib = require('zlib'); const fs = require('fs');
 const bodies = process.argv.slice(1).map((f) => zlib.gzipSync(fs.readFileSync(f))); let n = 0;
@@ -50,16 +48,13 @@ const VARIANTS = {
 } as const satisfies Record<string, { signal: boolean; parse: boolean; scraper?: boolean }>;
 type Variant = keyof typeof VARIANTS;
 
-function option(name: string, fallback: string): string {
-  const i = process.argv.indexOf(name);
-  return i === -1 ? fallback : process.argv[i + 1];
-}
+const option = (name: string, fallback: string): string => argOption(process.argv, name, fallback);
 
 /** Child: the cycles of one variant; prints the last cycle's figures as JSON on stderr. */
 async function runVariant(variant: Variant, nodes: number, concurrency: number, cycles: number): Promise<void> {
   const chosen: { signal: boolean; parse: boolean; scraper?: boolean } = VARIANTS[variant];
   const { signal: withSignal, parse } = chosen;
-  const files = fs.readdirSync(FIXTURES).filter((f) => f.endsWith('.prom')).sort().map((f) => path.join(FIXTURES, f));
+  const { files } = payloadFiles();
   const server = spawn(process.execPath, ['-e', SERVER, ...files], { stdio: ['pipe', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve) => server.stdout.once('data', (d: Buffer) => resolve(Number(String(d).trim()))));
   const url = new URL(`http://127.0.0.1:${port}/metrics`);
