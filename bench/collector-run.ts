@@ -82,8 +82,19 @@ export function loopbackAwsEnv(cluster: ClusterInfo): NodeJS.ProcessEnv {
 
 /**
  * The collector's environment against the simulated cluster; BENCH_RESOURCE_FILE names the usage file.
- * SCRAPE_WORKERS set for the bench (`SCRAPE_WORKERS=2 npm run bench ...`) is passed on.
+ * The variables in PASSED_ON_ENV set for the bench (`SCRAPE_WORKERS=2 npm run bench ...`) are passed on.
  */
+/**
+ * What the bench's own environment may set for the collector: settings the harness does not choose
+ * itself, and glibc's malloc arena count. Anything else is not passed on, so a variable set for an
+ * experiment reaches the collector only when it is listed here (and so recorded with the run).
+ */
+export const PASSED_ON_ENV = ['SCRAPE_WORKERS', 'POD_LIST_PAGE_SIZE', 'MALLOC_ARENA_MAX'] as const;
+
+function passedOnEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(PASSED_ON_ENV.flatMap((name) => (process.env[name] !== undefined ? [[name, process.env[name]]] : [])));
+}
+
 export function collectorEnv(cluster: ClusterInfo, settings: CollectorSettings, usageFile: string): NodeJS.ProcessEnv {
   return {
     PATH: process.env.PATH,
@@ -94,7 +105,7 @@ export function collectorEnv(cluster: ClusterInfo, settings: CollectorSettings, 
     IPAMD_METRICS_PORT: String(cluster.ipamdPort),
     SCRAPE_TIMEOUT_MS: String(settings.timeoutMs),
     SCRAPE_CONCURRENCY: String(settings.concurrency),
-    ...(process.env.SCRAPE_WORKERS !== undefined ? { SCRAPE_WORKERS: process.env.SCRAPE_WORKERS } : {}),
+    ...passedOnEnv(),
     HEALTH_PORT: '0',
     BENCH_RESOURCE_FILE: usageFile,
   };
