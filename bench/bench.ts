@@ -13,7 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ClusterProcess } from './cluster-client';
 import type { ClusterInfo, ClusterMode, ClusterSpec } from './cluster-protocol';
-import { PASSED_ON_ENV, runCollectorOnce, type CollectorSettings } from './collector-run';
+import { envAssignments, PASSED_ON_ENV, runCollectorOnce, type CollectorSettings } from './collector-run';
 import { runCollectorSteady } from './collector-steady';
 import { buildCollectorBundle, buildProfilingBundle } from './collector-bundle';
 import { formatProfileSummary, summarizeCpuProfile } from './cpu-profile';
@@ -290,7 +290,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const results: BenchResults = {
     // The environment the harness passes on (PASSED_ON_ENV) or reads (BENCH_CLUSTER_NICENESS) is part of the command.
     command: [
-      ...[...PASSED_ON_ENV, 'BENCH_CLUSTER_NICENESS'].filter((name) => process.env[name] !== undefined).map((name) => `${name}=${process.env[name]}`),
+      ...envAssignments([...PASSED_ON_ENV, 'BENCH_CLUSTER_NICENESS']),
       'npm run bench', ...(argv.length ? ['--', ...argv] : []),
     ].join(' '),
     startedAt,

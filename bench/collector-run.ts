@@ -91,6 +91,11 @@ export function loopbackAwsEnv(cluster: ClusterInfo): NodeJS.ProcessEnv {
  */
 export const PASSED_ON_ENV = ['SCRAPE_WORKERS', 'POD_LIST_PAGE_SIZE', 'MALLOC_ARENA_MAX'] as const;
 
+/** `NAME=value` for each variable of `names` set here: the environment part of a run's command line. */
+export function envAssignments(names: readonly string[]): string[] {
+  return names.filter((name) => process.env[name] !== undefined).map((name) => `${name}=${process.env[name]}`);
+}
+
 function passedOnEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(PASSED_ON_ENV.flatMap((name) => (process.env[name] !== undefined ? [[name, process.env[name]]] : [])));
 }

@@ -15,6 +15,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ClusterProcess } from './cluster-client';
+import { envAssignments, PASSED_ON_ENV } from './collector-run';
 import { runCollectorSteady, type SteadyRun } from './collector-steady';
 import { describeMachine } from './machine';
 import { argOption, payloadFiles } from './payload-files';
@@ -106,7 +107,8 @@ async function main(argv: readonly string[]): Promise<void> {
     ['mark-compacts in the window', (r) => r.gc.markCompacts, 0],
     ['peak RSS MiB', (r) => r.run.peakRssMiB ?? NaN, 0],
   ];
-  const command = `node --import tsx bench/gc-ab.ts ${argv.join(' ')}`;
+  // The environment passed on to the collector (e.g. SCRAPE_WORKERS) is part of the command.
+  const command = [...envAssignments(PASSED_ON_ENV), 'node --import tsx bench/gc-ab.ts', ...argv].join(' ');
   const text = [
     '# Collector A/B: CPU and garbage collection, long-running',
     '',

@@ -58,7 +58,7 @@ function machineSection(r: BenchResults): string[] {
     `- Load average at the start: ${m.loadAtStart.map(f2).join(' / ')} (1/5/15 min). The machine is shared with other `
       + 'engineers\' jobs (jest, tsc, cdk): figures taken under load are slower than on an idle machine.',
     `- Code: commit ${m.gitCommit}${m.runtimeDirty.length ? `, with uncommitted runtime/ changes (${m.runtimeDirty.map((l) => l.trim()).join('; ')})` : ''}; `
-      + (r.bundle ? `collector bundle ${r.bundle.path} (copy of dist/collector.js), ${int(r.bundle.bytes)} bytes, sha256 ${r.bundle.sha256}.` : 'no collector bundle.'),
+      + (r.bundle ? `collector bundle ${r.bundle.path} (copy of ${typeof r.options.bundle === 'string' ? r.options.bundle : 'dist/collector.js'}), ${int(r.bundle.bytes)} bytes, sha256 ${r.bundle.sha256}.` : 'no collector bundle.'),
     `- Command: \`${r.command}\`.${(r.options.collectorNodeFlags as string[]).length ? ` Collector node flags: \`${(r.options.collectorNodeFlags as string[]).join(' ')}\`.` : ''}`,
     `- Payloads: ${r.payloadFiles.join(', ')}${r.payloadFallback ? ' (FALLBACK: ../shared/fixtures/ipamd was absent, so the repository\'s own fixtures were used)' : ''}; `
       + 'endpoint i serves payload i mod count, gzipped when asked (as promhttp does).',
