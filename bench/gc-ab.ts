@@ -7,7 +7,7 @@
  *
  *   node --import tsx bench/gc-ab.ts --a bench/work/a.js --b bench/work/b.js [--nodes 10000]
  *     [--mode proxy] [--concurrency 64] [--pairs 3] [--interval 15] [--cycles 2]
- *     [--node-flags "--max-old-space-size=332 --max-semi-space-size=32"] [--out bench/runs/gc-ab.md]
+ *     [--node-flags "--max-old-space-size=332 --max-semi-space-size=32"] [--hang-every 100] [--out bench/runs/gc-ab.md]
  *
  * The interval should exceed a cycle, so that the stop arrives between cycles and the trace ends whole.
  */
@@ -70,6 +70,8 @@ async function main(argv: readonly string[]): Promise<void> {
   const measuredCycles = Number(argOption(argv, '--cycles', '2'));
   const nodeFlags = argOption(argv, '--node-flags', '--max-old-space-size=332 --max-semi-space-size=32').split(' ').filter(Boolean);
   const out = argOption(argv, '--out', 'bench/runs/gc-ab.md');
+  // One node in `hangEvery` never answers (100: the 1% of issue 12); 0: every node answers.
+  const hangEvery = Number(argOption(argv, '--hang-every', '100'));
   const payload = payloadFiles();
   const startedAt = new Date();
   const machine = describeMachine(REPO_ROOT);
@@ -78,7 +80,7 @@ async function main(argv: readonly string[]): Promise<void> {
   const runs: AbRun[] = [];
   const traceDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gc-ab-'));
   try {
-    const info = await cluster.start({ count: nodes, mode, latencyMs: 20, hangEvery: 100, payloadFiles: payload.files, realisticPods: true });
+    const info = await cluster.start({ count: nodes, mode, latencyMs: 20, hangEvery, payloadFiles: payload.files, realisticPods: true });
     for (let i = 0; i < pairs * 2; i++) {
       const which = i % 2 === 0 ? 'A' : 'B';
       const stdoutFile = path.join(traceDir, `${i}.trace`);
@@ -116,7 +118,7 @@ async function main(argv: readonly string[]): Promise<void> {
     '',
     `- Machine: ${machine.nproc} cores (${machine.cpuModel}), ${machine.memoryGiB.toFixed(1)} GiB, Node ${machine.node}, load ${machine.loadAtStart.join(' / ')} at the start; commit ${machine.gitCommit}${machine.runtimeDirty.length ? ` with uncommitted runtime/ changes (${machine.runtimeDirty.join(', ')})` : ''}.`,
     `- A: ${path.relative(REPO_ROOT, bundles.A)}; B: ${path.relative(REPO_ROOT, bundles.B)}.`,
-    `- ${nodes.toLocaleString('en-US')} nodes, ${mode} mode, SCRAPE_CONCURRENCY=${concurrency}, 1% never answering, 3 s scrape timeout, `
+    `- ${nodes.toLocaleString('en-US')} nodes, ${mode} mode, SCRAPE_CONCURRENCY=${concurrency}, ${hangEvery > 0 ? `one node in ${hangEvery} never answering` : 'every node answering'}, 3 s scrape timeout, `
       + `realistic aws-node pods, payloads ${payload.files.map((f) => path.basename(f)).join(', ')}${payload.fallback ? ' (fallback: ../shared absent)' : ''}, interval ${intervalSeconds} s, 2 warm-up cycles then ${measuredCycles} measured; collector flags \`${nodeFlags.join(' ')} --trace-gc-nvp\`.`,
     '- CPU: the collector process over the measured cycles (bench/collector-steady.ts). GC: its --trace-gc-nvp events in the same window.',
     '',
