@@ -80,7 +80,9 @@ export async function runCollectorSteady(options: SteadyRunOptions): Promise<Ste
       if (marks.length >= totalCycles) done();
     }
   });
-  const bound = sleep(boundMs).then(() => 'bound' as const);
+  // A timer cleared when the run ends, so that a caller which does not exit is not held for the bound.
+  let boundTimer: NodeJS.Timeout | undefined;
+  const bound = new Promise<'bound'>((resolve) => { boundTimer = setTimeout(() => resolve('bound'), boundMs); });
   try {
     const outcome = await Promise.race([enoughCycles.then(() => 'cycles' as const), exited.then(() => 'exited' as const), bound]);
     peakRssMiB = peakRss(pid);
@@ -111,6 +113,7 @@ export async function runCollectorSteady(options: SteadyRunOptions): Promise<Ste
       exitCode,
     };
   } finally {
+    clearTimeout(boundTimer);
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     fs.rmSync(usageDir, { recursive: true, force: true });
   }
