@@ -81,10 +81,6 @@ export function loopbackAwsEnv(cluster: ClusterInfo): NodeJS.ProcessEnv {
 }
 
 /**
- * The collector's environment against the simulated cluster; BENCH_RESOURCE_FILE names the usage file.
- * The variables in PASSED_ON_ENV set for the bench (`SCRAPE_WORKERS=2 npm run bench ...`) are passed on.
- */
-/**
  * What the bench's own environment may set for the collector: settings the harness does not choose
  * itself, and glibc's malloc arena count. Anything else is not passed on, so a variable set for an
  * experiment reaches the collector only when it is listed here (and so recorded with the run).
@@ -100,6 +96,10 @@ function passedOnEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(PASSED_ON_ENV.flatMap((name) => (process.env[name] !== undefined ? [[name, process.env[name]]] : [])));
 }
 
+/**
+ * The collector's environment against the simulated cluster; BENCH_RESOURCE_FILE names the usage file.
+ * The variables in PASSED_ON_ENV set for the bench (`SCRAPE_WORKERS=2 npm run bench ...`) are passed on.
+ */
 export function collectorEnv(cluster: ClusterInfo, settings: CollectorSettings, usageFile: string): NodeJS.ProcessEnv {
   return {
     PATH: process.env.PATH,

@@ -72,6 +72,7 @@ async function main(argv: readonly string[]): Promise<void> {
   const out = argOption(argv, '--out', 'bench/runs/gc-ab.md');
   // One node in `hangEvery` never answers (100: the 1% of issue 12); 0: every node answers.
   const hangEvery = Number(argOption(argv, '--hang-every', '100'));
+  if (!Number.isInteger(hangEvery) || hangEvery < 0) throw new Error(`--hang-every must be a whole number (0: every node answers), got ${hangEvery}`);
   const payload = payloadFiles();
   const startedAt = new Date();
   const machine = describeMachine(REPO_ROOT);
