@@ -9,9 +9,9 @@
  *
  * Each variant runs in a child process under `--max-semi-space-size=32 --max-old-space-size=332
  * --trace-gc-nvp` (the chart's settings at 10,000 nodes); figures are those of the last cycle.
- * The surviving MiB of one variant can differ between runs (the Scraper's with a no-op onResult:
- * 8.44 in one run, 1.36 in the next): once some promoted object holds young ones, it can go on
- * doing so; run it twice.
+ * The surviving MiB of one variant can differ between runs (collectShare over the Scraper: 7.05 in
+ * one run, 1.35 in the next): a run falls into one of two garbage-collector states and stays there
+ * (bench/FINDINGS.md); run it twice.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import * as http from 'node:http';
